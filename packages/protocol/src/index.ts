@@ -1,0 +1,4 @@
+export * from './codes'
+export * from './cursor'
+export * from './frames'
+export * from './sse'
