@@ -1,0 +1,97 @@
+import { HoldfastError } from '../HoldfastError'
+
+export type GetToken = () => Promise<string | null | undefined> | string | null | undefined
+
+/** Reads `exp` (seconds) from a JWT without verifying it; the server verifies. */
+export function jwtExpiresAtMs(token: string): number | undefined {
+  const part = token.split('.')[1]
+  if (!part) return undefined
+  try {
+    const json = decodeBase64Url(part)
+    const exp = (JSON.parse(json) as { exp?: unknown }).exp
+    return typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : undefined
+  } catch {
+    return undefined
+  }
+}
+
+function decodeBase64Url(input: string): string {
+  const b64 = input
+    .replace(/-/g, '+')
+    .replace(/_/g, '/')
+    .padEnd(Math.ceil(input.length / 4) * 4, '=')
+  const binary = atob(b64)
+  const bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0))
+  return new TextDecoder().decode(bytes)
+}
+
+/**
+ * Holds the current token. `get()` is single-flight: concurrent callers share one `getToken()` call.
+ * A token within `marginMs` of its `exp` counts as stale and is fetched anew.
+ */
+export class TokenManager {
+  private token: string | undefined
+  private expiresAtMs: number | undefined
+  private stale = true
+  private inflight: Promise<string | undefined> | undefined
+
+  constructor(
+    private readonly getToken: GetToken | undefined,
+    private readonly now: () => number,
+    private readonly marginMs: number,
+  ) {}
+
+  get enabled(): boolean {
+    return this.getToken !== undefined
+  }
+
+  /** Milliseconds since epoch when the current token must be refreshed, if it expires. */
+  get refreshAtMs(): number | undefined {
+    return this.expiresAtMs === undefined ? undefined : this.expiresAtMs - this.marginMs
+  }
+
+  get current(): string | undefined {
+    return this.token
+  }
+
+  invalidate(): void {
+    this.stale = true
+  }
+
+  async get(): Promise<string | undefined> {
+    if (!this.getToken) return undefined
+    const fresh =
+      !this.stale &&
+      this.token !== undefined &&
+      (this.expiresAtMs === undefined || this.now() < this.expiresAtMs - this.marginMs)
+    if (fresh) return this.token
+    return this.fetch()
+  }
+
+  /** Fetches a new token even if the current one looks fresh (still single-flight). */
+  fetch(): Promise<string | undefined> {
+    if (!this.getToken) return Promise.resolve(undefined)
+    if (this.inflight) return this.inflight
+    const getToken = this.getToken
+    const run = (async () => {
+      try {
+        const value = await getToken()
+        if (value !== null && value !== undefined && typeof value !== 'string') {
+          throw new HoldfastError('unauthorized', 'getToken() must resolve to a string, null or undefined')
+        }
+        this.token = value ?? undefined
+        this.expiresAtMs = value ? jwtExpiresAtMs(value) : undefined
+        this.stale = false
+        return this.token
+      } catch (error) {
+        throw error instanceof HoldfastError
+          ? error
+          : new HoldfastError('unauthorized', 'getToken() failed', { cause: error })
+      } finally {
+        this.inflight = undefined
+      }
+    })()
+    this.inflight = run
+    return run
+  }
+}

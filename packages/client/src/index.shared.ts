@@ -1,0 +1,16 @@
+export type { BackoffOptions, JitterMode } from './core/backoff'
+export { nextBackoffDelay, resolveBackoff } from './core/backoff'
+export {
+  type ClientOptions,
+  type ClientStats,
+  HoldfastClient,
+  type PublishOptions,
+  type SubscribeOptions,
+} from './core/HoldfastClient'
+export type { HeartbeatOptions } from './core/heartbeat'
+export type { PublishQueueOptions, PublishResult } from './core/publishQueue'
+export type { Timers } from './core/timers'
+export type { GetToken } from './core/tokenManager'
+export type { ClientEvents, ConnectionState, GapInfo, Message, Subscription } from './core/types'
+export { type ErrorCode, HoldfastError } from './HoldfastError'
+export type { FetchFunction, TransportName, WebSocketConstructor } from './transports/Transport'
