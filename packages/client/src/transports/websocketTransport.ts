@@ -204,7 +204,7 @@ class WebSocketTransport implements Transport {
 
   private send(frame: ClientFrame): boolean {
     const ws = this.rws
-    if (!ws || ws.readyState !== 1) return false
+    if (ws?.readyState !== 1) return false
     ws.send(encodeFrame(frame))
     return true
   }
