@@ -1,5 +1,6 @@
 export type { BackoffOptions, JitterMode } from './core/backoff'
 export { nextBackoffDelay, resolveBackoff } from './core/backoff'
+export type { DeliveryPolicy, DeliverySchedule } from './core/delivery'
 export {
   type ClientOptions,
   type ClientStats,
@@ -8,6 +9,7 @@ export {
   type SubscribeOptions,
 } from './core/HoldfastClient'
 export type { HeartbeatOptions } from './core/heartbeat'
+export type { StreamOptions } from './core/messageStream'
 export type { PublishQueueOptions, PublishResult } from './core/publishQueue'
 export type { Timers } from './core/timers'
 export type { GetToken } from './core/tokenManager'

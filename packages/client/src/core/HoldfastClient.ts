@@ -19,7 +19,9 @@ import type {
   WebSocketConstructor,
 } from '../transports/Transport'
 import { type BackoffOptions, nextBackoffDelay, type ResolvedBackoff, resolveBackoff } from './backoff'
+import { createDelivery, type Delivery, type DeliveryPolicy } from './delivery'
 import { Heartbeat, type HeartbeatOptions } from './heartbeat'
+import { createMessageStream, type StreamOptions } from './messageStream'
 import {
   PublishQueue,
   type PublishQueueOptions,
@@ -73,8 +75,10 @@ export interface SubscribeOptions {
   since?: Cursor
   /** Called when history since the cursor could not be replayed in full. */
   onGap?: (gap: GapInfo) => void
-  /** Called when the server refuses this channel (for example `forbidden`). */
+  /** Called when the server refuses this channel (for example `forbidden`) or the subscriber fails. */
   onError?: (error: HoldfastError) => void
+  /** Backpressure policy for this subscriber. Defaults to `{ policy: 'buffer', maxMessages: 1000, overflow: 'error' }`. */
+  delivery?: DeliveryPolicy
 }
 
 export interface PublishOptions {
@@ -83,7 +87,7 @@ export interface PublishOptions {
 }
 
 interface Listener {
-  handler: (message: Message) => void
+  delivery: Delivery
   options: SubscribeOptions
 }
 
@@ -263,32 +267,76 @@ export class HoldfastClient {
       }
       this.channels.set(channel, entry)
     }
-    const listener: Listener = { handler: handler as (m: Message) => void, options }
+    const owner = entry
+    let active = true
+    const unsubscribe = () => {
+      if (!active) return
+      active = false
+      listener.delivery.close()
+      owner.listeners.delete(listener)
+      if (owner.listeners.size === 0 && this.channels.get(channel) === owner) {
+        this.channels.delete(channel)
+        this.scheduleSync()
+      }
+    }
+    const listener: Listener = {
+      options,
+      delivery: createDelivery(options.delivery, handler as (m: Message) => unknown, {
+        timers: this.timers,
+        fail: (error, fatal) => {
+          if (fatal) unsubscribe()
+          this.safely(() => options.onError?.(error))
+          this.emit('error', error)
+        },
+      }),
+    }
     entry.listeners.add(listener)
     if (isNew) {
       if (!this.running && this.options.lazy && this.current.status === 'closed' && !this.current.error) {
         this.connect()
       }
-      this.transport?.syncSubscriptions()
+      this.scheduleSync()
     }
-    const self = this
-    const owner = entry
-    let active = true
     return {
       channel,
       get cursor() {
         return owner.cursor
       },
-      unsubscribe() {
-        if (!active) return
-        active = false
-        owner.listeners.delete(listener)
-        if (owner.listeners.size === 0 && self.channels.get(channel) === owner) {
-          self.channels.delete(channel)
-          self.transport?.syncSubscriptions()
-        }
-      },
+      unsubscribe,
     }
+  }
+
+  /**
+   * The channel as an async iterator: `for await (const msg of client.stream('ticks'))`.
+   * A consumer more than `highWaterMark` messages behind ends with a `slow_consumer` error.
+   * Leaving the loop unsubscribes.
+   */
+  stream<TData = unknown>(
+    channel: string,
+    options: StreamOptions & Pick<SubscribeOptions, 'since' | 'onGap'> = {},
+  ): AsyncIterableIterator<Message<TData>> & { readonly backlog: number } {
+    return createMessageStream<TData>(
+      (push, fail) =>
+        this.subscribe<TData>(channel, push, {
+          since: options.since,
+          onGap: options.onGap,
+          onError: (error) => {
+            if (error.code === 'forbidden' || error.code === 'unauthorized') fail(error)
+          },
+        }),
+      options,
+    )
+  }
+
+  private syncScheduled = false
+  /** Coalesces subscribe/unsubscribe bursts (React StrictMode mounts twice) into one network update. */
+  private scheduleSync(): void {
+    if (this.syncScheduled) return
+    this.syncScheduled = true
+    queueMicrotask(() => {
+      this.syncScheduled = false
+      this.transport?.syncSubscriptions()
+    })
   }
 
   /**
@@ -652,7 +700,7 @@ export class HoldfastClient {
     entry.cursor = frame.cursor
     this.stats.messagesDelivered++
     const message: Message = { channel: frame.channel, cursor: frame.cursor, data: frame.data }
-    for (const listener of entry.listeners) this.safely(() => listener.handler(message))
+    for (const listener of entry.listeners) listener.delivery.push(message)
   }
 
   private onSubscribed(frame: Pick<SubscribedFrame, 'channel' | 'epoch' | 'cursor' | 'recovered'>): void {

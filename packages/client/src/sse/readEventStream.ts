@@ -74,7 +74,7 @@ export async function readEventStream(params: ReadEventStreamParams): Promise<St
     }
     const contentType = response.headers.get('content-type') ?? ''
     if (!contentType.toLowerCase().startsWith('text/event-stream') || !response.body) {
-      await response.body?.cancel().catch(() => {})
+      void response.body?.cancel().catch(() => {})
       return { kind: 'not-sse', contentType }
     }
     lastByteAt = params.now()
@@ -96,6 +96,9 @@ export async function readEventStream(params: ReadEventStreamParams): Promise<St
     // TextDecoder in streaming mode joins multi-byte characters split across chunks and drops a BOM.
     const decoder = new TextDecoder()
     const reader = response.body.getReader()
+    // Not every fetch propagates an abort into a body already being read; cancel the reader as well.
+    const cancelReader = () => void reader.cancel().catch(() => {})
+    controller.signal.addEventListener('abort', cancelReader, { once: true })
     try {
       for (;;) {
         const { value, done } = await reader.read()
