@@ -142,7 +142,7 @@ export abstract class HttpTransport implements Transport {
           headers: authHeaders(token),
           signal,
         })
-        await response.body?.cancel().catch(() => {})
+        void response.body?.cancel().catch(() => {})
         if (!response.ok) {
           return {
             opened: false,
