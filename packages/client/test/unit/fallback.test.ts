@@ -1,0 +1,126 @@
+import { encodeFrame } from '@holdfast/protocol'
+import { HttpResponse, http, ws } from 'msw'
+import { setupServer } from 'msw/node'
+import { afterEach, beforeEach, expect, test, vi } from 'vitest'
+import { createClient, type HoldfastClient, type TransportName } from '../../src'
+import { BASE_URL } from '../helpers/fakeServer'
+import { sseEndpoint } from '../helpers/sseMock'
+
+const tick = (ms = 0) => vi.advanceTimersByTimeAsync(ms)
+let server: ReturnType<typeof setupServer>
+let client: HoldfastClient
+let wsMode: 'refuse' | 'hang' | 'accept' = 'refuse'
+let wsConnections = 0
+let wsFrames: Array<Record<string, unknown>> = []
+let sse: ReturnType<typeof sseEndpoint>
+
+beforeEach(() => {
+  vi.useFakeTimers()
+  wsConnections = 0
+  wsFrames = []
+  sse = sseEndpoint(`${BASE_URL}/sse`)
+  const link = ws.link(`${BASE_URL.replace('http', 'ws')}/ws`)
+  server = setupServer(
+    sse.handler,
+    http.get(`${BASE_URL}/poll`, ({ request }) =>
+      new URL(request.url).searchParams.get('since')
+        ? new Promise<Response>(() => {})
+        : HttpResponse.json({
+            since: 'a=e1:0',
+            messages: [],
+            subscribed: [{ channel: 'a', epoch: 'e1', cursor: 'e1:0', recovered: true }],
+          }),
+    ),
+    http.get(`${BASE_URL}/health`, () => HttpResponse.json({ status: 'ok' })),
+    link.addEventListener('connection', ({ client: socket }) => {
+      wsConnections++
+      if (wsMode === 'refuse') {
+        socket.close(1011, 'upgrade refused')
+        return
+      }
+      if (wsMode === 'hang') return // never answers: a proxy that swallows the upgrade
+      socket.addEventListener('message', (event) => {
+        const frame = JSON.parse(String(event.data)) as { type: string; id: number; channel: string }
+        wsFrames.push(frame)
+        if (frame.type === 'connect')
+          socket.send(encodeFrame({ type: 'welcome', session: 's', maxMessageBytes: 1024 }))
+        if (frame.type === 'subscribe')
+          socket.send(
+            encodeFrame({
+              type: 'subscribed',
+              id: frame.id,
+              channel: frame.channel,
+              epoch: 'e1',
+              cursor: 'e1:0',
+              recovered: true,
+            }),
+          )
+      })
+    }),
+  )
+  server.listen({ onUnhandledRequest: 'error' })
+})
+afterEach(() => {
+  client.close()
+  server.close()
+  vi.useRealTimers()
+})
+
+function start(probeIntervalMs = 0) {
+  client = createClient({
+    url: BASE_URL,
+    onOnline: false,
+    heartbeat: false,
+    random: () => 0.5,
+    fallback: { probeIntervalMs },
+  })
+  const transports: TransportName[] = []
+  client.onStateChange((s) => {
+    if (s.status === 'connected') transports.push(s.transport)
+  })
+  client.subscribe('a', () => {})
+  return transports
+}
+
+test('a refused WebSocket upgrade moves the client to SSE at once', async () => {
+  wsMode = 'refuse'
+  const transports = start()
+  await tick(50)
+  expect(wsConnections).toBe(1)
+  expect(client.state).toMatchObject({ status: 'connected', transport: 'sse' })
+  expect(transports).toEqual(['sse'])
+})
+
+test('a WebSocket that never opens is abandoned within 3 s by default', async () => {
+  wsMode = 'hang'
+  start()
+  await tick(2400)
+  expect(client.state.status).not.toBe('connected')
+  await tick(600)
+  expect(client.state).toMatchObject({ status: 'connected', transport: 'sse' })
+})
+
+test('later the client probes WebSocket again and moves back up, resuming from its cursor', async () => {
+  wsMode = 'refuse'
+  const transports = start(10_000)
+  await tick(50)
+  expect(client.state).toMatchObject({ transport: 'sse' })
+  sse.last.write(
+    `event: subscribed\nid: a=e1:0\ndata: ${JSON.stringify({ channel: 'a', epoch: 'e1', cursor: 'e1:0', recovered: true })}\n\n` +
+      `id: a=e1:3\ndata: ${JSON.stringify({ channel: 'a', cursor: 'e1:3', data: 3 })}\n\n`,
+  )
+  await tick(1)
+  wsMode = 'accept'
+  await tick(10_000 * 1.0 + 100)
+  expect(client.state).toMatchObject({ status: 'connected', transport: 'websocket' })
+  expect(transports).toEqual(['sse', 'websocket'])
+  expect(wsFrames).toContainEqual(expect.objectContaining({ type: 'subscribe', channel: 'a', since: 'e1:3' }))
+})
+
+test('SSE blocked too: long polling', async () => {
+  wsMode = 'refuse'
+  server.use(http.get(`${BASE_URL}/sse`, () => new HttpResponse('nope', { status: 404 })))
+  start()
+  await tick(50)
+  expect(client.state).toMatchObject({ status: 'connected', transport: 'longpoll' })
+})
