@@ -1,0 +1,69 @@
+import type { Clock } from './Clock'
+
+export type TransportName = 'websocket' | 'sse' | 'poll'
+
+/** A live client connection, as far as shutdown is concerned. */
+export interface TrackedConnection {
+  readonly transport: TransportName
+  /** Tells the client to come back after `retryAfterMs`, then closes. */
+  drain(retryAfterMs: number): void
+  /** Closes at once, without a goodbye. */
+  terminate(): void
+}
+
+/** Every open connection of every transport, so shutdown can reach them all. */
+export class ConnectionRegistry {
+  readonly #connections = new Set<TrackedConnection>()
+  #emptyWaiters: Array<() => void> = []
+
+  get size(): number {
+    return this.#connections.size
+  }
+
+  count(transport: TransportName): number {
+    let n = 0
+    for (const c of this.#connections) if (c.transport === transport) n++
+    return n
+  }
+
+  /** Returns the function that forgets the connection; call it when it closes. */
+  add(connection: TrackedConnection): () => void {
+    this.#connections.add(connection)
+    return () => {
+      if (!this.#connections.delete(connection)) return
+      if (this.#connections.size === 0) {
+        const waiters = this.#emptyWaiters
+        this.#emptyWaiters = []
+        for (const resolve of waiters) resolve()
+      }
+    }
+  }
+
+  /**
+   * Spreads the reconnects of everyone connected uniformly over `drainMs`, so a restart does not turn
+   * into a thundering herd against the next process.
+   */
+  drainAll(drainMs: number, random: () => number): void {
+    for (const connection of [...this.#connections]) connection.drain(Math.round(random() * drainMs))
+  }
+
+  terminateAll(): void {
+    for (const connection of [...this.#connections]) connection.terminate()
+  }
+
+  /** Resolves true once every connection has closed, false if `timeoutMs` passed first. */
+  waitUntilEmpty(timeoutMs: number, clock: Clock): Promise<boolean> {
+    if (this.#connections.size === 0) return Promise.resolve(true)
+    return new Promise((resolve) => {
+      const onEmpty = () => {
+        clock.clearTimeout(timer)
+        resolve(true)
+      }
+      const timer = clock.setTimeout(() => {
+        this.#emptyWaiters = this.#emptyWaiters.filter((w) => w !== onEmpty)
+        resolve(false)
+      }, timeoutMs)
+      this.#emptyWaiters.push(onEmpty)
+    })
+  }
+}

@@ -1,0 +1,20 @@
+import type { Authenticator } from './auth/createAuthenticator'
+import type { Broker } from './broker/Broker'
+import type { Clock } from './Clock'
+import type { ConnectionRegistry } from './ConnectionRegistry'
+import type { Logger } from './Logger'
+import type { ResolvedOptions } from './ServerOptions'
+
+/** What every transport handler shares. */
+export interface ServerContext {
+  readonly options: ResolvedOptions
+  readonly broker: Broker
+  readonly authenticator: Authenticator
+  readonly clock: Clock
+  readonly logger: Logger
+  readonly random: () => number
+  readonly connections: ConnectionRegistry
+  /** Called when the broker may have missed live messages; each feed re-reads from its cursor. */
+  readonly resyncListeners: Set<() => void>
+  isDraining(): boolean
+}

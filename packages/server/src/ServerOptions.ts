@@ -1,0 +1,144 @@
+import type { AuthOptions, AuthUser } from './auth/createAuthenticator'
+import type { Broker } from './broker/Broker'
+import type { HistoryOptions } from './broker/memoryBroker'
+import type { Clock } from './Clock'
+import type { Logger } from './Logger'
+
+/** What a caller wants to do with a channel. */
+export type ChannelAction = 'subscribe' | 'publish'
+
+/**
+ * Decides whether `user` may `action` on `channel`. May be async. `user` is `null` when the server runs open.
+ * Throwing counts as an internal error, not as a refusal.
+ */
+export type AuthorizeHook = (
+  user: AuthUser,
+  channel: string,
+  action: ChannelAction,
+) => boolean | Promise<boolean>
+
+export interface LimitOptions {
+  /** Largest accepted frame or `/publish` body, in bytes. Defaults to 131072 (128 KiB). */
+  maxMessageBytes?: number
+  /** Unsent bytes a connection may hold before it is closed as a slow consumer. Defaults to 524288 (512 KiB). */
+  sendBufferBytes?: number
+  /** Channels one WebSocket or one SSE stream may follow. Defaults to 100. */
+  maxSubscriptionsPerConnection?: number
+  /** Interval of WebSocket protocol pings; a peer that missed the previous one is terminated. Defaults to 25000. */
+  pingIntervalMs?: number
+  /** Time a new WebSocket has to send `connect`. Defaults to 10000. */
+  handshakeTimeoutMs?: number
+}
+
+export interface SseOptions {
+  /** Interval of `: hb <time>` comments. Defaults to 15000. */
+  heartbeatMs?: number
+  /** The `retry:` the stream starts with: the least delay before a browser reconnects. Defaults to 1000. */
+  retryMs?: number
+}
+
+export interface PollOptions {
+  /** Longest a poll is held, and the cap on a request's `timeoutMs`. Defaults to 25000. */
+  timeoutMs?: number
+  /** Most messages in one answer; the rest come with the next poll. Defaults to 500. */
+  maxMessages?: number
+}
+
+export interface ServerOptions {
+  /** Verify HS256 JWTs. Without it the server runs open: fine for development, never for production. */
+  auth?: AuthOptions
+  /** Called before every subscribe and publish. Defaults to allowing everything. */
+  authorize?: AuthorizeHook
+  /** Called once per WebSocket after its token is verified; false closes it with 4403. Defaults to allowing. */
+  authorizeConnection?: (user: AuthUser) => boolean | Promise<boolean>
+  /**
+   * Origins allowed to open WebSockets and call the HTTP endpoints from a browser: exact origins such as
+   * `https://app.example.com`, or `'*'` for any. Defaults to requests without an `Origin` header and
+   * requests whose origin is the server's own host.
+   */
+  allowedOrigins?: readonly string[]
+  /** History of the default in-memory broker. Ignored when `broker` is given (configure that broker instead). */
+  history?: HistoryOptions
+  /** How long `/publish` and WebSocket idempotency keys are remembered by the default broker. Defaults to 300000. */
+  idempotencyWindowMs?: number
+  limits?: LimitOptions
+  sse?: SseOptions
+  poll?: PollOptions
+  /**
+   * Where channel logs live. Defaults to `memoryBroker({ history })`, which the server closes on `close()`.
+   * A broker passed in is not closed by the server.
+   */
+  broker?: Broker
+  /** Serve this directory (with `index.html` as fallback) for every other GET, so an app can be served same-origin. */
+  staticDir?: string
+  /** Path prefix of every endpoint, e.g. `/holdfast`. Defaults to '' (endpoints at the root). */
+  basePath?: string
+  /** Defaults to silent. */
+  logger?: Logger
+  /** Time source for expiry, heartbeats and timeouts. Defaults to the system clock. */
+  clock?: Clock
+  /** Source of randomness for spreading reconnects. Defaults to `Math.random`. */
+  random?: () => number
+}
+
+export interface ResolvedOptions {
+  auth: AuthOptions | undefined
+  expiryGraceMs: number
+  authorize: AuthorizeHook
+  authorizeConnection: (user: AuthUser) => boolean | Promise<boolean>
+  allowedOrigins: readonly string[] | undefined
+  maxMessageBytes: number
+  sendBufferBytes: number
+  maxSubscriptionsPerConnection: number
+  pingIntervalMs: number
+  handshakeTimeoutMs: number
+  sseHeartbeatMs: number
+  sseRetryMs: number
+  pollTimeoutMs: number
+  pollMaxMessages: number
+  staticDir: string | undefined
+  basePath: string
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  const v = value ?? fallback
+  if (!(typeof v === 'number' && Number.isFinite(v) && v > 0))
+    throw new RangeError(`[holdfast] ${name} must be a positive number, got ${String(value)}`)
+  return v
+}
+
+export function resolveOptions(options: ServerOptions): ResolvedOptions {
+  const limits = options.limits ?? {}
+  let basePath = options.basePath ?? ''
+  if (basePath.endsWith('/')) basePath = basePath.slice(0, -1)
+  if (basePath !== '' && !basePath.startsWith('/'))
+    throw new TypeError(`[holdfast] basePath must start with "/", got "${options.basePath}"`)
+  for (const origin of options.allowedOrigins ?? []) {
+    if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin))
+      throw new TypeError(
+        `[holdfast] allowedOrigins entry "${origin}" is not an origin; use "https://host[:port]" without a path, or "*"`,
+      )
+  }
+  return {
+    auth: options.auth,
+    expiryGraceMs: positive('auth.expiryGraceMs', options.auth?.expiryGraceMs, 5000),
+    authorize: options.authorize ?? (() => true),
+    authorizeConnection: options.authorizeConnection ?? (() => true),
+    allowedOrigins: options.allowedOrigins,
+    maxMessageBytes: positive('limits.maxMessageBytes', limits.maxMessageBytes, 128 * 1024),
+    sendBufferBytes: positive('limits.sendBufferBytes', limits.sendBufferBytes, 512 * 1024),
+    maxSubscriptionsPerConnection: positive(
+      'limits.maxSubscriptionsPerConnection',
+      limits.maxSubscriptionsPerConnection,
+      100,
+    ),
+    pingIntervalMs: positive('limits.pingIntervalMs', limits.pingIntervalMs, 25_000),
+    handshakeTimeoutMs: positive('limits.handshakeTimeoutMs', limits.handshakeTimeoutMs, 10_000),
+    sseHeartbeatMs: positive('sse.heartbeatMs', options.sse?.heartbeatMs, 15_000),
+    sseRetryMs: positive('sse.retryMs', options.sse?.retryMs, 1000),
+    pollTimeoutMs: positive('poll.timeoutMs', options.poll?.timeoutMs, 25_000),
+    pollMaxMessages: positive('poll.maxMessages', options.poll?.maxMessages, 500),
+    staticDir: options.staticDir,
+    basePath,
+  }
+}

@@ -1,0 +1,36 @@
+import type { IncomingMessage } from 'node:http'
+import { HoldfastServerError } from '../HoldfastServerError'
+import type { ServerContext } from '../ServerContext'
+import type { ChannelAction } from '../ServerOptions'
+import { type AuthUser, bearerToken } from './createAuthenticator'
+
+export interface AuthenticatedRequest {
+  user: AuthUser
+  expiresAtMs: number | undefined
+}
+
+/** Verifies `Authorization: Bearer`; throws 401 (`unauthorized` or `token_expired`). */
+export async function authenticateRequest(
+  ctx: ServerContext,
+  req: IncomingMessage,
+): Promise<AuthenticatedRequest> {
+  const verified = await ctx.authenticator.verify(bearerToken(req.headers.authorization))
+  if (!verified.ok) {
+    ctx.logger.info({ code: verified.code, path: req.url?.split('?')[0] }, '[holdfast] HTTP auth refused')
+    throw new HoldfastServerError(verified.code, `${verified.message}; send "Authorization: Bearer <jwt>"`)
+  }
+  return { user: verified.user, expiresAtMs: verified.expiresAtMs }
+}
+
+/** Runs the `authorize` hook for each channel; throws 403 `forbidden` naming the first refused one. */
+export async function authorizeChannels(
+  ctx: ServerContext,
+  user: AuthUser,
+  channels: readonly string[],
+  action: ChannelAction,
+): Promise<void> {
+  const verdicts = await Promise.all(channels.map((channel) => ctx.options.authorize(user, channel, action)))
+  const refused = channels.find((_, i) => !verdicts[i])
+  if (refused !== undefined)
+    throw new HoldfastServerError('forbidden', `not allowed to ${action} to "${refused}"`)
+}

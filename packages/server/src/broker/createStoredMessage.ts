@@ -1,0 +1,59 @@
+import { type Cursor, isChannelName, parseCursor } from '@holdfast/protocol'
+import type { StoredMessage } from './Broker'
+
+export interface StoredMessageInit {
+  channel: string
+  cursor: Cursor
+  /** The payload as JSON text. */
+  json: string
+  /** Milliseconds since the Unix epoch. */
+  time: number
+}
+
+class EncodedMessage implements StoredMessage {
+  readonly channel: string
+  readonly cursor: Cursor
+  readonly position: StoredMessage['position']
+  readonly json: string
+  readonly time: number
+  readonly body: string
+  readonly frame: string
+  #frameBytes: Buffer | undefined
+  #bodyBytes: Buffer | undefined
+
+  constructor(init: StoredMessageInit) {
+    const position = parseCursor(init.cursor)
+    if (!position) throw new TypeError(`[holdfast] "${init.cursor}" is not a cursor`)
+    if (!isChannelName(init.channel))
+      throw new TypeError(`[holdfast] "${init.channel}" is not a channel name`)
+    this.channel = init.channel
+    this.cursor = init.cursor
+    this.position = position
+    this.json = init.json
+    this.time = init.time
+    // Channel names and cursors need no escaping (their alphabets exclude quotes and backslashes),
+    // so the payload is serialized exactly once, at publish.
+    this.body = `{"channel":"${init.channel}","cursor":"${init.cursor}","data":${init.json}}`
+    this.frame = `{"type":"message",${this.body.slice(1)}`
+  }
+
+  get frameBytes(): Buffer {
+    this.#frameBytes ??= Buffer.from(this.frame, 'utf8')
+    return this.#frameBytes
+  }
+
+  get bodyBytes(): Buffer {
+    this.#bodyBytes ??= Buffer.from(this.body, 'utf8')
+    return this.#bodyBytes
+  }
+}
+
+/** Builds a `StoredMessage`; brokers call this once per stored message. */
+export function createStoredMessage(init: StoredMessageInit): StoredMessage {
+  return new EncodedMessage(init)
+}
+
+/** Orders two positions of the same epoch. */
+export function comparePositions(a: StoredMessage['position'], b: StoredMessage['position']): number {
+  return a.major - b.major || a.minor - b.minor
+}

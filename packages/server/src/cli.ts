@@ -1,0 +1,118 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util'
+import pino from 'pino'
+import { createServer } from './createServer'
+
+const USAGE = `Usage: holdfast-server [options]
+
+  --port N            port to listen on (default: $PORT or 8080; 0 picks a free one)
+  --host H            interface to bind (default: every interface)
+  --secret S          HS256 secret for JWTs (or set HOLDFAST_SECRET; the environment keeps it out of ps)
+  --allow-origin O    allow a browser origin, e.g. https://app.example.com; repeat for more; "*" for any
+  --static DIR        also serve this built site, with index.html as fallback
+  --base-path P       serve the endpoints under this path prefix, e.g. /holdfast
+  --drain-ms N        on SIGTERM, spread client reconnects over N ms (default 5000)
+  --help              show this text
+
+Without a secret the server runs OPEN: development only.`
+
+function fail(message: string): never {
+  console.error(`holdfast-server: ${message}\n\n${USAGE}`)
+  process.exit(2)
+}
+
+function integer(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback
+  if (!/^\d+$/.test(value)) fail(`--${name} must be a non-negative integer, got "${value}"`)
+  return Number(value)
+}
+
+async function main(): Promise<void> {
+  let parsed: ReturnType<typeof parse>
+  try {
+    parsed = parse()
+  } catch (error) {
+    fail((error as Error).message)
+  }
+  const { values } = parsed
+  if (values.help) {
+    console.log(USAGE)
+    return
+  }
+  const port = integer('port', values.port ?? process.env.PORT, 8080)
+  const drainMs = integer('drain-ms', values['drain-ms'], 5000)
+  const secret = values.secret ?? process.env.HOLDFAST_SECRET
+  const logger = pino(
+    {
+      name: 'holdfast',
+      level: process.env.HOLDFAST_DEBUG ? 'debug' : 'info',
+      // Belt and braces: nothing logs these, and if something ever did they would not be written.
+      redact: ['token', '*.token', 'authorization', '*.authorization', 'secret', '*.secret'],
+    },
+    pino.destination(2),
+  )
+
+  const server = createServer({
+    ...(secret ? { auth: { secret } } : {}),
+    ...(values['allow-origin'] ? { allowedOrigins: values['allow-origin'] } : {}),
+    ...(values.static ? { staticDir: values.static } : {}),
+    ...(values['base-path'] ? { basePath: values['base-path'] } : {}),
+    logger,
+  })
+  await server.listen(port, values.host === undefined ? {} : { host: values.host })
+
+  if (!secret) {
+    console.error(
+      [
+        '',
+        '  ##################################################################',
+        '  #  WARNING: holdfast-server is running OPEN, in development mode. #',
+        '  #  No --secret: anyone who can reach it may subscribe & publish.  #',
+        '  #  Pass --secret (or HOLDFAST_SECRET) before exposing it.         #',
+        '  ##################################################################',
+        '',
+      ].join('\n'),
+    )
+  }
+  console.log(`holdfast-server listening on ${server.url}`)
+
+  let stopping = false
+  const stop = (signal: string) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now')
+      process.exit(1)
+    }
+    stopping = true
+    logger.info({ signal, drainMs }, 'shutting down')
+    server.close({ drainMs }).then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: String(error) }, 'shutdown failed')
+        process.exit(1)
+      },
+    )
+  }
+  process.on('SIGTERM', () => stop('SIGTERM'))
+  process.on('SIGINT', () => stop('SIGINT'))
+}
+
+function parse() {
+  return parseArgs({
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      secret: { type: 'string' },
+      'allow-origin': { type: 'string', multiple: true },
+      static: { type: 'string' },
+      'base-path': { type: 'string' },
+      'drain-ms': { type: 'string' },
+      help: { type: 'boolean' },
+    },
+    allowPositionals: false,
+  })
+}
+
+main().catch((error: unknown) => {
+  console.error(`holdfast-server: ${(error as Error)?.message ?? String(error)}`)
+  process.exit(1)
+})

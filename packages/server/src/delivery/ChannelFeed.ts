@@ -1,0 +1,215 @@
+import type { Cursor, ParsedCursor } from '@holdfast/protocol'
+import { parseCursor } from '@holdfast/protocol'
+import type { Broker, ReadResult, StoredMessage } from '../broker/Broker'
+import { comparePositions } from '../broker/createStoredMessage'
+import { errorFields, type Logger } from '../Logger'
+
+/** Why a feed gave up; the transport then makes its client reconnect and resume from history. */
+export type FeedFailure = 'slow_consumer' | 'history_lost' | 'internal'
+
+/** The connection a feed writes into. One connection may carry many feeds. */
+export interface FeedSink {
+  /** Sends one message; the transport applies its send-buffer limit here. */
+  write(message: StoredMessage): void
+  /** Bytes queued on the connection and not yet sent. */
+  bufferedBytes(): number
+  /** Resolves once the connection has room again (or closed). */
+  drained(): Promise<void>
+  /** The feed can no longer keep its no-gap promise. */
+  fail(reason: FeedFailure): void
+}
+
+export interface ChannelFeedOptions {
+  broker: Broker
+  channel: string
+  since?: Cursor
+  sink: FeedSink
+  /** Live messages held during a replay plus the connection's queue may not exceed this. */
+  maxBufferedBytes: number
+  logger: Logger
+  /** The server's set of resync listeners; the feed joins it while open. */
+  resyncListeners: Set<() => void>
+  /** Messages per history read while replaying. Defaults to 256. */
+  pageSize?: number
+}
+
+type FeedState = 'new' | 'opening' | 'replaying' | 'live' | 'closed'
+
+/**
+ * One channel delivered to one connection: replay from a cursor, then live, with no gap and no duplicate
+ * at the seam. It listens before it reads, holds live messages while the replay is written, then releases
+ * only those after the last replayed cursor. Replay is paced by the connection's buffer, not dumped into it.
+ */
+export class ChannelFeed {
+  readonly channel: string
+  readonly #options: ChannelFeedOptions
+  readonly #pageSize: number
+  #state: FeedState = 'new'
+  #unsubscribe: (() => void) | undefined
+  #pending: StoredMessage[] = []
+  #pendingBytes = 0
+  #epoch = ''
+  #last: ParsedCursor | undefined
+  #lastCursor: Cursor | undefined
+  // Bumped by every (re)start of a replay, so an outdated replay loop stops on its own.
+  #generation = 0
+  #resyncRequested = false
+
+  constructor(options: ChannelFeedOptions) {
+    this.channel = options.channel
+    this.#options = options
+    this.#pageSize = options.pageSize ?? 256
+  }
+
+  /** Position of the last message written, or where delivery starts from. */
+  get cursor(): Cursor | undefined {
+    return this.#lastCursor
+  }
+
+  get closed(): boolean {
+    return this.#state === 'closed'
+  }
+
+  /**
+   * Starts listening, then reads history. Resolves with what the subscription starts from, or `null`
+   * when the feed was closed meanwhile. Nothing is written until `start`.
+   */
+  async open(): Promise<ReadResult | null> {
+    if (this.#state !== 'new') throw new Error('[holdfast] ChannelFeed.open() called twice')
+    this.#state = 'opening'
+    this.#options.resyncListeners.add(this.#onResync)
+    const unsubscribe = await this.#options.broker.subscribe(this.channel, this.#onMessage)
+    if (this.closed) {
+      unsubscribe()
+      return null
+    }
+    this.#unsubscribe = unsubscribe
+    const readOptions = this.#options.since === undefined ? {} : { since: this.#options.since }
+    const result = await this.#options.broker.read(this.channel, { ...readOptions, limit: this.#pageSize })
+    if (this.closed) return null
+    this.#epoch = result.epoch
+    this.#lastCursor = result.from
+    this.#last = parseCursor(result.from) ?? undefined
+    return result
+  }
+
+  /** Writes the replay `open` returned, then goes live. */
+  start(first: ReadResult): void {
+    if (this.#state !== 'opening') return
+    this.#state = 'replaying'
+    this.#runReplay(++this.#generation, first)
+  }
+
+  close(): void {
+    if (this.closed) return
+    this.#state = 'closed'
+    this.#options.resyncListeners.delete(this.#onResync)
+    this.#unsubscribe?.()
+    this.#unsubscribe = undefined
+    this.#pending = []
+    this.#pendingBytes = 0
+  }
+
+  readonly #onMessage = (message: StoredMessage): void => {
+    if (this.closed) return
+    if (this.#state === 'live') {
+      this.#deliver(message)
+      return
+    }
+    this.#pending.push(message)
+    this.#pendingBytes += message.frame.length
+    if (this.#pendingBytes + this.#options.sink.bufferedBytes() > this.#options.maxBufferedBytes) {
+      this.#fail('slow_consumer')
+    }
+  }
+
+  readonly #onResync = (): void => {
+    if (this.closed) return
+    if (this.#state !== 'live') {
+      // The replay in flight may have read before the missed messages; go over it again once live.
+      this.#resyncRequested = true
+      return
+    }
+    this.#state = 'replaying'
+    const generation = ++this.#generation
+    const since = this.#lastCursor
+    void this.#options.broker
+      .read(this.channel, { ...(since === undefined ? {} : { since }), limit: this.#pageSize })
+      .then((page) => {
+        if (this.#isStale(generation)) return
+        if (!page.recovered || page.epoch !== this.#epoch) return this.#fail('history_lost')
+        this.#runReplay(generation, page)
+      })
+      .catch((error: unknown) => this.#failInternal(error))
+  }
+
+  #isStale(generation: number): boolean {
+    return this.closed || generation !== this.#generation
+  }
+
+  #deliver(message: StoredMessage): void {
+    if (message.position.epoch !== this.#epoch) {
+      // The log was lost and restarted under us; only a fresh subscription can say so honestly.
+      this.#fail('history_lost')
+      return
+    }
+    if (this.#last && comparePositions(message.position, this.#last) <= 0) return
+    this.#last = message.position
+    this.#lastCursor = message.cursor
+    this.#options.sink.write(message)
+  }
+
+  #runReplay(generation: number, first: ReadResult): void {
+    this.#replay(generation, first).catch((error: unknown) => this.#failInternal(error))
+  }
+
+  async #replay(generation: number, first: ReadResult): Promise<void> {
+    const { sink, maxBufferedBytes, broker } = this.#options
+    let page = first
+    for (;;) {
+      for (const message of page.messages) {
+        if (sink.bufferedBytes() > maxBufferedBytes / 2) await sink.drained()
+        if (this.#isStale(generation)) return
+        this.#deliver(message)
+      }
+      if (this.#isStale(generation)) return
+      if (!page.more) break
+      const before = this.#lastCursor
+      page = await broker.read(this.channel, {
+        ...(before === undefined ? {} : { since: before }),
+        limit: this.#pageSize,
+      })
+      if (this.#isStale(generation)) return
+      if (!page.recovered || page.epoch !== this.#epoch) return this.#fail('history_lost')
+      if (page.more && page.messages.length === 0)
+        throw new Error('broker returned an empty page with more=true')
+    }
+    this.#state = 'live'
+    const pending = this.#pending
+    this.#pending = []
+    this.#pendingBytes = 0
+    for (const message of pending) {
+      if (this.closed) return
+      this.#deliver(message)
+    }
+    if (this.#resyncRequested && !this.closed) {
+      this.#resyncRequested = false
+      this.#onResync()
+    }
+  }
+
+  #fail(reason: FeedFailure): void {
+    if (this.closed) return
+    this.close()
+    this.#options.sink.fail(reason)
+  }
+
+  #failInternal(error: unknown): void {
+    if (this.closed) return
+    this.#options.logger.error(
+      { channel: this.channel, ...errorFields(error) },
+      '[holdfast] channel feed failed while replaying history',
+    )
+    this.#fail('internal')
+  }
+}

@@ -1,0 +1,51 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import {
+  IDEMPOTENCY_KEY_HEADER,
+  isChannelName,
+  isIdempotencyKey,
+  type PublishResponse,
+} from '@holdfast/protocol'
+import { authenticateRequest, authorizeChannels } from '../auth/authenticateRequest'
+import { HoldfastServerError } from '../HoldfastServerError'
+import type { ServerContext } from '../ServerContext'
+import { readBody } from './readBody'
+import { sendJson } from './responses'
+
+/** `POST /publish`: body `{"channel","data"}`, optional `Idempotency-Key`; answers `{cursor, duplicate}`. */
+export async function publishHandler(
+  ctx: ServerContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const { user } = await authenticateRequest(ctx, req)
+  const key = req.headers[IDEMPOTENCY_KEY_HEADER]
+  if (key !== undefined && !isIdempotencyKey(key))
+    throw new HoldfastServerError(
+      'bad_request',
+      'Idempotency-Key must be 1 to 200 printable characters without spaces',
+    )
+  const raw = await readBody(req, ctx.options.maxMessageBytes)
+  let body: unknown
+  try {
+    body = JSON.parse(raw.toString('utf8'))
+  } catch {
+    throw new HoldfastServerError('bad_request', 'the body must be JSON: {"channel":"…","data":…}')
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new HoldfastServerError('bad_request', 'the body must be a JSON object: {"channel":"…","data":…}')
+  const { channel, data } = body as { channel?: unknown; data?: unknown }
+  if (!isChannelName(channel))
+    throw new HoldfastServerError(
+      'invalid_channel',
+      'body.channel must be a channel name (1-200 of A-Z a-z 0-9 _ - . : @ / ~)',
+    )
+  if (data === undefined) throw new HoldfastServerError('bad_request', 'body.data is required')
+  await authorizeChannels(ctx, user, [channel], 'publish')
+  const result = await ctx.broker.publish(
+    channel,
+    JSON.stringify(data),
+    key === undefined ? {} : { idempotencyKey: key },
+  )
+  const answer: PublishResponse = { cursor: result.cursor, duplicate: result.duplicate }
+  sendJson(res, 200, answer)
+}

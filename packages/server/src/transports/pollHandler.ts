@@ -1,0 +1,198 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import {
+  type Cursor,
+  formatCursorMap,
+  GAP_HEADER,
+  type PollResponse,
+  REPLAY_FROM_HEADER,
+} from '@holdfast/protocol'
+import { authenticateRequest, authorizeChannels } from '../auth/authenticateRequest'
+import type { TimerHandle } from '../Clock'
+import { HoldfastServerError } from '../HoldfastServerError'
+import { parseChannelQuery } from '../http/channelQuery'
+import { sendError, sendJsonText } from '../http/responses'
+import { errorFields } from '../Logger'
+import type { ServerContext } from '../ServerContext'
+
+/**
+ * `GET /poll?channel=a&since=<cursor map>&timeoutMs=n` (docs/PROTOCOL.md section 5). Stateless: the
+ * answer derives from the request and the broker alone, so any process can serve any poll.
+ */
+export async function pollHandler(
+  ctx: ServerContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+): Promise<void> {
+  const { channels, since } = parseChannelQuery(
+    url.searchParams,
+    url.searchParams.get('since') ?? undefined,
+    ctx.options.maxSubscriptionsPerConnection,
+  )
+  let holdMs = ctx.options.pollTimeoutMs
+  const requested = url.searchParams.get('timeoutMs')
+  if (requested !== null) {
+    if (!/^\d{1,9}$/.test(requested))
+      throw new HoldfastServerError('bad_request', 'timeoutMs must be a non-negative integer (milliseconds)')
+    holdMs = Math.min(holdMs, Number(requested))
+  }
+  const { user, expiresAtMs } = await authenticateRequest(ctx, req)
+  await authorizeChannels(ctx, user, channels, 'subscribe')
+  // Never hold a poll past its token's lifetime: the next poll must show a valid token.
+  if (expiresAtMs !== undefined) holdMs = Math.min(holdMs, Math.max(0, expiresAtMs - ctx.clock.now()))
+  if (res.destroyed) return
+  await new LongPoll(ctx, res, channels, since, holdMs).run()
+}
+
+interface Collected {
+  hasNews: boolean
+  body: string
+  headers: Record<string, string>
+}
+
+class LongPoll {
+  readonly #ctx: ServerContext
+  readonly #res: ServerResponse
+  readonly #channels: string[]
+  readonly #since: Map<string, Cursor>
+  readonly #holdMs: number
+  readonly #unsubscribes: Array<() => void> = []
+  readonly #unregister: () => void
+  #done = false
+  #timer: TimerHandle | undefined
+  #collecting = false
+  #dirty = false
+  #last: Collected | undefined
+
+  constructor(
+    ctx: ServerContext,
+    res: ServerResponse,
+    channels: string[],
+    since: Map<string, Cursor>,
+    holdMs: number,
+  ) {
+    this.#ctx = ctx
+    this.#res = res
+    this.#channels = channels
+    this.#since = since
+    this.#holdMs = holdMs
+    this.#unregister = ctx.connections.add({
+      transport: 'poll',
+      drain: (retryAfterMs) => {
+        if (this.#finish())
+          sendError(res, 503, 'server_restart', 'the server is shutting down; poll again shortly', {
+            'Retry-After': String(Math.ceil(retryAfterMs / 1000)),
+          })
+      },
+      terminate: () => res.destroy(),
+    })
+    res.on('close', () => this.#finish())
+  }
+
+  async run(): Promise<void> {
+    try {
+      const hold = this.#holdMs > 0 && this.#channels.every((c) => this.#since.has(c))
+      if (hold) {
+        // Listen before reading, so a message stored between the read and the wait still wakes us.
+        this.#ctx.resyncListeners.add(this.#onSignal)
+        for (const channel of this.#channels) {
+          const unsubscribe = await this.#ctx.broker.subscribe(channel, this.#onSignal)
+          if (this.#done) return unsubscribe()
+          this.#unsubscribes.push(unsubscribe)
+        }
+        this.#timer = this.#ctx.clock.setTimeout(() => this.#answer(this.#last), this.#holdMs)
+      }
+      this.#collecting = true
+      const collected = await this.#collect()
+      this.#collecting = false
+      if (collected.hasNews || !hold) return this.#answer(collected)
+      this.#last = collected
+      if (this.#dirty) this.#onSignal()
+    } catch (error) {
+      this.#fail(error)
+    }
+  }
+
+  readonly #onSignal = (): void => {
+    if (this.#done) return
+    if (this.#collecting) {
+      this.#dirty = true
+      return
+    }
+    this.#collecting = true
+    this.#dirty = false
+    this.#collect()
+      .then((collected) => {
+        this.#collecting = false
+        if (collected.hasNews) return this.#answer(collected)
+        this.#last = collected
+        if (this.#dirty) this.#onSignal()
+      })
+      .catch((error: unknown) => this.#fail(error))
+  }
+
+  async #collect(): Promise<Collected> {
+    const { broker, options } = this.#ctx
+    const next = new Map<string, Cursor>()
+    const from = new Map<string, Cursor>()
+    const gaps: string[] = []
+    const subscribed: NonNullable<PollResponse['subscribed']> = []
+    const bodies: string[] = []
+    let bytes = 0
+    let room = options.pollMaxMessages
+    for (const channel of this.#channels) {
+      const since = this.#since.get(channel)
+      const result = await broker.read(channel, {
+        ...(since === undefined ? {} : { since }),
+        limit: Math.max(room, 1),
+      })
+      from.set(channel, result.from)
+      let position = result.from
+      // A budget in bytes as well as count keeps one answer within the send buffer (at least one message).
+      for (const message of result.messages) {
+        if (room <= 0 || (bodies.length > 0 && bytes + message.body.length > options.sendBufferBytes)) break
+        bodies.push(message.body)
+        bytes += message.body.length
+        room--
+        position = message.cursor
+      }
+      next.set(channel, position)
+      if (since === undefined || !result.recovered) {
+        subscribed.push({ channel, epoch: result.epoch, cursor: result.head, recovered: result.recovered })
+      }
+      if (!result.recovered) gaps.push(channel)
+    }
+    const headers: Record<string, string> = { [REPLAY_FROM_HEADER]: formatCursorMap(from) }
+    if (gaps.length > 0) headers[GAP_HEADER] = gaps.join(',')
+    const body = `{"since":${JSON.stringify(formatCursorMap(next))},"messages":[${bodies.join(',')}],"subscribed":${JSON.stringify(subscribed)}}`
+    return { hasNews: bodies.length > 0 || subscribed.length > 0, body, headers }
+  }
+
+  #answer(collected: Collected | undefined): void {
+    if (!collected) {
+      // The hold ran out before the first read finished; answer once it does.
+      this.#dirty = false
+      this.#collect()
+        .then((c) => this.#answer(c))
+        .catch((error: unknown) => this.#fail(error))
+      return
+    }
+    if (this.#finish()) sendJsonText(this.#res, 200, collected.body, collected.headers)
+  }
+
+  #fail(error: unknown): void {
+    this.#ctx.logger.error(errorFields(error), '[holdfast] long poll failed')
+    if (this.#finish()) sendError(this.#res, 500, 'internal', 'could not read channel history')
+  }
+
+  /** Releases everything; true the first time, when the caller may still answer. */
+  #finish(): boolean {
+    if (this.#done) return false
+    this.#done = true
+    this.#ctx.clock.clearTimeout(this.#timer)
+    this.#ctx.resyncListeners.delete(this.#onSignal)
+    for (const unsubscribe of this.#unsubscribes) unsubscribe()
+    this.#unregister()
+    return !this.#res.destroyed && !this.#res.headersSent
+  }
+}

@@ -1,0 +1,251 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import {
+  type Cursor,
+  formatCursorMap,
+  formatRetryAfterReason,
+  GAP_HEADER,
+  REPLAY_FROM_HEADER,
+  SseEvent,
+} from '@holdfast/protocol'
+import { authenticateRequest, authorizeChannels } from '../auth/authenticateRequest'
+import type { ReadResult, StoredMessage } from '../broker/Broker'
+import { MAX_TIMER_DELAY_MS, type TimerHandle } from '../Clock'
+import { ChannelFeed, type FeedFailure, type FeedSink } from '../delivery/ChannelFeed'
+import { parseChannelQuery } from '../http/channelQuery'
+import { sendError } from '../http/responses'
+import { errorFields } from '../Logger'
+import type { ServerContext } from '../ServerContext'
+
+const BLANK_LINE = Buffer.from('\n\n')
+
+/**
+ * `GET /sse?channel=a&channel=b`: one Server-Sent Events stream for several channels (docs/PROTOCOL.md
+ * section 4). Each event id is the whole cursor map, so a browser's `Last-Event-ID` resumes every channel.
+ */
+export async function sseHandler(
+  ctx: ServerContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+): Promise<void> {
+  const lastEventId = req.headers['last-event-id']
+  const cursorMap =
+    typeof lastEventId === 'string' && lastEventId !== ''
+      ? lastEventId
+      : (url.searchParams.get('since') ?? undefined)
+  const { channels, since } = parseChannelQuery(
+    url.searchParams,
+    cursorMap,
+    ctx.options.maxSubscriptionsPerConnection,
+  )
+  const { user, expiresAtMs } = await authenticateRequest(ctx, req)
+  await authorizeChannels(ctx, user, channels, 'subscribe')
+  if (res.destroyed) return
+  new SseStream(ctx, res, channels, since, expiresAtMs).open()
+}
+
+class SseStream {
+  readonly #ctx: ServerContext
+  readonly #res: ServerResponse
+  readonly #channels: string[]
+  readonly #positions = new Map<string, Cursor>()
+  readonly #feeds: ChannelFeed[]
+  readonly #expiresAtMs: number | undefined
+  readonly #unregister: () => void
+  #closed = false
+  #heartbeatTimer: TimerHandle | undefined
+  #expiryTimer: TimerHandle | undefined
+
+  constructor(
+    ctx: ServerContext,
+    res: ServerResponse,
+    channels: string[],
+    since: Map<string, Cursor>,
+    expiresAtMs: number | undefined,
+  ) {
+    this.#ctx = ctx
+    this.#res = res
+    this.#channels = channels
+    this.#expiresAtMs = expiresAtMs
+    this.#feeds = channels.map((channel) => {
+      const cursor = since.get(channel)
+      return new ChannelFeed({
+        broker: ctx.broker,
+        channel,
+        ...(cursor === undefined ? {} : { since: cursor }),
+        sink: this.#sink,
+        maxBufferedBytes: ctx.options.sendBufferBytes,
+        logger: ctx.logger,
+        resyncListeners: ctx.resyncListeners,
+      })
+    })
+    this.#unregister = ctx.connections.add({
+      transport: 'sse',
+      drain: (retryAfterMs) => this.#drain(retryAfterMs),
+      terminate: () => res.destroy(),
+    })
+    res.on('close', () => this.#close())
+    res.on('error', () => this.#close())
+  }
+
+  open(): void {
+    Promise.all(this.#feeds.map((feed) => feed.open()))
+      .then((results) => this.#start(results))
+      .catch((error: unknown) => {
+        this.#ctx.logger.error(errorFields(error), '[holdfast] SSE stream failed to open')
+        if (!this.#closed) sendError(this.#res, 500, 'internal', 'could not read channel history')
+        this.#close()
+      })
+  }
+
+  #start(results: Array<ReadResult | null>): void {
+    if (this.#closed) return
+    const started = results as ReadResult[]
+    if (started.some((r) => r === null)) {
+      this.#close()
+      return
+    }
+    const gaps: string[] = []
+    started.forEach((result, i) => {
+      const channel = this.#channels[i]!
+      this.#positions.set(channel, result.from)
+      if (!result.recovered) gaps.push(channel)
+    })
+    const startMap = formatCursorMap(this.#positions)
+    const headers: Record<string, string> = {
+      'Content-Type': 'text/event-stream',
+      'Cache-Control': 'no-cache',
+      'X-Accel-Buffering': 'no',
+      [REPLAY_FROM_HEADER]: startMap,
+    }
+    if (gaps.length > 0) headers[GAP_HEADER] = gaps.join(',')
+    this.#res.writeHead(200, headers)
+    let preamble = `retry: ${this.#ctx.options.sseRetryMs}\n\n`
+    started.forEach((result, i) => {
+      const data = {
+        channel: this.#channels[i],
+        epoch: result.epoch,
+        cursor: result.head,
+        recovered: result.recovered,
+      }
+      preamble += `event: ${SseEvent.Subscribed}\nid: ${startMap}\ndata: ${JSON.stringify(data)}\n\n`
+    })
+    this.#write(preamble)
+    this.#scheduleHeartbeat()
+    this.#scheduleExpiry()
+    started.forEach((result, i) => {
+      this.#feeds[i]!.start(result)
+    })
+  }
+
+  readonly #sink: FeedSink = {
+    write: (message: StoredMessage) => {
+      if (this.#closed) return
+      this.#positions.set(message.channel, message.cursor)
+      const res = this.#res
+      res.cork()
+      res.write(`id: ${formatCursorMap(this.#positions)}\ndata: `)
+      res.write(message.bodyBytes)
+      const ok = res.write(BLANK_LINE)
+      process.nextTick(() => res.uncork())
+      if (!ok) this.#checkBackpressure()
+    },
+    bufferedBytes: () => this.#res.writableLength,
+    drained: () =>
+      new Promise<void>((resolve) => {
+        if (this.#closed || this.#res.writableLength <= this.#ctx.options.sendBufferBytes / 2)
+          return resolve()
+        const done = () => {
+          this.#res.off('drain', done)
+          this.#res.off('close', done)
+          resolve()
+        }
+        this.#res.on('drain', done)
+        this.#res.on('close', done)
+      }),
+    fail: (reason: FeedFailure) => {
+      if (reason === 'slow_consumer') return this.#slowConsumer()
+      // The client reconnects with the last id it saw; a fresh read then reports any gap honestly.
+      this.#end()
+    },
+  }
+
+  #write(chunk: string): void {
+    if (this.#closed) return
+    if (!this.#res.write(chunk)) this.#checkBackpressure()
+  }
+
+  #checkBackpressure(): void {
+    if (this.#res.writableLength > this.#ctx.options.sendBufferBytes) this.#slowConsumer()
+  }
+
+  #slowConsumer(): void {
+    if (this.#closed) return
+    this.#ctx.logger.warn(
+      { bufferedBytes: this.#res.writableLength },
+      '[holdfast] slow SSE consumer: send buffer full; ending the stream',
+    )
+    // Queued bytes would only be sent late; cut now and let the client resume from its last id.
+    this.#res.destroy()
+    this.#close()
+  }
+
+  #scheduleHeartbeat(): void {
+    this.#heartbeatTimer = this.#ctx.clock.setTimeout(() => {
+      this.#write(`: hb ${this.#ctx.clock.now()}\n\n`)
+      if (!this.#closed) this.#scheduleHeartbeat()
+    }, this.#ctx.options.sseHeartbeatMs)
+  }
+
+  #scheduleExpiry(): void {
+    if (this.#expiresAtMs === undefined) return
+    const delay = this.#expiresAtMs - this.#ctx.clock.now()
+    if (delay > MAX_TIMER_DELAY_MS) {
+      this.#expiryTimer = this.#ctx.clock.setTimeout(() => this.#scheduleExpiry(), MAX_TIMER_DELAY_MS)
+      return
+    }
+    this.#expiryTimer = this.#ctx.clock.setTimeout(
+      () => {
+        const frame = {
+          type: 'error',
+          code: 'token_expired',
+          message: 'the token expired; reconnect with a fresh one',
+        }
+        this.#write(`event: ${SseEvent.Error}\ndata: ${JSON.stringify(frame)}\n\n`)
+        this.#end()
+      },
+      Math.max(0, delay),
+    )
+  }
+
+  #drain(retryAfterMs: number): void {
+    if (this.#closed) return
+    if (!this.#res.headersSent) {
+      sendError(this.#res, 503, 'server_restart', 'the server is shutting down; reconnect shortly', {
+        'Retry-After': String(Math.ceil(retryAfterMs / 1000)),
+      })
+      this.#close()
+      return
+    }
+    // `retry:` makes even a plain EventSource wait out the spread delay before it comes back.
+    this.#write(
+      `retry: ${retryAfterMs}\nevent: ${SseEvent.Reconnect}\ndata: ${formatRetryAfterReason(retryAfterMs)}\n\n`,
+    )
+    this.#end()
+  }
+
+  #end(): void {
+    if (this.#closed) return
+    this.#res.end()
+    this.#close()
+  }
+
+  #close(): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#ctx.clock.clearTimeout(this.#heartbeatTimer)
+    this.#ctx.clock.clearTimeout(this.#expiryTimer)
+    for (const feed of this.#feeds) feed.close()
+    this.#unregister()
+  }
+}
