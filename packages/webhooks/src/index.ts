@@ -1,0 +1,5 @@
+export { type GenerateSecretOptions, generateSecret, type WebhookSecret } from './generateSecret'
+export type { HeadersLike } from './getHeader'
+export { type SignOptions, sign, type WebhookHeaders } from './sign'
+export { DEFAULT_TOLERANCE_SEC, type VerifiedWebhook, type VerifyOptions, verify } from './verify'
+export { WebhookErrorCode, WebhookVerificationError } from './WebhookVerificationError'
