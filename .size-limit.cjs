@@ -1,0 +1,51 @@
+// Size budgets per published entry, checked in CI with `size-limit` (esbuild bundle, gzip -9, deps included).
+// Budgets only go down. The full client's 10 kB comes from issue 7; see bench/RESULTS.md for the
+// measured sizes and `node bench/size-report.mjs` for what the bundle is made of.
+const { existsSync } = require('node:fs')
+const { join } = require('node:path')
+
+const checks = [
+  {
+    name: '@holdfast/client (full ESM, dependencies included)',
+    path: 'packages/client/dist/index.js',
+    import: '*',
+    gzip: true,
+    limit: '10 kB',
+  },
+  {
+    // A subset of the full client: never allowed more than the full client's budget.
+    name: '@holdfast/client/websocket (WebSocket only)',
+    path: 'packages/client/dist/websocket.js',
+    import: '*',
+    gzip: true,
+    limit: '10 kB',
+  },
+  {
+    // The full client plus the global wrapper and an es2020 target.
+    name: 'holdfast.global.js (IIFE for <script>)',
+    path: 'packages/client/dist/holdfast.global.js',
+    gzip: true,
+    limit: '10.5 kB',
+  },
+]
+
+// @holdfast/react has no source yet; its budget applies from the moment it does (then a missing dist
+// fails the check, as it should).
+const reactHasCode = ['src/index.ts', 'src/index.tsx', 'dist/index.js'].some((f) =>
+  existsSync(join(__dirname, 'packages/react', f)),
+)
+if (reactHasCode) {
+  checks.push({
+    // The client plus the hooks; React itself is the app's.
+    name: '@holdfast/react (React external)',
+    path: 'packages/react/dist/index.js',
+    import: '*',
+    ignore: ['react', 'react-dom'],
+    gzip: true,
+    limit: '11 kB',
+  })
+} else {
+  console.warn('[size-limit] packages/react has no source yet: its budget is skipped')
+}
+
+module.exports = checks

@@ -1,0 +1,115 @@
+// Bundle size: min / gzip / brotli of each Holdfast entry next to the SDKs users would otherwise pick,
+// all bundled the same way (lib/bundle.mjs). Run: node bench/bundle-size.mjs [--smoke]
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { bundleModules, fileSizes } from './lib/bundle.mjs'
+import { versionOf } from './lib/packages.mjs'
+import { benchFlags, commandLine, num, printTable, writeResult } from './lib/results.mjs'
+
+/** The full client's budget from issue 7 (gzip, dependencies included); .size-limit.json enforces it. */
+export const FULL_CLIENT_BUDGET_GZIP = 10_000
+
+const IIFE_PATH = fileURLToPath(new URL('../packages/client/dist/holdfast.global.js', import.meta.url))
+
+/** What is measured: Holdfast entries first, then the anchors, then the floor. */
+export const SUBJECTS = [
+  { id: 'holdfast-full', label: '@holdfast/client', ours: true, modules: ['@holdfast/client'] },
+  {
+    id: 'holdfast-ws',
+    label: '@holdfast/client/websocket',
+    ours: true,
+    modules: ['@holdfast/client/websocket'],
+  },
+  { id: 'holdfast-iife', label: 'holdfast.global.js (IIFE, as shipped)', ours: true, file: IIFE_PATH },
+  {
+    id: 'holdfast-react',
+    label: '@holdfast/react (React external)',
+    ours: true,
+    modules: ['@holdfast/react'],
+    external: ['react', 'react-dom'],
+  },
+  { id: 'socket.io-client', label: 'socket.io-client', modules: ['socket.io-client'] },
+  { id: 'signalr', label: '@microsoft/signalr', modules: ['@microsoft/signalr'] },
+  { id: 'centrifuge', label: 'centrifuge', modules: ['centrifuge'] },
+  { id: 'phoenix', label: 'phoenix', modules: ['phoenix'] },
+  {
+    id: 'floor',
+    label: 'floor: reconnecting-websocket + eventsource-parser',
+    modules: ['reconnecting-websocket', 'eventsource-parser'],
+  },
+]
+
+function versionLabel(subject) {
+  const names = subject.modules ?? ['@holdfast/client']
+  return names
+    .map((m) => `${m.replace(/\/websocket$/, '')}@${versionOf(m.replace(/\/websocket$/, ''))}`)
+    .join(' + ')
+}
+
+async function measure(subject) {
+  try {
+    if (subject.file) {
+      if (!existsSync(subject.file))
+        throw new Error(`${subject.file} is missing: build @holdfast/client first`)
+      const { min, gzip, brotli } = await fileSizes(subject.file)
+      return { min, gzip, brotli }
+    }
+    const { min, gzip, brotli } = await bundleModules(subject.modules, { external: subject.external })
+    return { min, gzip, brotli }
+  } catch (error) {
+    const message = String(error?.errors?.[0]?.text ?? error?.message ?? error)
+    return { error: message.split('\n')[0] }
+  }
+}
+
+export async function run({ smoke }) {
+  const rows = []
+  for (const subject of SUBJECTS) {
+    rows.push({
+      id: subject.id,
+      label: subject.label,
+      ours: Boolean(subject.ours),
+      version: versionLabel(subject),
+      ...(await measure(subject)),
+    })
+  }
+  const floor = rows.find((r) => r.id === 'floor')
+  for (const row of rows) if (row.gzip && floor?.gzip) row.gzipVsFloor = row.gzip / floor.gzip
+  const full = rows.find((r) => r.id === 'holdfast-full')
+  const budget = {
+    fullClientGzip: FULL_CLIENT_BUDGET_GZIP,
+    measuredGzip: full?.gzip,
+    within: full?.gzip <= FULL_CLIENT_BUDGET_GZIP,
+  }
+
+  printTable(
+    'Bundle size (esbuild, bundle + minify, browser, esm; bytes)',
+    ['library', 'min', 'gzip', 'brotli', 'gzip vs floor'],
+    rows.map((r) =>
+      r.error
+        ? [r.label, `not measured: ${r.error}`, '', '', '']
+        : [r.label, num(r.min), num(r.gzip), num(r.brotli), `${num(r.gzipVsFloor, 2)}x`],
+    ),
+  )
+  console.log(
+    `full client budget: ${num(FULL_CLIENT_BUDGET_GZIP)} B gzip, measured ${num(full?.gzip)} B: ${budget.within ? 'within' : 'OVER'}`,
+  )
+  const path = await writeResult('bundle-size', {
+    smoke,
+    command: commandLine('bundle-size.mjs'),
+    data: {
+      method:
+        'esbuild API: bundle, minify, platform browser, format esm, `export * as m from <pkg>` (whole public API, dependencies included); gzip level 9, brotli quality 11. The IIFE is measured as shipped (tsup/esbuild output).',
+      rows,
+      budget,
+    },
+  })
+  console.log(`wrote ${path}`)
+  return rows
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  await run(benchFlags())
+  const { renderReport } = await import('./report.mjs')
+  if (!benchFlags().smoke) await renderReport()
+}

@@ -1,0 +1,92 @@
+// Where figures go: bench/results/<name>.json (smoke runs: bench/results/smoke/, never committed).
+import { execFileSync } from 'node:child_process'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import os from 'node:os'
+import { fileURLToPath } from 'node:url'
+
+export const RESULTS_DIR = fileURLToPath(new URL('../results/', import.meta.url))
+
+/** Command-line flags shared by every benchmark. `--smoke`: tiny counts, a minute at most, for CI. */
+export function benchFlags(argv = process.argv.slice(2)) {
+  return { smoke: argv.includes('--smoke') }
+}
+
+/** Node version, CPU model (from /proc/cpuinfo where it exists), core count, memory. */
+export async function machine() {
+  let cpu = os.cpus()[0]?.model ?? 'unknown'
+  try {
+    const info = await readFile('/proc/cpuinfo', 'utf8')
+    cpu = /^model name\s*:\s*(.+)$/m.exec(info)?.[1]?.trim() ?? cpu
+  } catch {
+    // not Linux: os.cpus() is as good as it gets
+  }
+  return {
+    node: process.version,
+    cpu,
+    cores: os.availableParallelism?.() ?? os.cpus().length,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    os: `${os.type()} ${os.release()}`,
+  }
+}
+
+/** Writes `{ name, command, date, machine, smoke, ...data }` and returns the path. */
+export async function writeResult(name, { smoke, command, data }) {
+  const dir = smoke ? `${RESULTS_DIR}smoke/` : RESULTS_DIR
+  await mkdir(dir, { recursive: true })
+  const path = `${dir}${name}.json`
+  const record = {
+    name,
+    command,
+    date: new Date().toISOString(),
+    commit: gitCommit(),
+    machine: await machine(),
+    smoke,
+    ...data,
+  }
+  await writeFile(path, `${JSON.stringify(record, null, 2)}\n`)
+  return path
+}
+
+/** HEAD's short hash, with "+dirty" when packages/ has uncommitted changes (the dist measured may differ). */
+function gitCommit() {
+  try {
+    const opts = { cwd: RESULTS_DIR, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], opts).trim()
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', '../../packages'], opts).trim()
+    return dirty ? `${head}+dirty` : head
+  } catch {
+    return 'unknown'
+  }
+}
+
+/** Reads a result written by `writeResult`, or undefined when that benchmark has not run. */
+export async function readResult(name) {
+  try {
+    return JSON.parse(await readFile(`${RESULTS_DIR}${name}.json`, 'utf8'))
+  } catch {
+    return undefined
+  }
+}
+
+/** The command that reproduces this run, as typed from the repository root. */
+export function commandLine(script) {
+  const flags = process.argv.slice(2).join(' ')
+  return `node bench/${script}${flags ? ` ${flags}` : ''}`
+}
+
+/** A Markdown table from a header row and rows of cells. */
+export function markdownTable(header, rows) {
+  const line = (cells) => `| ${cells.join(' | ')} |`
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n')
+}
+
+/** Prints a table to the terminal (the same Markdown, readable as text). */
+export function printTable(title, header, rows) {
+  console.log(`\n${title}\n${markdownTable(header, rows)}\n`)
+}
+
+/** 12345 -> "12,345"; keeps decimals for small numbers. */
+export function num(value, decimals = 0) {
+  if (value === undefined || value === null || Number.isNaN(value)) return 'n/a'
+  return value.toLocaleString('en-US', { minimumFractionDigits: decimals, maximumFractionDigits: decimals })
+}
