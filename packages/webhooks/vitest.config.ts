@@ -1,0 +1,10 @@
+import { defineConfig } from 'vitest/config'
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    globalSetup: ['test/redisGlobalSetup.ts'],
+    testTimeout: 15_000,
+    hookTimeout: 15_000,
+  },
+})
