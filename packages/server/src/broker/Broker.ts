@@ -93,7 +93,9 @@ export interface Broker {
   subscribe(channel: string, listener: MessageListener): Promise<() => void>
   /**
    * Called when live delivery may have missed messages (for example after the broker's connection
-   * came back): every subscriber must re-read its channels from its last cursor.
+   * came back): every subscriber re-reads its channels from its last cursor. Call it before delivering
+   * any message that follows the interruption; a subscriber that saw a later message first would resume
+   * past the missed ones.
    */
   onResync(listener: () => void): () => void
   /** Releases timers and connections. */
