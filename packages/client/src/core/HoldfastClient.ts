@@ -773,8 +773,11 @@ export class HoldfastClient {
           if (err.retryable) {
             // Stays queued with the same key; the server drops the copy if the first one landed.
             item.inFlight = false
-            if (this.connected)
-              this.retryPublishTimer.start(err.retryAfterMs ?? 1000, () => this.flushQueue())
+            // Still connected (an HTTP publish failed on its own): retry soon, jittered, without waiting for a reconnect.
+            if (this.connected) {
+              const delay = err.retryAfterMs ?? this.random() * this.backoff.initialMs
+              this.retryPublishTimer.start(delay, () => this.flushQueue())
+            }
             return
           }
           this.queue.remove(item)

@@ -1,0 +1,157 @@
+import { createServer, type HoldfastServer } from '@holdfast/server'
+import { afterEach, describe, expect, test } from 'vitest'
+import WebSocket from 'ws'
+import { createClient, type HoldfastClient, type TransportName } from '../../src'
+import { type ChaosProxy, createChaosProxy } from '../helpers/chaosProxy'
+import { collectNumbers, range, until } from '../helpers/collect'
+
+let server: HoldfastServer | undefined
+let proxy: ChaosProxy | undefined
+let clients: HoldfastClient[] = []
+
+afterEach(async () => {
+  for (const c of clients) c.close()
+  clients = []
+  await proxy?.close()
+  await server?.close()
+  proxy = undefined
+  server = undefined
+})
+
+function makeClient(
+  url: string,
+  transports: TransportName[],
+  extra: Partial<Parameters<typeof createClient>[0]> = {},
+) {
+  const c = createClient({
+    url,
+    transports,
+    WebSocket: WebSocket as never,
+    onOnline: false,
+    backoff: { initialMs: 20, maxMs: 300 },
+    fallback: { probeIntervalMs: 400 },
+    ...extra,
+  })
+  clients.push(c)
+  return c
+}
+
+/** Publishes 1..n through a client (so publishes ride out the drops too) while `chaos` runs. */
+async function publishThroughChaos(publisher: HoldfastClient, channel: string, n: number, chaos: () => void) {
+  let stop = false
+  const chaosLoop = (async () => {
+    while (!stop) {
+      await new Promise((r) => setTimeout(r, 40 + Math.random() * 160))
+      if (!stop) chaos()
+    }
+  })()
+  const acks: Promise<unknown>[] = []
+  for (let i = 1; i <= n; i++) {
+    acks.push(publisher.publish(channel, i))
+    if (i % 50 === 0) await new Promise((r) => setTimeout(r, 5))
+  }
+  await Promise.all(acks)
+  stop = true
+  await chaosLoop
+}
+
+async function startServer() {
+  server = createServer({
+    history: { size: 10_000 },
+    poll: { timeoutMs: 2000 },
+    sse: { heartbeatMs: 1000, retryMs: 100 },
+  })
+  await server.listen(0)
+  proxy = await createChaosProxy({ port: server.port! })
+  return proxy
+}
+
+/** Every subscriber must see 1..n: nothing lost, nothing duplicated, in order. */
+async function exactlyOnceInOrder(
+  subscriberTransports: TransportName[],
+  publisherTransports: TransportName[],
+) {
+  const p = await startServer()
+  const n = 1000
+  // Subscribing from a known cursor makes the run independent of when each subscription lands.
+  const { cursor } = await server!.publish('numbers', 0)
+  const subs = [0, 1, 2].map(() => collectNumbers(makeClient(p.url, subscriberTransports), 'numbers', cursor))
+  const publisher = makeClient(p.url, publisherTransports)
+  let drops = 0
+  await publishThroughChaos(publisher, 'numbers', n, () => {
+    drops += p.dropAll() > 0 ? 1 : 0
+  })
+  await until(() => subs.every((s) => s.received.length >= n), 30_000, 'all subscribers to receive 1..n')
+  // Anything extra (a duplicate) would arrive right behind; give it the chance to.
+  await new Promise((r) => setTimeout(r, 200))
+  for (const s of subs) expect(s.received).toEqual(range(n))
+  expect(drops).toBeGreaterThan(3)
+}
+
+describe('exactly once, in order, while the proxy drops every connection at random', () => {
+  test('WebSocket', async () => {
+    await exactlyOnceInOrder(['websocket'], ['websocket'])
+  }, 60_000)
+
+  test('SSE (publishing over POST /publish)', async () => {
+    await exactlyOnceInOrder(['sse'], ['sse'])
+  }, 60_000)
+
+  test('long polling', async () => {
+    await exactlyOnceInOrder(['longpoll'], ['longpoll'])
+  }, 60_000)
+})
+
+test('forced fallbacks: WebSocket refused -> SSE, SSE blocked -> long polling, WebSocket back -> WebSocket; no loss, no duplicates', async () => {
+  const p = await startServer()
+  p.blockWebSocket(true)
+  const { cursor } = await server!.publish('numbers', 0)
+  const subscriber = makeClient(p.url, ['websocket', 'sse', 'longpoll'])
+  const got = collectNumbers(subscriber, 'numbers', cursor)
+  const publisher = makeClient(p.url, ['longpoll'])
+  await until(() => subscriber.state.status === 'connected', 10_000, 'subscriber connected')
+  expect(subscriber.state).toMatchObject({ transport: 'sse' })
+  const n = 600
+  let step = 0
+  await publishThroughChaos(publisher, 'numbers', n, () => {
+    step++
+    if (step === 3) {
+      p.blockPath('/sse', true)
+      p.dropAll()
+    }
+    if (step === 8) p.blockWebSocket(false)
+  })
+  await until(() => got.received.length >= n, 30_000, 'subscriber to receive 1..n')
+  await until(
+    () => subscriber.state.status === 'connected' && subscriber.state.transport === 'websocket',
+    10_000,
+    'move back up to websocket',
+  )
+  expect(got.received).toEqual(range(n))
+  expect([...got.transports]).toEqual(expect.arrayContaining(['sse', 'longpoll', 'websocket']))
+}, 60_000)
+
+test('a server restart (in-memory history) makes clients reconnect and report the gap', async () => {
+  server = createServer({})
+  await server.listen(0)
+  const port = server.port!
+  const c = makeClient(`http://127.0.0.1:${port}`, ['websocket'])
+  const gaps: unknown[] = []
+  const got = collectNumbers(c, 'news')
+  c.on('gap', (g) => gaps.push(g))
+  await until(() => c.state.status === 'connected', 5000, 'connected')
+  await new Promise((r) => setTimeout(r, 100))
+  await server.publish('news', 1)
+  await until(() => got.received.length === 1, 5000, 'first message')
+  const states: string[] = []
+  c.onStateChange((s) => states.push(s.status))
+  await server.close()
+  server = createServer({})
+  await server.listen(port)
+  await until(() => gaps.length === 1, 10_000, 'gap reported')
+  expect(states).toContain('reconnecting')
+  expect(c.state.status).toBe('connected')
+  await server.publish('news', 2)
+  await until(() => got.received.length === 2, 5000, 'message after restart')
+  expect(got.received).toEqual([1, 2])
+}, 30_000)
