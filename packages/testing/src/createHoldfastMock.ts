@@ -1,0 +1,198 @@
+import { isChannelName } from '@holdfast/protocol'
+import type { RequestHandler, WebSocketHandler } from 'msw'
+import { ChannelLog, type StoredMessage } from './ChannelLog'
+import type { MockConnection, MockTransport } from './connections'
+import { healthHandler, publishHandler } from './httpHandlers'
+import { MockContext, type MockPublish } from './MockContext'
+import { pollHandler } from './pollHandler'
+import { sseHandler } from './sseHandler'
+import { websocketHandler } from './websocketHandler'
+
+/** Options of `createHoldfastMock`. Only `url` is required. */
+export interface HoldfastMockOptions {
+  /**
+   * The base URL your client is created with, e.g. `http://rt.test`. The mock answers
+   * `<url>/ws` (as `ws://`), `<url>/sse`, `<url>/poll`, `POST <url>/publish` and `<url>/health`.
+   */
+  url: string
+  /** Epoch of every channel's log, so cursors read `<epoch>:<n>`. Defaults to `'mock'`. */
+  epoch?: string
+  /** Messages kept per channel for replay; older ones are trimmed (a resume from before them is a gap). Defaults to 1000. */
+  historyLimit?: number
+  /** `maxMessageBytes` announced in `welcome` and enforced on publishes. Defaults to 131072 (128 KiB). */
+  maxMessageBytes?: number
+  /** After `expireToken()`, how long a connection may present a fresh token before it is closed. Defaults to 5000. */
+  tokenGraceMs?: number
+  /** The `retry:` field that opens each SSE stream, a floor under the client's reconnect delay. Defaults to 0. */
+  sseRetryMs?: number
+  /** Interval of SSE heartbeat comments (`: hb <ms>`); 0 turns them off. Defaults to 15000. */
+  sseHeartbeatMs?: number
+  /** Longest time a poll is held, whatever `timeoutMs` the client asks for. Defaults to 25000. */
+  maxPollHoldMs?: number
+  /** How long an idempotency key is remembered. Defaults to 300000 (5 minutes). */
+  idempotencyWindowMs?: number
+}
+
+/** Options of `mock.dropConnections`. */
+export interface DropOptions {
+  /** WebSocket close code. Defaults to 1006 (abnormal closure, as after a network loss). */
+  code?: number
+  /** WebSocket close reason, e.g. `{"retryAfterMs":2000}` with code 4000. Defaults to none. */
+  reason?: string
+  /** Drop only this transport's connections. Defaults to all. */
+  transport?: MockTransport
+}
+
+/** A Holdfast server emulated with msw. Create it with `createHoldfastMock`. */
+export interface HoldfastMock {
+  /** The msw handlers: pass them to `setupServer(...mock.handlers)` or `setupWorker(...mock.handlers)`. */
+  readonly handlers: Array<RequestHandler | WebSocketHandler>
+  /** Stores a message on `channel` and pushes it to every subscriber, as a backend publishing would. */
+  publish<TData>(channel: string, data: TData): StoredMessage<TData>
+  /**
+   * Ends every open connection abruptly: WebSocket closes with `code` (1006 by default), SSE
+   * streams fail mid-read, held polls fail with a network error. Returns how many were dropped.
+   */
+  dropConnections(options?: DropOptions): number
+  /** Adds `ms` of latency to every answer and push from now on; 0 removes it. */
+  setDelay(ms: number): void
+  /**
+   * Treats every token seen so far as expired: WebSocket connections get a `token_expired` error
+   * frame and are closed with 4100 unless they send `auth` with a new token within `tokenGraceMs`;
+   * SSE streams get `event: error` and end after the same grace; held polls answer 401. Later
+   * connects or requests with one of these tokens get 4100 / 401.
+   */
+  expireToken(): void
+  /**
+   * Makes a transport unavailable until `allow()` or `reset()`: a WebSocket is closed (1006) before
+   * its welcome, SSE and long polls answer 404. Open connections of that transport are ended too.
+   */
+  refuse(transport: MockTransport): void
+  /** Undoes `refuse(transport)`. */
+  allow(transport: MockTransport): void
+  /** Refuses subscribing and publishing to `channel` with `forbidden` (error frame, or 403). */
+  forbid(channel: string): void
+  /** Forgets the history of `channel` (or of every channel) under a new epoch: the next resume reports a gap. */
+  loseHistory(channel?: string): void
+  /** The messages stored on `channel` and still kept, oldest first. */
+  history(channel: string): StoredMessage[]
+  /** Ends every connection (WebSocket close 1001) and clears history, publishes, connections, delay, refusals and expired tokens. */
+  reset(): void
+  /** Publishes made by clients (WebSocket `publish` frames and `POST /publish`), in order. */
+  readonly published: readonly MockPublish[]
+  /** Every connection since creation or `reset()`, oldest first; filter on `open` for the live ones. */
+  readonly connections: readonly MockConnection[]
+}
+
+/**
+ * Emulates a Holdfast server with msw, over WebSocket, SSE and long polling, so an app's realtime
+ * code and UI can be unit-tested without a server process.
+ *
+ * @example
+ * ```ts
+ * const mock = createHoldfastMock({ url: 'http://rt.test' })
+ * const server = setupServer(...mock.handlers)
+ * server.listen()
+ * const client = createClient({ url: 'http://rt.test' }) // after listen(): msw patches WebSocket then
+ * client.subscribe('room', (msg) => console.log(msg.data))
+ * mock.publish('room', { text: 'hi' })
+ * ```
+ */
+export function createHoldfastMock(options: HoldfastMockOptions): HoldfastMock {
+  if (typeof options?.url !== 'string' || !/^(https?|wss?):\/\//.test(options.url)) {
+    throw new TypeError(
+      `[holdfast mock] createHoldfastMock needs the client's absolute http(s) base url, got ${String(options?.url)}`,
+    )
+  }
+  // Read at call time so fake timers installed after creation still apply.
+  const now = () => Date.now()
+  const epoch = options.epoch ?? 'mock'
+  if (!/^[A-Za-z0-9_-]{1,30}$/.test(epoch)) {
+    throw new TypeError(`[holdfast mock] epoch must be 1-30 characters of A-Z a-z 0-9 _ -, got "${epoch}"`)
+  }
+  const log = new ChannelLog(
+    epoch,
+    Math.max(1, options.historyLimit ?? 1000),
+    options.idempotencyWindowMs ?? 300_000,
+    now,
+  )
+  const ctx = new MockContext(
+    {
+      url: options.url,
+      maxMessageBytes: options.maxMessageBytes ?? 128 * 1024,
+      tokenGraceMs: options.tokenGraceMs ?? 5000,
+      sseRetryMs: options.sseRetryMs ?? 0,
+      sseHeartbeatMs: options.sseHeartbeatMs ?? 15_000,
+      maxPollHoldMs: options.maxPollHoldMs ?? 25_000,
+    },
+    log,
+    now,
+  )
+  const live = (transport?: MockTransport) =>
+    ctx.connections.filter((c) => c.open && (transport === undefined || c.transport === transport))
+
+  return {
+    handlers: [
+      websocketHandler(ctx),
+      sseHandler(ctx),
+      pollHandler(ctx),
+      publishHandler(ctx),
+      healthHandler(ctx),
+    ],
+    publish<TData>(channel: string, data: TData): StoredMessage<TData> {
+      if (!isChannelName(channel)) {
+        throw new TypeError(
+          `[holdfast mock] "${channel}" is not a channel name (1-200 of A-Z a-z 0-9 _ - . : @ / ~)`,
+        )
+      }
+      if (data === undefined) throw new TypeError('[holdfast mock] publish data must not be undefined')
+      return log.append(channel, data).message as StoredMessage<TData>
+    },
+    dropConnections(drop: DropOptions = {}) {
+      const targets = live(drop.transport)
+      for (const c of targets) c.end({ kind: 'drop', code: drop.code, reason: drop.reason })
+      return targets.length
+    },
+    setDelay(ms: number) {
+      if (!(ms >= 0)) throw new RangeError(`[holdfast mock] setDelay needs a non-negative number, got ${ms}`)
+      ctx.delayMs = ms
+    },
+    expireToken() {
+      ctx.expireSeenTokens()
+      for (const c of live()) c.end({ kind: 'expire', graceMs: ctx.options.tokenGraceMs })
+    },
+    refuse(transport: MockTransport) {
+      ctx.refused.add(transport)
+      for (const c of live(transport)) c.end({ kind: 'refuse' })
+    },
+    allow(transport: MockTransport) {
+      ctx.refused.delete(transport)
+    },
+    forbid(channel: string) {
+      ctx.forbidden.add(channel)
+    },
+    loseHistory(channel?: string) {
+      log.lose(channel)
+    },
+    history(channel: string) {
+      return log.history(channel)
+    },
+    reset() {
+      for (const c of live()) c.end({ kind: 'reset' })
+      log.clear()
+      ctx.connections.length = 0
+      ctx.published.length = 0
+      ctx.refused.clear()
+      ctx.forbidden.clear()
+      ctx.forgetTokens()
+      ctx.delayMs = 0
+      ctx.resetCounters()
+    },
+    get published() {
+      return [...ctx.published]
+    },
+    get connections() {
+      return [...ctx.connections]
+    },
+  }
+}

@@ -1,0 +1,9 @@
+export type { StoredMessage } from './ChannelLog'
+export type { MockConnection, MockTransport } from './connections'
+export {
+  createHoldfastMock,
+  type DropOptions,
+  type HoldfastMock,
+  type HoldfastMockOptions,
+} from './createHoldfastMock'
+export type { MockPublish } from './MockContext'
