@@ -11,7 +11,7 @@ async function post(path: string): Promise<unknown> {
 export function ControlPanel() {
   const client = useHoldfastClient()
   const [wsBlocked, setWsBlocked] = useState(false)
-  const [events, setEvents] = useState<string[]>([])
+  const [events, setEvents] = useState<Array<{ id: number; line: string }>>([])
   useEffect(() => {
     const log = (line: string) =>
       setEvents((e) => [`${new Date().toLocaleTimeString()} ${line}`, ...e].slice(0, 50))
@@ -22,7 +22,9 @@ export function ControlPanel() {
       client.on('gap', (g) => log(`gap on ${g.channel}: history since ${g.since} was lost`)),
       client.on('error', (e) => log(`error ${e.code}: ${e.message}`)),
     ]
-    return () => offs.forEach((off) => off())
+    return () => {
+      for (const off of offs) off()
+    }
   }, [client])
   return (
     <section>
@@ -45,8 +47,8 @@ export function ControlPanel() {
         </button>
       </div>
       <div className="events" data-testid="events">
-        {events.map((line, i) => (
-          <div key={`${i}-${line}`}>{line}</div>
+        {events.map((event) => (
+          <div key={event.id}>{event.line}</div>
         ))}
       </div>
     </section>
