@@ -148,7 +148,7 @@ describe('createReceiver', () => {
     expect(handled).toHaveLength(1)
   })
 
-  it('answers 413 payload_too_large for a declared Content-Length over maxBodyBytes', async () => {
+  it('answers 413 payload_too_large for a body (with Content-Length) over maxBodyBytes', async () => {
     const { url, handled } = await serve({ maxBodyBytes: 64 })
     const response = await post(
       url,

@@ -47,8 +47,16 @@ async function openRedisStore(options: { redisUrl: string; keyPrefix?: string })
     maxRetriesPerRequest: 1,
     retryStrategy: () => null,
   })
-  redis.on('error', () => {})
-  await redis.connect()
+  // ioredis reports the real cause (ECONNREFUSED, WRONGPASS) as an event and rejects more vaguely.
+  let lastError: unknown
+  redis.on('error', (error) => {
+    lastError = error
+  })
+  try {
+    await redis.connect()
+  } catch (error) {
+    throw lastError ?? error
+  }
   return {
     store: new RedisDeliveryStore({ redis, keyPrefix: options.keyPrefix }),
     close: async () => {
