@@ -183,6 +183,8 @@ export function createServer(options: ServerOptions = {}): HoldfastServer {
         '[holdfast] connections did not close in time; cutting them',
       )
       ctx.connections.terminateAll()
+      // Cut sockets report their close a tick later; resolve only once they have.
+      await ctx.connections.waitUntilEmpty(1000, clock)
     }
     websocket.close()
     stopResync()
@@ -207,16 +209,23 @@ export function createServer(options: ServerOptions = {}): HoldfastServer {
       const server = createHttpServer()
       attach(server)
       ownsHttpServer = true
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject)
-        server.listen(
-          { port, ...(listenOptions.host === undefined ? {} : { host: listenOptions.host }) },
-          () => {
+      try {
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject)
+          const bind = { port, ...(listenOptions.host === undefined ? {} : { host: listenOptions.host }) }
+          server.listen(bind, () => {
             server.off('error', reject)
             resolve()
-          },
-        )
-      })
+          })
+        })
+      } catch (error) {
+        // Leave this server reusable: the caller may retry on another port.
+        detach?.()
+        detach = undefined
+        httpServer = undefined
+        ownsHttpServer = false
+        throw error
+      }
       server.on('error', (error) => logger.error(errorFields(error), '[holdfast] HTTP server error'))
       logger.info({ url: baseUrl() }, '[holdfast] listening')
     },

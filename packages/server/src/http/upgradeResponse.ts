@@ -22,5 +22,8 @@ export function rejectUpgrade(
     `Content-Length: ${Buffer.byteLength(body)}`,
     ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
   ]
+  // Destroy once written rather than wait for the peer's FIN: a peer that never closes must not hold
+  // the socket (and with it the server's shutdown) open.
+  socket.once('finish', () => socket.destroy())
   socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`)
 }

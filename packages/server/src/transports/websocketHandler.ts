@@ -13,7 +13,7 @@ import {
 import { type RawData, type WebSocket, WebSocketServer } from 'ws'
 import type { AuthUser } from '../auth/createAuthenticator'
 import type { StoredMessage } from '../broker/Broker'
-import { MAX_TIMER_DELAY_MS, type TimerHandle } from '../Clock'
+import { MAX_TIMER_DELAY_MS, type TimerHandle, unrefTimer } from '../Clock'
 import { ChannelFeed, type FeedFailure, type FeedSink } from '../delivery/ChannelFeed'
 import { HoldfastServerError } from '../HoldfastServerError'
 import { isOriginAllowed } from '../http/originPolicy'
@@ -57,6 +57,8 @@ export function createWebSocketHandler(ctx: ServerContext): WebSocketHandler {
       for (const connection of live) connection.heartbeat()
       schedulePing()
     }, options.pingIntervalMs)
+    // The HTTP server keeps the process alive; this timer alone must not.
+    unrefTimer(pingTimer)
   }
   schedulePing()
 
@@ -257,6 +259,15 @@ class WebSocketConnection {
       return
     }
     this.#state = 'authenticating'
+    try {
+      await this.#authenticate(token)
+    } catch (error) {
+      this.#ctx.logger.error({ session: this.#session, ...errorFields(error) }, '[holdfast] connect failed')
+      this.#close(1011, 'internal error')
+    }
+  }
+
+  async #authenticate(token: string | undefined): Promise<void> {
     const verified = await this.#ctx.authenticator.verify(token)
     if (this.#isClosed()) return
     if (!verified.ok) {

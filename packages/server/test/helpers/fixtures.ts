@@ -174,8 +174,16 @@ export class SseReader {
     this.#done = this.#pump()
   }
 
+  #reader: ReadableStreamDefaultReader<Uint8Array> | undefined
+
+  /** Drops the connection, as a browser does when it reconnects. */
+  async cancel(): Promise<void> {
+    await this.#reader?.cancel()
+  }
+
   async #pump(): Promise<void> {
     const reader = this.response.body!.getReader()
+    this.#reader = reader
     const decoder = new TextDecoder()
     try {
       for (;;) {

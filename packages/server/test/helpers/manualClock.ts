@@ -31,6 +31,11 @@ export class ManualClock implements Clock {
     this.#timers.delete(handle as number)
   }
 
+  /** Timers waiting to fire; tests wait for a timer to exist before moving time past it. */
+  get pending(): number {
+    return this.#timers.size
+  }
+
   /** Moves time forward, firing due timers in order, including ones scheduled while firing. */
   advance(ms: number): void {
     const target = this.#now + ms

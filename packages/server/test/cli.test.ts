@@ -1,0 +1,111 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { eventually, SECRET, signToken } from './helpers/fixtures'
+
+const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
+
+interface Running {
+  child: ChildProcess
+  url: string
+  stderr: () => string
+  exited: Promise<number | null>
+}
+
+async function startCli(args: string[], env: Record<string, string> = {}): Promise<Running> {
+  const child = spawn(process.execPath, [cli, '--port', '0', '--host', '127.0.0.1', ...args], {
+    env: { ...process.env, HOLDFAST_SECRET: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  onTestFinished(() => {
+    if (child.exitCode === null) child.kill('SIGKILL')
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout!.on('data', (chunk) => {
+    stdout += chunk
+  })
+  child.stderr!.on('data', (chunk) => {
+    stderr += chunk
+  })
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  const url = await eventually(() => {
+    const match = /holdfast-server listening on (http:\/\/\S+)/.exec(stdout)
+    if (!match) throw new Error(`no listening line yet; stdout=${stdout} stderr=${stderr}`)
+    return match[1]!
+  }, 10_000)
+  return { child, url, stderr: () => stderr, exited }
+}
+
+function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (c) => {
+      stdout += c
+    })
+    child.stderr.on('data', (c) => {
+      stderr += c
+    })
+    child.once('exit', (code) => resolve({ code, stdout, stderr }))
+  })
+}
+
+describe('holdfast-server CLI', () => {
+  it('runs open with a loud warning, prints its URL, serves, and exits cleanly on SIGTERM', async () => {
+    const server = await startCli(['--drain-ms', '100'])
+    expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+    expect(server.stderr()).toContain('WARNING')
+    expect(server.stderr()).toContain('OPEN')
+    expect(await (await fetch(`${server.url}/health`)).json()).toEqual({ status: 'ok' })
+    const published = await fetch(`${server.url}/publish`, {
+      method: 'POST',
+      body: JSON.stringify({ channel: 'cli', data: 1 }),
+    })
+    expect(published.status).toBe(200)
+    server.child.kill('SIGTERM')
+    expect(await server.exited).toBe(0)
+  })
+
+  it('requires tokens with --secret (or HOLDFAST_SECRET), and never prints the secret', async () => {
+    const server = await startCli(['--secret', SECRET, '--allow-origin', 'https://app.example'])
+    expect(server.stderr()).not.toContain('WARNING')
+    expect((await fetch(`${server.url}/poll?channel=a`)).status).toBe(401)
+    const ok = await fetch(`${server.url}/poll?channel=a`, {
+      headers: { authorization: `Bearer ${await signToken()}`, origin: 'https://app.example' },
+    })
+    expect(ok.status).toBe(200)
+    expect(ok.headers.get('access-control-allow-origin')).toBe('https://app.example')
+    const fromEnv = await startCli([], { HOLDFAST_SECRET: SECRET })
+    expect((await fetch(`${fromEnv.url}/poll?channel=a`)).status).toBe(401)
+    server.child.kill('SIGTERM')
+    fromEnv.child.kill('SIGTERM')
+    await Promise.all([server.exited, fromEnv.exited])
+    expect(server.stderr() + fromEnv.stderr()).not.toContain(SECRET)
+  })
+
+  it('serves a static site same-origin with --static', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'holdfast-cli-static-'))
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
+    writeFileSync(join(dir, 'index.html'), '<title>chat</title>')
+    const server = await startCli(['--static', dir])
+    expect(await (await fetch(`${server.url}/`)).text()).toBe('<title>chat</title>')
+    expect(await (await fetch(`${server.url}/room/1`)).text()).toBe('<title>chat</title>')
+    expect((await fetch(`${server.url}/health`)).status).toBe(200)
+  })
+
+  it('prints usage for --help and refuses bad arguments', async () => {
+    const help = await run(['--help'])
+    expect(help.code).toBe(0)
+    expect(help.stdout).toContain('Usage: holdfast-server')
+    const bad = await run(['--port', 'eighty'])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toContain('--port must be a non-negative integer')
+    const unknown = await run(['--bogus'])
+    expect(unknown.code).toBe(2)
+  })
+})
