@@ -83,6 +83,11 @@ export class Peer {
     return this.#child.pid
   }
 
+  /** Ends this child now. */
+  kill() {
+    if (this.#child.exitCode === null && this.#child.signalCode === null) this.#child.kill('SIGKILL')
+  }
+
   /** Sends `{ cmd, ...args }` and resolves with the child's answer, or rejects after `timeoutMs`. */
   call(cmd, args = {}, timeoutMs = 60_000) {
     if (this.#exitError) return Promise.reject(this.#exitError)
@@ -147,4 +152,17 @@ export class Peer {
       }
     }
   }
+}
+
+/**
+ * Ends the process with an error if the benchmark runs past `ms` (children die with it, through the
+ * group's exit hook). Returns a function that cancels the deadline.
+ */
+export function deadline(ms, name) {
+  const timer = setTimeout(() => {
+    console.error(`[bench] ${name} ran past its ${Math.round(ms / 1000)} s limit; stopping`)
+    process.exit(1)
+  }, ms)
+  timer.unref()
+  return () => clearTimeout(timer)
 }

@@ -1,0 +1,158 @@
+// Fan-out: one publisher, many subscribers. Server CPU per 1,000 deliveries (the server process's own
+// process.cpuUsage()), delivered msg/s, and publish-to-deliver latency, for Holdfast over WebSocket and
+// SSE against a plain `ws` broadcast loop, socket.io 4.8, and a plain node:http SSE loop.
+// Servers and subscribers run in separate processes. Run: node bench/fanout.mjs [--smoke]
+import { argvOptions } from './lib/child.mjs'
+import { ChildGroup, deadline } from './lib/processes.mjs'
+import { benchFlags, commandLine, num, printTable, writeResult } from './lib/results.mjs'
+import { Histogram, median } from './lib/stats.mjs'
+
+export const CONFIGS = [
+  { id: 'holdfast-ws', label: 'Holdfast /ws', server: 'holdfast', client: 'holdfast-ws', transport: 'WebSocket', ours: true },
+  { id: 'ws', label: 'plain ws broadcast loop', server: 'ws', client: 'ws', transport: 'WebSocket' },
+  { id: 'socketio', label: 'socket.io 4.8 (websocket)', server: 'socketio', client: 'socketio', transport: 'WebSocket' },
+  { id: 'holdfast-sse', label: 'Holdfast /sse', server: 'holdfast', client: 'holdfast-sse', transport: 'SSE', ours: true },
+  { id: 'http-sse', label: 'plain node:http SSE loop', server: 'http-sse', client: 'http-sse', transport: 'SSE' },
+]
+
+// Paced latency runs well below the subscribers' capacity (about 20k deliveries/s here), so it measures
+// fan-out, not queueing.
+const FULL = { connections: 1000, subscriberProcesses: 1, burst: 100, rounds: 3, paced: 50, intervalMs: 100, payloadBytes: 100 }
+const SMOKE = { connections: 20, subscriberProcesses: 1, burst: 20, rounds: 1, paced: 10, intervalMs: 10, payloadBytes: 100 }
+
+/** Sizes for this run: --smoke, or the full sizes with any of them overridden (--connections 500 ...). */
+function sizesFor(smoke) {
+  const sizes = { ...(smoke ? SMOKE : FULL) }
+  const options = argvOptions()
+  for (const key of Object.keys(sizes)) {
+    const flag = key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
+    if (options[flag] !== undefined) sizes[key] = Number(options[flag])
+  }
+  return sizes
+}
+const CHANNEL = 'bench'
+
+/** One phase: arm the subscribers, publish, wait for every delivery, read the server's CPU. */
+async function phase(server, subscribers, split, { count, intervalMs, payloadBytes }) {
+  await Promise.all(subscribers.map((s, i) => s.call('arm', { perConnection: count, connections: split[i] })))
+  const published = await server.call('publish', { channel: CHANNEL, count, intervalMs, payloadBytes }, 120_000)
+  const waits = await Promise.all(subscribers.map((s) => s.call('wait', { timeoutMs: 30_000 }, 60_000)))
+  const cpu = await server.call('cpu')
+  const histogram = new Histogram()
+  for (const w of waits) histogram.merge(w.histogram)
+  const expected = waits.reduce((a, w) => a + w.expected, 0)
+  const received = waits.reduce((a, w) => a + w.received, 0)
+  const lastAt = Math.max(...waits.map((w) => w.lastAt))
+  return {
+    expected,
+    received,
+    seconds: (lastAt - published.startAt) / 1000,
+    msgPerSec: received / ((lastAt - published.startAt) / 1000),
+    cpuUsPer1000: cpu.totalUs / (received / 1000),
+    userUsPer1000: cpu.userUs / (received / 1000),
+    systemUsPer1000: cpu.systemUs / (received / 1000),
+    p50Ms: histogram.percentile(50),
+    p99Ms: histogram.percentile(99),
+    maxMs: histogram.percentile(100),
+  }
+}
+
+async function measure(config, sizes) {
+  const group = new ChildGroup()
+  try {
+    const server = await group.spawn('procs/broadcast-server.mjs', {
+      args: ['--kind', config.server],
+      execArgv: ['--expose-gc'],
+    })
+    const split = Array.from({ length: sizes.subscriberProcesses }, (_, i) =>
+      Math.floor(sizes.connections / sizes.subscriberProcesses) + (i < sizes.connections % sizes.subscriberProcesses ? 1 : 0),
+    )
+    const subscribers = await Promise.all(
+      split.map(() =>
+        group.spawn('procs/subscribers.mjs', {
+          args: ['--kind', config.client, '--port', String(server.info.port), '--channel', CHANNEL],
+        }),
+      ),
+    )
+    const opened = await Promise.all(subscribers.map((s, i) => s.call('open', { count: split[i] }, 120_000)))
+    process.stdout.write(`${num(sizes.connections)} subscribed in ${num(Math.max(...opened.map((o) => o.ms)))} ms, `)
+    const connections = await server.call('connections')
+    // Warm-up: JIT, buffers, socket state; not recorded.
+    await phase(server, subscribers, split, { count: 20, intervalMs: 5, payloadBytes: sizes.payloadBytes })
+    const bursts = []
+    for (let r = 0; r < sizes.rounds; r++) {
+      bursts.push(await phase(server, subscribers, split, { count: sizes.burst, intervalMs: 0, payloadBytes: sizes.payloadBytes }))
+    }
+    const paced = await phase(server, subscribers, split, {
+      count: sizes.paced,
+      intervalMs: sizes.intervalMs,
+      payloadBytes: sizes.payloadBytes,
+    })
+    await server.call('close', {}, 10_000).catch(() => {})
+    const lost = bursts.reduce((a, b) => a + b.expected - b.received, 0) + paced.expected - paced.received
+    return {
+      ...config,
+      connections,
+      lost,
+      cpuUsPer1000: median(bursts.map((b) => b.cpuUsPer1000)),
+      userUsPer1000: median(bursts.map((b) => b.userUsPer1000)),
+      systemUsPer1000: median(bursts.map((b) => b.systemUsPer1000)),
+      msgPerSec: median(bursts.map((b) => b.msgPerSec)),
+      burstRounds: bursts,
+      paced,
+    }
+  } catch (error) {
+    return { ...config, error: String(error?.message ?? error).split('\n')[0] }
+  } finally {
+    group.close()
+  }
+}
+
+export async function run({ smoke }) {
+  const sizes = sizesFor(smoke)
+  const cancel = deadline(smoke ? 60_000 : 15 * 60_000, 'fanout')
+  const rows = []
+  const only = argvOptions().only?.split(',')
+  for (const config of CONFIGS.filter((c) => !only || only.includes(c.id))) {
+    process.stdout.write(`fanout: ${config.label} ... `)
+    const row = await measure(config, sizes)
+    console.log(row.error ? `failed: ${row.error}` : `${num(row.cpuUsPer1000)} µs CPU / 1,000 deliveries`)
+    rows.push(row)
+  }
+  cancel()
+  for (const transport of ['WebSocket', 'SSE']) {
+    const ours = rows.find((r) => r.ours && r.transport === transport && !r.error)
+    for (const r of rows) if (r.transport === transport && ours && !r.error) r.cpuVsHoldfast = r.cpuUsPer1000 / ours.cpuUsPer1000
+  }
+  printTable(
+    `Fan-out to ${num(sizes.connections)} subscribers (burst of ${sizes.burst}, median of ${sizes.rounds}; latency at one message every ${sizes.intervalMs} ms)`,
+    ['server', 'transport', 'server CPU µs / 1,000 deliveries', 'delivered msg/s', 'p50 ms', 'p99 ms', 'lost'],
+    rows.map((r) =>
+      r.error
+        ? [r.label, r.transport, `failed: ${r.error}`, '', '', '', '']
+        : [r.label, r.transport, num(r.cpuUsPer1000), num(r.msgPerSec), num(r.paced.p50Ms, 2), num(r.paced.p99Ms, 2), num(r.lost)],
+    ),
+  )
+  const path = await writeResult('fanout', {
+    smoke,
+    command: commandLine('fanout.mjs'),
+    data: {
+      sizes,
+      method:
+        'Each server runs in its own process (node --expose-gc); subscribers are raw ws / HTTP clients split over ' +
+        `${sizes.subscriberProcesses} other process(es). Server CPU = process.cpuUsage() of the server process from the start of a ` +
+        'publish run until the last delivery, divided by deliveries / 1,000 (median of the burst rounds). ' +
+        'Burst: one message per event-loop turn. msg/s = deliveries / (last delivery - first publish). ' +
+        'Latency: receive time minus the send time embedded in the payload (same machine clock), paced publishing.',
+      rows,
+    },
+  })
+  console.log(`wrote ${path}`)
+  return rows
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  await run(benchFlags())
+  const { renderReport } = await import('./report.mjs')
+  if (!benchFlags().smoke) await renderReport()
+}

@@ -1,0 +1,103 @@
+// Memory per idle connection: open N subscribed connections, then read the server process's RSS and heap
+// after a full GC, minus the same reading before any connection. Run: node bench/idle-memory.mjs [--smoke]
+import { argvOptions } from './lib/child.mjs'
+import { sleep } from './lib/concurrency.mjs'
+import { ChildGroup, deadline } from './lib/processes.mjs'
+import { benchFlags, commandLine, num, printTable, writeResult } from './lib/results.mjs'
+
+export const CONFIGS = [
+  { id: 'holdfast-ws', label: 'Holdfast /ws', server: 'holdfast', client: 'holdfast-ws', transport: 'WebSocket', ours: true },
+  { id: 'ws', label: 'plain ws', server: 'ws', client: 'ws', transport: 'WebSocket' },
+  { id: 'socketio', label: 'socket.io 4.8 (websocket)', server: 'socketio', client: 'socketio', transport: 'WebSocket' },
+  { id: 'holdfast-sse', label: 'Holdfast /sse', server: 'holdfast', client: 'holdfast-sse', transport: 'SSE', ours: true },
+  { id: 'http-sse', label: 'plain node:http SSE', server: 'http-sse', client: 'http-sse', transport: 'SSE' },
+]
+
+const FULL = { connections: 5000, subscriberProcesses: 2, settleMs: 2000 }
+const SMOKE = { connections: 50, subscriberProcesses: 1, settleMs: 200 }
+
+async function measure(config, sizes) {
+  const group = new ChildGroup()
+  try {
+    const server = await group.spawn('procs/broadcast-server.mjs', {
+      args: ['--kind', config.server],
+      execArgv: ['--expose-gc'],
+    })
+    const before = await server.call('memory')
+    const per = Math.ceil(sizes.connections / sizes.subscriberProcesses)
+    const split = Array.from({ length: sizes.subscriberProcesses }, (_, i) =>
+      Math.min(per, sizes.connections - i * per),
+    )
+    const subscribers = await Promise.all(
+      split.map(() =>
+        group.spawn('procs/subscribers.mjs', {
+          args: ['--kind', config.client, '--port', String(server.info.port)],
+        }),
+      ),
+    )
+    const opened = await Promise.all(
+      subscribers.map((s, i) => s.call('open', { count: split[i], parallel: 100 }, 180_000)),
+    )
+    await sleep(sizes.settleMs)
+    const after = await server.call('memory')
+    const n = after.connections
+    const delta = (key) => (after[key] - before[key]) / n
+    return {
+      ...config,
+      connections: n,
+      openMs: Math.max(...opened.map((o) => o.ms)),
+      rssPerConn: delta('rss'),
+      heapPerConn: delta('heapUsed'),
+      externalPerConn: delta('external'),
+      before,
+      after,
+    }
+  } catch (error) {
+    return { ...config, error: String(error?.message ?? error).split('\n')[0] }
+  } finally {
+    group.close()
+  }
+}
+
+export async function run({ smoke }) {
+  const sizes = { ...(smoke ? SMOKE : FULL) }
+  if (argvOptions().connections) sizes.connections = Number(argvOptions().connections)
+  const cancel = deadline(smoke ? 60_000 : 10 * 60_000, 'idle-memory')
+  const rows = []
+  for (const config of CONFIGS) {
+    process.stdout.write(`idle-memory: ${config.label} ... `)
+    const row = await measure(config, sizes)
+    console.log(row.error ? `failed: ${row.error}` : `${num(row.rssPerConn)} B RSS / connection`)
+    rows.push(row)
+  }
+  cancel()
+  printTable(
+    `Memory per idle connection at ${num(sizes.connections)} connections (server process, after GC; bytes)`,
+    ['server', 'transport', 'RSS / conn', 'JS heap / conn', 'external / conn'],
+    rows.map((r) =>
+      r.error
+        ? [r.label, r.transport, `failed: ${r.error}`, '', '']
+        : [r.label, r.transport, num(r.rssPerConn), num(r.heapPerConn), num(r.externalPerConn)],
+    ),
+  )
+  const path = await writeResult('idle-memory', {
+    smoke,
+    command: commandLine('idle-memory.mjs'),
+    data: {
+      sizes,
+      method:
+        'Server in its own process (node --expose-gc). Memory read after gc() twice, before any connection and ' +
+        `${sizes.settleMs} ms after the last of N subscribed connections opened (raw ws / HTTP clients in ` +
+        `${sizes.subscriberProcesses} other process(es)); (after - before) / N.`,
+      rows,
+    },
+  })
+  console.log(`wrote ${path}`)
+  return rows
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  await run(benchFlags())
+  const { renderReport } = await import('./report.mjs')
+  if (!benchFlags().smoke) await renderReport()
+}

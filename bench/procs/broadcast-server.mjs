@@ -1,0 +1,133 @@
+// A broadcast server in its own process, measured from the inside: process.cpuUsage() around a publish
+// run, memory after GC. Kinds: holdfast (/ws and /sse), ws (plain broadcast loop), socketio (4.8,
+// WebSocket transport), http-sse (plain node:http SSE loop).
+// Started by lib/processes.mjs: node --expose-gc procs/broadcast-server.mjs --kind <kind>
+import { createServer as createHttpServer } from 'node:http'
+import { setImmediate as nextTurn } from 'node:timers/promises'
+import { argvOptions, collectGarbage, nowMs, serve } from '../lib/child.mjs'
+
+const { kind = 'holdfast' } = argvOptions()
+
+/** Each kind: `listen()` resolves with a port; `broadcast(channel, data)` sends one message to all. */
+const KINDS = {
+  async holdfast() {
+    const { createServer } = await import('@holdfast/server')
+    const server = createServer({ history: { maxMessages: 1000 } })
+    await server.listen(0, { host: '127.0.0.1' })
+    return {
+      port: server.port,
+      connections: () => server.connectionCount,
+      broadcast: (channel, data) => server.publish(channel, data),
+      close: () => server.close({ timeoutMs: 1000 }),
+    }
+  },
+
+  async ws() {
+    const { WebSocketServer } = await import('ws')
+    const http = createHttpServer()
+    const wss = new WebSocketServer({ server: http, perMessageDeflate: false })
+    await listen(http)
+    return {
+      port: http.address().port,
+      connections: () => wss.clients.size,
+      broadcast(channel, data) {
+        // The loop from the ws README: encode once, send the same string to every client.
+        const text = JSON.stringify({ channel, data })
+        for (const client of wss.clients) if (client.readyState === 1) client.send(text)
+      },
+      close: () => new Promise((resolve) => wss.close(() => http.close(() => resolve()))),
+    }
+  },
+
+  async socketio() {
+    const { Server } = await import('socket.io')
+    const http = createHttpServer()
+    const io = new Server(http, { transports: ['websocket'], serveClient: false })
+    await listen(http)
+    return {
+      port: http.address().port,
+      connections: () => io.engine.clientsCount,
+      broadcast: (_channel, data) => io.emit('message', data),
+      close: () => new Promise((resolve) => io.close(() => resolve())),
+    }
+  },
+
+  async 'http-sse'() {
+    const clients = new Set()
+    const http = createHttpServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' })
+      res.write(': ok\n\n')
+      clients.add(res)
+      req.on('close', () => clients.delete(res))
+    })
+    await listen(http)
+    return {
+      port: http.address().port,
+      connections: () => clients.size,
+      broadcast(channel, data) {
+        const event = `data: ${JSON.stringify({ channel, data })}\n\n`
+        for (const res of clients) res.write(event)
+      },
+      close: () => {
+        for (const res of clients) res.destroy()
+        return new Promise((resolve) => http.close(() => resolve()))
+      },
+    }
+  },
+}
+
+function listen(http) {
+  return new Promise((resolve, reject) => {
+    http.once('error', reject)
+    http.listen(0, '127.0.0.1', () => resolve())
+  })
+}
+
+const make = KINDS[kind]
+if (!make) throw new Error(`unknown kind "${kind}"; use one of ${Object.keys(KINDS).join(', ')}`)
+const server = await make()
+let cpuMark = process.cpuUsage()
+
+serve(
+  {
+    connections: () => server.connections(),
+
+    /**
+     * Publishes `count` messages of about `payloadBytes`, one per event-loop turn (`intervalMs` 0) or
+     * one every `intervalMs`. Every message carries its send time in `t` (ms, sub-ms precision).
+     */
+    async publish({ channel, count, intervalMs = 0, payloadBytes = 100 }) {
+      const pad = 'x'.repeat(Math.max(0, payloadBytes - 40))
+      cpuMark = process.cpuUsage()
+      const startAt = nowMs()
+      for (let s = 0; s < count; s++) {
+        const data = { t: nowMs(), s, p: pad }
+        await server.broadcast(channel, data)
+        if (intervalMs > 0) await sleepUntil(startAt + (s + 1) * intervalMs)
+        else await nextTurn()
+      }
+      return { startAt, endAt: nowMs() }
+    },
+
+    /** CPU time (µs) this process used since the last `publish` started. */
+    cpu() {
+      const { user, system } = process.cpuUsage(cpuMark)
+      return { userUs: user, systemUs: system, totalUs: user + system }
+    },
+
+    /** Memory after a full GC. */
+    async memory() {
+      await collectGarbage()
+      const { rss, heapUsed, heapTotal, external, arrayBuffers } = process.memoryUsage()
+      return { rss, heapUsed, heapTotal, external, arrayBuffers, connections: server.connections() }
+    },
+
+    close: () => server.close(),
+  },
+  { port: server.port, kind },
+)
+
+function sleepUntil(at) {
+  const ms = at - nowMs()
+  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : nextTurn()
+}
