@@ -8,7 +8,8 @@ export function encodeBase64(bytes: Uint8Array): string {
 
 const BASE64_PATTERN = /^[A-Za-z0-9+/]*={0,2}$/
 
-/** Strict standard base64 (padding optional). Returns undefined for anything else. */
+// Strict standard base64 (padding optional): anything else is undefined rather than a
+// best-effort decode, so a garbled signature can never be mistaken for a valid one.
 export function decodeBase64(text: string): Uint8Array | undefined {
   if (!BASE64_PATTERN.test(text)) return undefined
   const unpadded = text.replace(/=+$/, '')

@@ -28,11 +28,9 @@ export function generateSecret(options: GenerateSecretOptions = {}): string {
   return SECRET_PREFIX + encodeBase64(bytes)
 }
 
-/**
- * Turns a secret into key bytes. The `whsec_` prefix is optional when reading, like the reference
- * libraries, so secrets copied without it still work. `minBytes` is 24 when signing (the spec's
- * floor) and 1 when verifying, so we can still check deliveries from senders with shorter keys.
- */
+// The `whsec_` prefix is optional when reading, like the reference libraries, so secrets copied
+// without it still work. `minBytes` is 24 when signing (the spec's floor) and 1 when verifying,
+// so we can still check deliveries from senders with shorter keys.
 export function decodeSecret(secret: WebhookSecret, minBytes: number): Uint8Array {
   let bytes: Uint8Array | undefined
   if (typeof secret === 'string') {

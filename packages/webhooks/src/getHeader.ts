@@ -6,7 +6,7 @@ export type HeadersLike =
   | { get(name: string): string | null }
   | Readonly<Record<string, string | readonly string[] | undefined>>
 
-/** Every value of one header, looked up case-insensitively. Empty when absent. */
+// Every value of one header, case-insensitively: repeated headers matter for webhook-signature.
 export function getHeaderValues(headers: HeadersLike, name: string): string[] {
   const lower = name.toLowerCase()
   if (typeof (headers as { get?: unknown }).get === 'function') {

@@ -41,7 +41,8 @@ export function getSubtle(): SubtleCrypto {
   return subtle
 }
 
-/** The signed content, `{id}.{timestamp}.{payload}`, as bytes; the payload bytes are kept untouched. */
+// `{id}.{timestamp}.{payload}` as bytes. The payload is appended as bytes, never decoded, so
+// bodies that are not valid UTF-8 sign and verify exactly as sent.
 export function signedContent(id: string, timestampSec: number, payload: Uint8Array): Uint8Array {
   const prefix = encoder.encode(`${id}.${timestampSec}.`)
   const content = new Uint8Array(prefix.length + payload.length)

@@ -1,7 +1,5 @@
-/**
- * Compares two byte arrays in time that depends only on their length, so a forger cannot learn
- * how many leading bytes of a guessed signature were right. Lengths are public (32 for HMAC-SHA256).
- */
+// Takes time that depends only on the length, so a forger cannot learn how many leading bytes of a
+// guessed signature were right. Lengths are public anyway (32 bytes for HMAC-SHA256).
 export function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false
   let difference = 0

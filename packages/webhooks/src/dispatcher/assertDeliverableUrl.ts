@@ -37,7 +37,7 @@ function isBlockedIpv4(value: number): boolean {
   })
 }
 
-/** Eight 16-bit groups, with `::` expanded and a trailing dotted quad converted. */
+// Eight 16-bit groups, with `::` expanded and a trailing dotted quad converted.
 function ipv6Groups(address: string): number[] | undefined {
   let text = address
   const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text)

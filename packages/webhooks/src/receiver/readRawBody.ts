@@ -8,11 +8,8 @@ function tooLarge(maxBodyBytes: number): WebhookVerificationError {
   )
 }
 
-/**
- * The request body as bytes, at most `maxBodyBytes`. Takes a body a framework already buffered
- * (`express.raw()`, Fastify with `parseAs: 'buffer'`) and refuses one it already parsed, since the
- * signature covers the exact bytes.
- */
+// Takes a body a framework already buffered (`express.raw()`) and refuses one it already parsed:
+// the signature covers the exact bytes, which a parsed object no longer has.
 export async function readRawBody(req: IncomingMessage, maxBodyBytes: number): Promise<Uint8Array> {
   const preRead = (req as { body?: unknown; rawBody?: unknown }).rawBody ?? (req as { body?: unknown }).body
   if (typeof preRead === 'string' || preRead instanceof Uint8Array) {
