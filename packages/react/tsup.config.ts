@@ -7,4 +7,7 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   target: 'es2022',
+  external: ['react', '@holdfast/client'],
+  // Hooks need a client component boundary under React Server Components (Next.js app router).
+  banner: { js: "'use client'" },
 })

@@ -1,0 +1,5 @@
+export { HoldfastProvider, type HoldfastProviderProps, useHoldfastClient } from './HoldfastProvider'
+export type { SubscriptionResult, SubscriptionStatus, UseSubscriptionOptions } from './SubscriptionObserver'
+export { useConnectionState } from './useConnectionState'
+export { type PublishFunction, usePublish } from './usePublish'
+export { useSubscription } from './useSubscription'
