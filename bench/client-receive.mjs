@@ -9,9 +9,21 @@ import { benchFlags, commandLine, num, printTable, writeResult } from './lib/res
 import { median } from './lib/stats.mjs'
 
 export const CLIENTS = [
-  { id: 'holdfast-ws', label: '@holdfast/client, websocket', transport: 'WebSocket', ours: true, pkg: '@holdfast/client' },
+  {
+    id: 'holdfast-ws',
+    label: '@holdfast/client, websocket',
+    transport: 'WebSocket',
+    ours: true,
+    pkg: '@holdfast/client',
+  },
   { id: 'socketio', label: 'socket.io-client (websocket)', transport: 'WebSocket', pkg: 'socket.io-client' },
-  { id: 'holdfast-sse', label: '@holdfast/client, sse', transport: 'SSE', ours: true, pkg: '@holdfast/client' },
+  {
+    id: 'holdfast-sse',
+    label: '@holdfast/client, sse',
+    transport: 'SSE',
+    ours: true,
+    pkg: '@holdfast/client',
+  },
   { id: 'eventsource', label: 'eventsource + JSON.parse', transport: 'SSE', pkg: 'eventsource' },
 ]
 
@@ -91,7 +103,9 @@ export async function run({ smoke }) {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  await run(benchFlags())
+  const rows = await run(benchFlags())
+  // A row that could not be measured fails the run (so CI's smoke notices); timings never do.
+  if (rows.some((r) => r.error)) process.exitCode = 1
   const { renderReport } = await import('./report.mjs')
   if (!benchFlags().smoke) await renderReport()
 }

@@ -20,9 +20,19 @@ export async function machine() {
   } catch {
     // not Linux: os.cpus() is as good as it gets
   }
+  let virtualization = 'none detected'
+  try {
+    const info = await readFile('/proc/cpuinfo', 'utf8')
+    if (/^flags\s*:.*\bhypervisor\b/m.test(info)) virtualization = 'virtual machine'
+    if ((await readFile('/proc/cmdline', 'utf8')).includes('firecracker'))
+      virtualization = 'Firecracker microVM'
+  } catch {
+    virtualization = 'unknown'
+  }
   return {
     node: process.version,
     cpu,
+    virtualization,
     cores: os.availableParallelism?.() ?? os.cpus().length,
     memoryGiB: Math.round(os.totalmem() / 2 ** 30),
     os: `${os.type()} ${os.release()}`,

@@ -4,8 +4,8 @@
 // Kinds: holdfast-ws, holdfast-sse, ws, socketio, http-sse.
 import { Agent, get } from 'node:http'
 import WebSocket from 'ws'
-import { runLimited } from '../lib/concurrency.mjs'
 import { argvOptions, nowMs, serve } from '../lib/child.mjs'
+import { runLimited } from '../lib/concurrency.mjs'
 import { Histogram } from '../lib/stats.mjs'
 
 const { kind, port, channel = 'bench' } = argvOptions()
@@ -80,7 +80,10 @@ const OPENERS = {
 function openWebSocket(url, protocol, wire) {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, protocol, { perMessageDeflate: false })
-    const timer = setTimeout(() => reject(new Error(`no subscription within ${OPEN_TIMEOUT_MS} ms`)), OPEN_TIMEOUT_MS)
+    const timer = setTimeout(
+      () => reject(new Error(`no subscription within ${OPEN_TIMEOUT_MS} ms`)),
+      OPEN_TIMEOUT_MS,
+    )
     ws.once('error', reject)
     ws.once('close', (code) => reject(new Error(`closed with ${code} before subscribing`)))
     sockets.add({ close: () => ws.terminate() })
@@ -95,27 +98,33 @@ const agent = new Agent({ keepAlive: false, maxSockets: Number.POSITIVE_INFINITY
 
 function openEventStream(path, readyMarker) {
   return new Promise((resolve, reject) => {
-    const req = get({ host: '127.0.0.1', port, path, agent, headers: { accept: 'text/event-stream' } }, (res) => {
-      if (res.statusCode !== 200) return reject(new Error(`HTTP ${res.statusCode} from ${path}`))
-      res.setEncoding('utf8')
-      let buffer = ''
-      let ready = false
-      res.on('data', (chunk) => {
-        buffer += chunk
-        let end = buffer.indexOf('\n\n')
-        while (end >= 0) {
-          const event = buffer.slice(0, end)
-          buffer = buffer.slice(end + 2)
-          if (!ready && event.includes(readyMarker)) {
-            ready = true
-            clearTimeout(timer)
-            resolve()
-          } else onMessageText(event)
-          end = buffer.indexOf('\n\n')
-        }
-      })
-    })
-    const timer = setTimeout(() => reject(new Error(`no subscription within ${OPEN_TIMEOUT_MS} ms`)), OPEN_TIMEOUT_MS)
+    const req = get(
+      { host: '127.0.0.1', port, path, agent, headers: { accept: 'text/event-stream' } },
+      (res) => {
+        if (res.statusCode !== 200) return reject(new Error(`HTTP ${res.statusCode} from ${path}`))
+        res.setEncoding('utf8')
+        let buffer = ''
+        let ready = false
+        res.on('data', (chunk) => {
+          buffer += chunk
+          let end = buffer.indexOf('\n\n')
+          while (end >= 0) {
+            const event = buffer.slice(0, end)
+            buffer = buffer.slice(end + 2)
+            if (!ready && event.includes(readyMarker)) {
+              ready = true
+              clearTimeout(timer)
+              resolve()
+            } else onMessageText(event)
+            end = buffer.indexOf('\n\n')
+          }
+        })
+      },
+    )
+    const timer = setTimeout(
+      () => reject(new Error(`no subscription within ${OPEN_TIMEOUT_MS} ms`)),
+      OPEN_TIMEOUT_MS,
+    )
     req.once('error', reject)
     sockets.add({ close: () => req.destroy() })
   })
