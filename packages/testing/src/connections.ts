@@ -3,7 +3,7 @@ import type { ClientFrame } from '@holdfast/protocol'
 /** The transports a Holdfast client can use, as the mock names them. */
 export type MockTransport = 'websocket' | 'sse' | 'longpoll'
 
-/** One client connection the mock has served. Long polling counts each held poll as one connection. */
+/** One client connection the mock has served. Long polling counts each poll request as one (open while held). */
 export interface MockConnection {
   /** 1 for the first connection after `createHoldfastMock` or `reset()`, then counting up. */
   readonly id: number

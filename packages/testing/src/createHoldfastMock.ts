@@ -80,7 +80,10 @@ export interface HoldfastMock {
   reset(): void
   /** Publishes made by clients (WebSocket `publish` frames and `POST /publish`), in order. */
   readonly published: readonly MockPublish[]
-  /** Every connection since creation or `reset()`, oldest first; filter on `open` for the live ones. */
+  /**
+   * Every connection since creation or `reset()`, oldest first; filter on `open` for the live ones.
+   * Each long-poll request counts as one connection, open while it is held.
+   */
   readonly connections: readonly MockConnection[]
 }
 
