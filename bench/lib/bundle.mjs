@@ -37,7 +37,6 @@ export async function bundleModules(specifiers, { external = [], resolveDir = BE
     write: false,
     metafile: true,
     logLevel: 'silent',
-    legalComments: 'none',
   })
   const bytes = result.outputFiles[0].contents
   return { bytes, metafile: result.metafile, ...sizesOf(bytes) }
