@@ -2,9 +2,9 @@
 // The demo's server: the Holdfast reference server (in-memory broker) plus the demo's own routes.
 // Run it with `npm run demo` from the repository root.
 import { createHmac, randomBytes } from 'node:crypto'
-import { createReadStream, existsSync } from 'node:fs'
+import { createReadStream, existsSync, statSync } from 'node:fs'
 import { createServer as createHttpServer } from 'node:http'
-import { dirname, join } from 'node:path'
+import { dirname, extname, join, normalize } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { createServer } from '@holdfast/server'
@@ -73,14 +73,26 @@ const http = createHttpServer((req, res) => {
     return
   }
   if (url.pathname === '/holdfast.global.js' || url.pathname === '/holdfast.global.js.map') {
-    const file = url.pathname === '/holdfast.global.js' ? iife : `${iife}.map`
-    if (!existsSync(file)) return json(res, 404, { error: 'build @holdfast/client first' })
-    res.writeHead(200, { 'content-type': 'text/javascript' })
-    createReadStream(file).pipe(res)
-    return
+    return sendFile(res, url.pathname === '/holdfast.global.js' ? iife : `${iife}.map`)
   }
+  // The built app. (Holdfast's own `staticDir` would answer every GET, these demo routes included.)
+  const path = normalize(join(staticDir, url.pathname === '/' ? 'index.html' : url.pathname))
+  if (path.startsWith(staticDir) && existsSync(path) && statSync(path).isFile()) return sendFile(res, path)
   json(res, 404, { error: { code: 'bad_request', message: `no route ${url.pathname}` } })
 })
+
+const TYPES = {
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.css': 'text/css',
+  '.map': 'application/json',
+  '.svg': 'image/svg+xml',
+}
+function sendFile(res, file) {
+  if (!existsSync(file)) return json(res, 404, { error: { code: 'bad_request', message: 'not built yet' } })
+  res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' })
+  createReadStream(file).pipe(res)
+}
 
 http.on('connection', (socket) => {
   sockets.add(socket)
@@ -100,7 +112,7 @@ http.emit = (event, ...args) => {
   return emit(event, ...args)
 }
 
-const holdfast = createServer({ auth: { secret }, staticDir, history: { size: 2000, ttlMs: 10 * 60_000 } })
+const holdfast = createServer({ auth: { secret }, history: { size: 2000, ttlMs: 10 * 60_000 } })
 holdfast.attach(http)
 
 function every(ms, fn) {
@@ -121,15 +133,18 @@ every(50, () => {
 
 function startFlood(rate, seconds) {
   const keys = Array.from({ length: 20 }, (_, i) => `key-${i}`)
+  const total = rate * seconds
+  const started = Date.now()
   let seq = 0
-  const perTick = Math.max(1, Math.round(rate / 100))
+  // Paced by the clock, not by tick count: a busy machine delays ticks, and each tick catches up.
   const id = setInterval(() => {
-    for (let i = 0; i < perTick; i++) {
+    const due = Math.min(total, Math.floor(((Date.now() - started) / 1000) * rate))
+    while (seq < due) {
       seq++
       void holdfast.publish('flood', { key: keys[seq % keys.length], value: Math.random() * 100, seq })
     }
+    if (seq >= total) clearInterval(id)
   }, 10)
-  setTimeout(() => clearInterval(id), seconds * 1000)
 }
 
 http.listen(Number(values.port), values.host, () => {

@@ -17,7 +17,9 @@ test.beforeAll(async () => {
   app = mkdtempSync(join(tmpdir(), 'holdfast-packed-'))
   const tarballs: Record<string, string> = {}
   for (const name of ['protocol', 'client', 'react']) {
-    execFileSync('npm', ['pack', '--pack-destination', app, '--silent'], { cwd: join(repoRoot, 'packages', name) })
+    execFileSync('npm', ['pack', '--pack-destination', app, '--silent'], {
+      cwd: join(repoRoot, 'packages', name),
+    })
   }
   for (const file of readdirSync(app)) {
     const m = /^holdfast-(\w+)-[\d.]+\.tgz$/.exec(file)
@@ -58,7 +60,10 @@ createRoot(document.getElementById('root')).render(h(HoldfastProvider, { client 
 `,
   )
   mkdirSync(join(app, 'public'), { recursive: true })
-  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: app, stdio: 'inherit' })
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], {
+    cwd: app,
+    stdio: 'inherit',
+  })
   execFileSync('npx', ['vite', 'build', '--logLevel', 'warn'], { cwd: app, stdio: 'inherit' })
   server = await startNodeProcess(
     (port) => ['packages/server/dist/cli.js', '--port', String(port), '--static', join(app, 'dist')],
@@ -71,7 +76,9 @@ test.afterAll(async () => {
   if (app) rmSync(app, { recursive: true, force: true })
 })
 
-test('a fresh Vite React app built from the packed tarballs connects and renders messages', async ({ page }) => {
+test('a fresh Vite React app built from the packed tarballs connects and renders messages', async ({
+  page,
+}) => {
   const errors: string[] = []
   page.on('pageerror', (e) => errors.push(e.message))
   await page.goto(server!.url)

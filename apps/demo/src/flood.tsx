@@ -1,4 +1,5 @@
 import { createClient } from '@holdfast/client'
+
 import { HoldfastProvider, useSubscription } from '@holdfast/react'
 import { useState } from 'react'
 import { createRoot } from 'react-dom/client'
@@ -7,6 +8,9 @@ const client = createClient({
   url: location.origin,
   getToken: () => fetch('/demo/token').then((r) => r.text()),
 })
+
+// Exposed for the e2e test's diagnostics.
+;(window as unknown as { holdfast: typeof client }).holdfast = client
 
 type Tick = { key: string; value: number; seq: number }
 

@@ -1,3 +1,4 @@
+export type { Cursor } from '@holdfast/protocol'
 export type { BackoffOptions, JitterMode } from './core/backoff'
 export { nextBackoffDelay, resolveBackoff } from './core/backoff'
 export type { DeliveryPolicy, DeliverySchedule } from './core/delivery'

@@ -77,6 +77,8 @@ export interface SubscribeOptions {
   onGap?: (gap: GapInfo) => void
   /** Called when the server refuses this channel (for example `forbidden`) or the subscriber fails. */
   onError?: (error: HoldfastError) => void
+  /** Called each time the server confirms the subscription (after every (re)connect), with where it resumed. */
+  onSubscribed?: (info: { channel: string; epoch: string; cursor: Cursor; recovered: boolean }) => void
   /** Backpressure policy for this subscriber. Defaults to `{ policy: 'buffer', maxMessages: 1000, overflow: 'error' }`. */
   delivery?: DeliveryPolicy
 }
@@ -291,6 +293,13 @@ export class HoldfastClient {
       }),
     }
     entry.listeners.add(listener)
+    const refused = entry.failed
+    if (refused) {
+      // The channel was already refused: tell this subscriber too instead of leaving it waiting.
+      queueMicrotask(() => {
+        if (active) this.safely(() => options.onError?.(refused))
+      })
+    }
     if (isNew) {
       if (!this.running && this.options.lazy && this.current.status === 'closed' && !this.current.error) {
         this.connect()
@@ -709,6 +718,13 @@ export class HoldfastClient {
     const asked = entry.asked
     entry.asked = undefined
     entry.head = frame.cursor
+    const info = {
+      channel: frame.channel,
+      epoch: frame.epoch,
+      cursor: frame.cursor,
+      recovered: frame.recovered,
+    }
+    for (const listener of entry.listeners) this.safely(() => listener.options.onSubscribed?.(info))
     if (frame.recovered || asked === undefined) return
     // History since `asked` is gone: start over from what the server has, and say so.
     entry.cursor = undefined

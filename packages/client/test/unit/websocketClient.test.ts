@@ -78,6 +78,7 @@ describe('heartbeat', () => {
     const c = client({
       heartbeat: { intervalMs: 1000, timeoutMs: 500 },
       backoff: { initialMs: 100, maxMs: 100 },
+      random: () => 1,
     })
     c.subscribe('room', () => {})
     await tick(10)
@@ -461,5 +462,42 @@ describe('publishing', () => {
     const settled = expect(p).rejects.toMatchObject({ code: 'timeout' })
     await tick(1001)
     await settled
+  })
+})
+
+describe('subscription lifecycle signals', () => {
+  test('a later subscriber to an already refused channel is told at once', async () => {
+    start({
+      autoSubscribe: false,
+      onFrame: (frame, conn) => {
+        if (frame.type === 'subscribe')
+          conn.send({ type: 'error', id: frame.id, code: 'forbidden', message: 'no' })
+      },
+    })
+    const c = client()
+    const first: string[] = []
+    const second: string[] = []
+    c.subscribe('secret', () => {}, { onError: (e) => first.push(e.code) })
+    await tick(10)
+    c.subscribe('secret', () => {}, { onError: (e) => second.push(e.code) })
+    await tick(1)
+    expect(first).toEqual(['forbidden'])
+    expect(second).toEqual(['forbidden'])
+  })
+
+  test('onSubscribed reports every confirmation with where the subscription resumed', async () => {
+    start()
+    const c = client({ backoff: { initialMs: 10, maxMs: 10 } })
+    const seen: unknown[] = []
+    c.subscribe('room', () => {}, { onSubscribed: (info) => seen.push(info) })
+    await tick(10)
+    fake.last.send({ type: 'message', channel: 'room', cursor: 'e1:4', data: 4 })
+    await tick(1)
+    fake.last.close(1001, 'drop')
+    await tick(50)
+    expect(seen).toEqual([
+      { channel: 'room', epoch: 'e1', cursor: 'e1:0', recovered: true },
+      { channel: 'room', epoch: 'e1', cursor: 'e1:4', recovered: true },
+    ])
   })
 })
