@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url'
 import { defineConfig } from 'vitest/config'
+import { reporters } from '../../vitest.shared'
 
 export default defineConfig({
   resolve: {
@@ -7,6 +8,7 @@ export default defineConfig({
     alias: { '@holdfast/testing': fileURLToPath(new URL('./src/index.ts', import.meta.url)) },
   },
   test: {
+    reporters: reporters('testing'),
     environment: 'node',
     setupFiles: ['./test/setup.ts'],
     include: ['test/**/*.test.ts'],

@@ -1,7 +1,9 @@
 import { defineConfig } from 'vitest/config'
+import { reporters } from '../../vitest.shared'
 
 export default defineConfig({
   test: {
+    reporters: reporters('webhooks'),
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/redisGlobalSetup.ts'],
     testTimeout: 15_000,
