@@ -5,7 +5,7 @@
 import { argvOptions } from './lib/child.mjs'
 import { versionOf } from './lib/packages.mjs'
 import { ChildGroup, deadline } from './lib/processes.mjs'
-import { benchFlags, commandLine, num, printTable, writeResult } from './lib/results.mjs'
+import { benchFlags, commandLine, isMain, num, printTable, writeResult } from './lib/results.mjs'
 import { median } from './lib/stats.mjs'
 
 export const CLIENTS = [
@@ -27,7 +27,7 @@ export const CLIENTS = [
   { id: 'eventsource', label: 'eventsource + JSON.parse', transport: 'SSE', pkg: 'eventsource' },
 ]
 
-const FULL = { messages: 100_000, runs: 3, payloadBytes: 100 }
+const FULL = { messages: 100_000, runs: 5, payloadBytes: 100 }
 const SMOKE = { messages: 2000, runs: 1, payloadBytes: 100 }
 
 async function measure(client, server, group, sizes) {
@@ -102,7 +102,7 @@ export async function run({ smoke }) {
   return rows
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (isMain(import.meta.url)) {
   const rows = await run(benchFlags())
   // A row that could not be measured fails the run (so CI's smoke notices); timings never do.
   if (rows.some((r) => r.error)) process.exitCode = 1

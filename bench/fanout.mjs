@@ -4,7 +4,7 @@
 // Servers and subscribers run in separate processes. Run: node bench/fanout.mjs [--smoke]
 import { argvOptions } from './lib/child.mjs'
 import { ChildGroup, deadline } from './lib/processes.mjs'
-import { benchFlags, commandLine, num, printTable, writeResult } from './lib/results.mjs'
+import { benchFlags, commandLine, isMain, num, printTable, writeResult } from './lib/results.mjs'
 import { Histogram, median } from './lib/stats.mjs'
 
 export const CONFIGS = [
@@ -88,12 +88,13 @@ async function phase(server, subscribers, split, { count, intervalMs, payloadByt
   for (const w of waits) histogram.merge(w.histogram)
   const expected = waits.reduce((a, w) => a + w.expected, 0)
   const received = waits.reduce((a, w) => a + w.received, 0)
-  const lastAt = Math.max(...waits.map((w) => w.lastAt))
+  const seconds =
+    received > 0 ? (Math.max(...waits.map((w) => w.lastAt)) - published.startAt) / 1000 : Number.NaN
   return {
     expected,
     received,
-    seconds: (lastAt - published.startAt) / 1000,
-    msgPerSec: received / ((lastAt - published.startAt) / 1000),
+    seconds,
+    msgPerSec: received / seconds,
     cpuUsPer1000: cpu.totalUs / (received / 1000),
     userUsPer1000: cpu.userUs / (received / 1000),
     systemUsPer1000: cpu.systemUs / (received / 1000),
@@ -145,7 +146,7 @@ async function measure(config, sizes) {
       intervalMs: sizes.intervalMs,
       payloadBytes: sizes.payloadBytes,
     })
-    await server.call('close', {}, 10_000).catch(() => {})
+    await server.call('close', {}, 5000).catch(() => {})
     const lost = bursts.reduce((a, b) => a + b.expected - b.received, 0) + paced.expected - paced.received
     return {
       ...config,
@@ -225,7 +226,7 @@ export async function run({ smoke }) {
   return rows
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (isMain(import.meta.url)) {
   const rows = await run(benchFlags())
   // A row that could not be measured fails the run (so CI's smoke notices); timings never do.
   if (rows.some((r) => r.error)) process.exitCode = 1

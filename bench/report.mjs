@@ -2,7 +2,7 @@
 // Every benchmark calls this after a full run; run it alone with: node bench/report.mjs
 import { writeFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
-import { markdownTable, num, RESULTS_DIR, readResult } from './lib/results.mjs'
+import { isMain, markdownTable, num, RESULTS_DIR, readResult } from './lib/results.mjs'
 import { barChart, binChart } from './lib/svg.mjs'
 
 const RESULTS_MD = fileURLToPath(new URL('./RESULTS.md', import.meta.url))
@@ -345,4 +345,4 @@ export async function renderReport() {
   console.log(`wrote ${RESULTS_MD}`)
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) await renderReport()
+if (isMain(import.meta.url)) await renderReport()

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import * as esbuild from 'esbuild'
 import { bundleModules, inputsBreakdown, packageOf, sizesOf } from './lib/bundle.mjs'
 import { argvOptions } from './lib/child.mjs'
-import { num, printTable } from './lib/results.mjs'
+import { isMain, num, printTable } from './lib/results.mjs'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const ENTRIES = {
@@ -51,7 +51,7 @@ function share(bytes, total) {
   return `${((bytes / total) * 100).toFixed(1)} %`
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (isMain(import.meta.url)) {
   const options = argvOptions()
   const report = await sizeReport(options.entry ?? 'full')
   const total = report.inputs.reduce((a, i) => a + i.bytes, 0)

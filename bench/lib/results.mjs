@@ -100,3 +100,8 @@ export function num(value, decimals = 0) {
   if (value === undefined || value === null || Number.isNaN(value)) return 'n/a'
   return value.toLocaleString('en-US', { minimumFractionDigits: decimals, maximumFractionDigits: decimals })
 }
+
+/** True when the module at `importMetaUrl` is the script Node was started with (not imported by run-all). */
+export function isMain(importMetaUrl) {
+  return process.argv[1] !== undefined && fileURLToPath(importMetaUrl) === process.argv[1]
+}

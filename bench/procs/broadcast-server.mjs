@@ -35,7 +35,10 @@ const KINDS = {
         const text = JSON.stringify({ channel, data })
         for (const client of wss.clients) if (client.readyState === 1) client.send(text)
       },
-      close: () => new Promise((resolve) => wss.close(() => http.close(() => resolve()))),
+      close() {
+        for (const client of wss.clients) client.terminate()
+        return new Promise((resolve) => wss.close(() => http.close(() => resolve())))
+      },
     }
   },
 
@@ -68,8 +71,9 @@ const KINDS = {
         const event = `data: ${JSON.stringify({ channel, data })}\n\n`
         for (const res of clients) res.write(event)
       },
-      close: () => {
+      close() {
         for (const res of clients) res.destroy()
+        http.closeAllConnections()
         return new Promise((resolve) => http.close(() => resolve()))
       },
     }

@@ -84,7 +84,8 @@ function openWebSocket(url, protocol, wire) {
       () => reject(new Error(`no subscription within ${OPEN_TIMEOUT_MS} ms`)),
       OPEN_TIMEOUT_MS,
     )
-    ws.once('error', reject)
+    // After subscribing these are no-ops (the promise is settled); a dropped subscriber shows up as lost messages.
+    ws.on('error', reject)
     ws.once('close', (code) => reject(new Error(`closed with ${code} before subscribing`)))
     sockets.add({ close: () => ws.terminate() })
     wire(ws, () => {
@@ -102,6 +103,7 @@ function openEventStream(path, readyMarker) {
       { host: '127.0.0.1', port, path, agent, headers: { accept: 'text/event-stream' } },
       (res) => {
         if (res.statusCode !== 200) return reject(new Error(`HTTP ${res.statusCode} from ${path}`))
+        res.on('error', () => {})
         res.setEncoding('utf8')
         let buffer = ''
         let ready = false
@@ -125,7 +127,7 @@ function openEventStream(path, readyMarker) {
       () => reject(new Error(`no subscription within ${OPEN_TIMEOUT_MS} ms`)),
       OPEN_TIMEOUT_MS,
     )
-    req.once('error', reject)
+    req.on('error', reject)
     sockets.add({ close: () => req.destroy() })
   })
 }
