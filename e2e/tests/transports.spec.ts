@@ -43,6 +43,8 @@ test('the live chart keeps moving while connections are dropped', async ({ page,
   await expect.poll(seq).toBeGreaterThan(0)
   await request.post(`${demo.url}/demo/drop`)
   const after = await seq()
+  // The control panel's event log shows the drop and the way back.
+  await expect(page.getByTestId('events')).toContainText('reconnecting')
   await expect(page.getByTestId('connection-status')).toHaveText('connected')
   await expect.poll(seq).toBeGreaterThan(after + 20)
 })

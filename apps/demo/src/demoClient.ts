@@ -26,3 +26,6 @@ export const client = createClient({
 
 /** Notifications only flow server to client: SSE is the natural fit. */
 export const feedClient = createClient({ url: location.origin, getToken, transports: ['sse'], lazy: true })
+
+// Exposed for the e2e suite's diagnostics and for poking at from the devtools console.
+;(window as unknown as { holdfast: typeof client }).holdfast = client

@@ -13,8 +13,11 @@ export function ControlPanel() {
   const [wsBlocked, setWsBlocked] = useState(false)
   const [events, setEvents] = useState<Array<{ id: number; line: string }>>([])
   useEffect(() => {
+    let next = 0
     const log = (line: string) =>
-      setEvents((e) => [`${new Date().toLocaleTimeString()} ${line}`, ...e].slice(0, 50))
+      setEvents((e) =>
+        [{ id: next++, line: `${new Date().toLocaleTimeString()} ${line}` }, ...e].slice(0, 50),
+      )
     const offs = [
       client.onStateChange((s) =>
         log(`${s.status}${'transport' in s && s.transport ? ` (${s.transport})` : ''}`),
