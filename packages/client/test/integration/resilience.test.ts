@@ -155,3 +155,32 @@ test('a server restart (in-memory history) makes clients reconnect and report th
   await until(() => got.received.length === 2, 5000, 'message after restart')
   expect(got.received).toEqual([1, 2])
 }, 30_000)
+
+describe('changing subscriptions on one-way transports loses nothing on the channels already open', () => {
+  for (const transport of ['sse', 'longpoll'] as const) {
+    test(transport, async () => {
+      const p = await startServer()
+      const { cursor } = await server!.publish('steady', 0)
+      const c = makeClient(p.url, [transport])
+      const got = collectNumbers(c, 'steady', cursor)
+      await until(() => c.state.status === 'connected', 5000, 'connected')
+      const n = 300
+      const churn = (async () => {
+        // Subscribe and unsubscribe other channels while 'steady' streams: each change reopens the stream or poll.
+        for (let i = 0; i < 15; i++) {
+          const sub = c.subscribe(`churn.${i % 3}`, () => {})
+          await new Promise((r) => setTimeout(r, 20 + Math.random() * 40))
+          sub.unsubscribe()
+        }
+      })()
+      for (let i = 1; i <= n; i++) {
+        await server!.publish('steady', i)
+        if (i % 20 === 0) await new Promise((r) => setTimeout(r, 10))
+      }
+      await churn
+      await until(() => got.received.length >= n, 20_000, 'every message on the steady channel')
+      await new Promise((r) => setTimeout(r, 200))
+      expect(got.received).toEqual(range(n))
+    }, 30_000)
+  }
+})
