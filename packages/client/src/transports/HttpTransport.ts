@@ -1,4 +1,4 @@
-import { Endpoint } from '@holdfast/protocol'
+import { Endpoint, formatCursorMap } from '@holdfast/protocol'
 import type { PublishResult } from '../core/publishQueue'
 import { HoldfastError } from '../HoldfastError'
 import { endpointUrl } from './endpointUrl'
@@ -64,6 +64,20 @@ export abstract class HttpTransport implements Transport {
     subscriptions: SubscriptionRequest[],
     signal: AbortSignal,
   ): Promise<AttemptResult>
+
+  /** `<base><path>?channel=a&channel=b` plus the cursor map of the channels that have a resume point. */
+  protected channelRequest(
+    path: string,
+    subscriptions: SubscriptionRequest[],
+  ): { url: URL; since: string | undefined } {
+    const url = new URL(endpointUrl(this.ctx.baseUrl, path))
+    const since = new Map<string, string>()
+    for (const sub of subscriptions) {
+      url.searchParams.append('channel', sub.channel)
+      if (sub.since) since.set(sub.channel, sub.since)
+    }
+    return { url, since: since.size > 0 ? formatCursorMap(since) : undefined }
+  }
 
   /** Marks the transport connected (once per connection) and tells the core. */
   protected markOpen(): void {

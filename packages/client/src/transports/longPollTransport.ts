@@ -1,8 +1,7 @@
-import { Endpoint, formatCursorMap, type PollResponse, validateServerFrame } from '@holdfast/protocol'
+import { Endpoint, type PollResponse, validateServerFrame } from '@holdfast/protocol'
 import { Timer } from '../core/timers'
 import { HoldfastError } from '../HoldfastError'
 import { parseRetryAfter } from '../sse/readEventStream'
-import { endpointUrl } from './endpointUrl'
 import { type AttemptResult, HttpTransport } from './HttpTransport'
 import { authHeaders, disconnectFromStatus } from './httpHelpers'
 import type { SubscriptionRequest, TransportContext } from './Transport'
@@ -35,13 +34,8 @@ class LongPollTransport extends HttpTransport {
     subscriptions: SubscriptionRequest[],
     signal: AbortSignal,
   ): Promise<AttemptResult> {
-    const url = new URL(endpointUrl(this.ctx.baseUrl, Endpoint.Poll))
-    const since = new Map<string, string>()
-    for (const sub of subscriptions) {
-      url.searchParams.append('channel', sub.channel)
-      if (sub.since) since.set(sub.channel, sub.since)
-    }
-    if (since.size > 0) url.searchParams.set('since', formatCursorMap(since))
+    const { url, since } = this.channelRequest(Endpoint.Poll, subscriptions)
+    if (since) url.searchParams.set('since', since)
     url.searchParams.set('timeoutMs', String(this.holdMs))
     // A poll that outlives the server's hold by this much went through a black hole.
     const deadline = new Timer(this.ctx.timers)

@@ -1,15 +1,8 @@
-import {
-  Endpoint,
-  formatCursorMap,
-  type ServerFrame,
-  SseEvent,
-  validateServerFrame,
-} from '@holdfast/protocol'
+import { Endpoint, type ServerFrame, SseEvent, validateServerFrame } from '@holdfast/protocol'
 import type { EventSourceMessage } from 'eventsource-parser'
 import { HoldfastError } from '../HoldfastError'
 import { BufferingDetector } from '../sse/BufferingDetector'
 import { readEventStream } from '../sse/readEventStream'
-import { endpointUrl } from './endpointUrl'
 import { type AttemptResult, HttpTransport } from './HttpTransport'
 import { authHeaders, disconnectFromStatus } from './httpHelpers'
 import type { SubscriptionRequest, TransportContext } from './Transport'
@@ -43,14 +36,9 @@ class SseTransport extends HttpTransport {
     subscriptions: SubscriptionRequest[],
     signal: AbortSignal,
   ): Promise<AttemptResult> {
-    const url = new URL(endpointUrl(this.ctx.baseUrl, Endpoint.Sse))
-    const since = new Map<string, string>()
-    for (const sub of subscriptions) {
-      url.searchParams.append('channel', sub.channel)
-      if (sub.since) since.set(sub.channel, sub.since)
-    }
+    const { url, since } = this.channelRequest(Endpoint.Sse, subscriptions)
     const headers = authHeaders(token)
-    if (since.size > 0) headers['last-event-id'] = formatCursorMap(since)
+    if (since) headers['last-event-id'] = since
     let retryMs = 0
     let hintMs: number | undefined
     let opened = false
