@@ -32,6 +32,7 @@ function decodeBase64Url(input: string): string {
 export class TokenManager {
   private token: string | undefined
   private expiresAtMs: number | undefined
+  private fetchedAtMs = 0
   private stale = true
   private inflight: Promise<string | undefined> | undefined
 
@@ -45,9 +46,14 @@ export class TokenManager {
     return this.getToken !== undefined
   }
 
-  /** Milliseconds since epoch when the current token must be refreshed, if it expires. */
+  /**
+   * Milliseconds since epoch when the current token must be refreshed, if it expires. The margin is at
+   * most half the token's lifetime, so short-lived tokens are not refreshed in a tight loop.
+   */
   get refreshAtMs(): number | undefined {
-    return this.expiresAtMs === undefined ? undefined : this.expiresAtMs - this.marginMs
+    if (this.expiresAtMs === undefined) return undefined
+    const lifetime = Math.max(0, this.expiresAtMs - this.fetchedAtMs)
+    return this.expiresAtMs - Math.min(this.marginMs, lifetime / 2)
   }
 
   get current(): string | undefined {
@@ -60,10 +66,9 @@ export class TokenManager {
 
   async get(): Promise<string | undefined> {
     if (!this.getToken) return undefined
+    const refreshAt = this.refreshAtMs
     const fresh =
-      !this.stale &&
-      this.token !== undefined &&
-      (this.expiresAtMs === undefined || this.now() < this.expiresAtMs - this.marginMs)
+      !this.stale && this.token !== undefined && (refreshAt === undefined || this.now() < refreshAt)
     if (fresh) return this.token
     return this.fetch()
   }
@@ -81,6 +86,7 @@ export class TokenManager {
         }
         this.token = value ?? undefined
         this.expiresAtMs = value ? jwtExpiresAtMs(value) : undefined
+        this.fetchedAtMs = this.now()
         this.stale = false
         return this.token
       } catch (error) {

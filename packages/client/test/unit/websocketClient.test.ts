@@ -501,3 +501,20 @@ describe('subscription lifecycle signals', () => {
     ])
   })
 })
+
+describe('short-lived tokens', () => {
+  test('a token living less than the refresh margin is refreshed at half its life, not in a loop', async () => {
+    start()
+    const nowSec = () => Math.floor(Date.now() / 1000)
+    const getToken = vi.fn(async () => fakeJwt(nowSec() + 10))
+    const c = client({ getToken, tokenRefreshMarginMs: 30_000, heartbeat: false })
+    c.subscribe('room', () => {})
+    await tick(10)
+    expect(getToken).toHaveBeenCalledTimes(1)
+    await tick(4_000)
+    expect(getToken).toHaveBeenCalledTimes(1)
+    await tick(1_500)
+    expect(getToken).toHaveBeenCalledTimes(2)
+    expect(fake.last.frames.filter((f) => f.type === 'auth')).toHaveLength(1)
+  })
+})
