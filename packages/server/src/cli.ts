@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util'
 import pino from 'pino'
+import { type RedisBroker, redactRedisUrl, redisBroker } from './broker/redisBroker'
 import { createServer } from './createServer'
 
 const USAGE = `Usage: holdfast-server [options]
@@ -12,6 +13,13 @@ const USAGE = `Usage: holdfast-server [options]
   --static DIR        also serve this built site, with index.html as fallback
   --base-path P       serve the endpoints under this path prefix, e.g. /holdfast
   --drain-ms N        on SIGTERM, spread client reconnects over N ms (default 5000)
+  --redis URL         share channels with other processes through Redis, e.g. redis://127.0.0.1:6379
+                      (or set HOLDFAST_REDIS_URL, which keeps a password out of ps)
+  --redis-prefix P    prefix of every Redis key (default holdfast:)
+  --redis-connect-timeout-ms N
+                      give up starting when Redis is unreachable for N ms (default 5000)
+  --history-size N    messages kept per channel (default 1000)
+  --history-ttl-ms N  age after which messages are dropped (default 600000)
   --help              show this text
 
 Without a secret the server runs OPEN: development only.`
@@ -42,6 +50,15 @@ async function main(): Promise<void> {
   const port = integer('port', values.port ?? process.env.PORT, 8080)
   const drainMs = integer('drain-ms', values['drain-ms'], 5000)
   const secret = values.secret ?? process.env.HOLDFAST_SECRET
+  const redisUrl = values.redis ?? process.env.HOLDFAST_REDIS_URL
+  const history = {
+    ...(values['history-size'] === undefined
+      ? {}
+      : { size: integer('history-size', values['history-size'], 0) }),
+    ...(values['history-ttl-ms'] === undefined
+      ? {}
+      : { ttlMs: integer('history-ttl-ms', values['history-ttl-ms'], 0) }),
+  }
   const logger = pino(
     {
       name: 'holdfast',
@@ -52,7 +69,26 @@ async function main(): Promise<void> {
     pino.destination(2),
   )
 
+  let broker: RedisBroker | undefined
+  if (redisUrl) {
+    if (!/^rediss?:\/\//.test(redisUrl)) fail(`--redis must be a redis:// or rediss:// URL`)
+    broker = redisBroker({
+      url: redisUrl,
+      history,
+      logger,
+      ...(values['redis-prefix'] ? { keyPrefix: values['redis-prefix'] } : {}),
+    })
+    try {
+      await broker.ready(integer('redis-connect-timeout-ms', values['redis-connect-timeout-ms'], 5000))
+    } catch (error) {
+      await broker.close()
+      throw error
+    }
+    logger.info({ redis: redactRedisUrl(redisUrl) }, 'using the Redis broker')
+  }
+
   const server = createServer({
+    ...(broker ? { broker } : { history }),
     ...(secret ? { auth: { secret } } : {}),
     ...(values['allow-origin'] ? { allowedOrigins: values['allow-origin'] } : {}),
     ...(values.static ? { staticDir: values.static } : {}),
@@ -84,13 +120,16 @@ async function main(): Promise<void> {
     }
     stopping = true
     logger.info({ signal, drainMs }, 'shutting down')
-    server.close({ drainMs }).then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: String(error) }, 'shutdown failed')
-        process.exit(1)
-      },
-    )
+    server
+      .close({ drainMs })
+      .then(() => broker?.close())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error({ err: String(error) }, 'shutdown failed')
+          process.exit(1)
+        },
+      )
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
@@ -106,6 +145,11 @@ function parse() {
       static: { type: 'string' },
       'base-path': { type: 'string' },
       'drain-ms': { type: 'string' },
+      redis: { type: 'string' },
+      'redis-prefix': { type: 'string' },
+      'redis-connect-timeout-ms': { type: 'string' },
+      'history-size': { type: 'string' },
+      'history-ttl-ms': { type: 'string' },
       help: { type: 'boolean' },
     },
     allowPositionals: false,

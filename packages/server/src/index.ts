@@ -10,6 +10,7 @@ export type {
 } from './broker/Broker'
 export { createStoredMessage, type StoredMessageInit } from './broker/createStoredMessage'
 export { type HistoryOptions, type MemoryBrokerOptions, memoryBroker } from './broker/memoryBroker'
+export { type RedisBroker, type RedisBrokerOptions, redisBroker } from './broker/redisBroker'
 export { type Clock, systemClock, type TimerHandle } from './Clock'
 export {
   type CloseOptions,

@@ -3,10 +3,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { describe, expect, it, onTestFinished } from 'vitest'
+import { describe, expect, inject, it, onTestFinished } from 'vitest'
 import { eventually, SECRET, signToken } from './helpers/fixtures'
 
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
+const redisUrl = inject('redisUrl')
 
 interface Running {
   child: ChildProcess
@@ -107,5 +108,37 @@ describe('holdfast-server CLI', () => {
     expect(bad.stderr).toContain('--port must be a non-negative integer')
     const unknown = await run(['--bogus'])
     expect(unknown.code).toBe(2)
+  })
+
+  it.skipIf(!redisUrl)('shares channels between processes with --redis', async () => {
+    const prefix = ['--redis', redisUrl!, '--redis-prefix', `cli-test:${process.pid}:${Date.now()}:`]
+    const [a, b] = await Promise.all([startCli(prefix), startCli(prefix)])
+    const published = await fetch(`${a.url}/publish`, {
+      method: 'POST',
+      body: JSON.stringify({ channel: 'shared', data: 'from a' }),
+    })
+    const { cursor } = (await published.json()) as { cursor: string }
+    expect(cursor).toMatch(/^[\w-]+:\d+-\d+$/)
+    const epoch = cursor.split(':')[0]
+    const poll = await fetch(`${b.url}/poll?channel=shared&since=${encodeURIComponent(`shared=${epoch}:0`)}`)
+    expect((await poll.json()).messages).toEqual([{ channel: 'shared', cursor, data: 'from a' }])
+    await eventually(() => expect(a.stderr()).toContain('using the Redis broker'))
+    a.child.kill('SIGTERM')
+    b.child.kill('SIGTERM')
+    expect(await Promise.all([a.exited, b.exited])).toEqual([0, 0])
+  })
+
+  it('fails fast when --redis cannot be reached, without printing the password', async () => {
+    const result = await run([
+      '--port',
+      '0',
+      '--redis',
+      'redis://:pw-very-secret@127.0.0.1:1',
+      '--redis-connect-timeout-ms',
+      '300',
+    ])
+    expect(result.code).toBe(1)
+    expect(result.stderr).toContain('could not reach Redis at redis://:***@127.0.0.1:1')
+    expect(result.stderr + result.stdout).not.toContain('pw-very-secret')
   })
 })
