@@ -47,7 +47,7 @@ const FULL = {
   connections: 1000,
   subscriberProcesses: 1,
   burst: 100,
-  rounds: 3,
+  rounds: 5,
   paced: 50,
   intervalMs: 100,
   payloadBytes: 100,
@@ -104,63 +104,97 @@ async function phase(server, subscribers, split, { count, intervalMs, payloadByt
   }
 }
 
-async function measure(config, sizes) {
+/** Starts one config's server and subscribers (in `group`) and warms them up. */
+async function setUp(config, sizes, group) {
+  const server = await group.spawn('procs/broadcast-server.mjs', {
+    args: ['--kind', config.server],
+    execArgv: ['--expose-gc'],
+  })
+  const split = Array.from(
+    { length: sizes.subscriberProcesses },
+    (_, i) =>
+      Math.floor(sizes.connections / sizes.subscriberProcesses) +
+      (i < sizes.connections % sizes.subscriberProcesses ? 1 : 0),
+  )
+  const subscribers = await Promise.all(
+    split.map(() =>
+      group.spawn('procs/subscribers.mjs', {
+        args: ['--kind', config.client, '--port', String(server.info.port), '--channel', CHANNEL],
+      }),
+    ),
+  )
+  const opened = await Promise.all(subscribers.map((s, i) => s.call('open', { count: split[i] }, 120_000)))
+  const connections = await server.call('connections')
+  // Warm-up: JIT, buffers, socket state; not recorded.
+  await phase(server, subscribers, split, { count: 20, intervalMs: 5, payloadBytes: sizes.payloadBytes })
+  const openMs = Math.max(...opened.map((o) => o.ms))
+  return { config, server, subscribers, split, connections, openMs, bursts: [], paced: undefined }
+}
+
+/**
+ * Every config is set up first, then the rounds take turns (a different one first each round), so all
+ * configs see the same machine at the same time: on a shared 2-core VM conditions drift over minutes.
+ */
+async function measureAll(configs, sizes) {
   const group = new ChildGroup()
+  const failed = new Map()
+  const attempt = async (setup, fn) => {
+    if (failed.has(setup.config.id)) return
+    try {
+      await fn()
+    } catch (error) {
+      failed.set(setup.config.id, String(error?.message ?? error).split('\n')[0])
+    }
+  }
   try {
-    const server = await group.spawn('procs/broadcast-server.mjs', {
-      args: ['--kind', config.server],
-      execArgv: ['--expose-gc'],
-    })
-    const split = Array.from(
-      { length: sizes.subscriberProcesses },
-      (_, i) =>
-        Math.floor(sizes.connections / sizes.subscriberProcesses) +
-        (i < sizes.connections % sizes.subscriberProcesses ? 1 : 0),
-    )
-    const subscribers = await Promise.all(
-      split.map(() =>
-        group.spawn('procs/subscribers.mjs', {
-          args: ['--kind', config.client, '--port', String(server.info.port), '--channel', CHANNEL],
-        }),
-      ),
-    )
-    const opened = await Promise.all(subscribers.map((s, i) => s.call('open', { count: split[i] }, 120_000)))
-    process.stdout.write(
-      `${num(sizes.connections)} subscribed in ${num(Math.max(...opened.map((o) => o.ms)))} ms, `,
-    )
-    const connections = await server.call('connections')
-    // Warm-up: JIT, buffers, socket state; not recorded.
-    await phase(server, subscribers, split, { count: 20, intervalMs: 5, payloadBytes: sizes.payloadBytes })
-    const bursts = []
+    const setups = []
+    for (const config of configs) {
+      process.stdout.write(`fanout: ${config.label}: `)
+      try {
+        const setup = await setUp(config, sizes, group)
+        console.log(`${num(setup.connections)} subscribed in ${num(setup.openMs)} ms`)
+        setups.push(setup)
+      } catch (error) {
+        failed.set(config.id, String(error?.message ?? error).split('\n')[0])
+        console.log(`failed: ${failed.get(config.id)}`)
+      }
+    }
+    const burst = { count: sizes.burst, intervalMs: 0, payloadBytes: sizes.payloadBytes }
+    const paced = { count: sizes.paced, intervalMs: sizes.intervalMs, payloadBytes: sizes.payloadBytes }
     for (let r = 0; r < sizes.rounds; r++) {
-      bursts.push(
-        await phase(server, subscribers, split, {
-          count: sizes.burst,
-          intervalMs: 0,
-          payloadBytes: sizes.payloadBytes,
-        }),
-      )
+      process.stdout.write(`fanout: burst round ${r + 1} of ${sizes.rounds}\n`)
+      for (let k = 0; k < setups.length; k++) {
+        const setup = setups[(k + r) % setups.length]
+        await attempt(setup, async () =>
+          setup.bursts.push(await phase(setup.server, setup.subscribers, setup.split, burst)),
+        )
+      }
     }
-    const paced = await phase(server, subscribers, split, {
-      count: sizes.paced,
-      intervalMs: sizes.intervalMs,
-      payloadBytes: sizes.payloadBytes,
+    process.stdout.write('fanout: paced latency runs\n')
+    for (const setup of setups) {
+      await attempt(setup, async () => {
+        setup.paced = await phase(setup.server, setup.subscribers, setup.split, paced)
+      })
+    }
+    return configs.map((config) => {
+      const setup = setups.find((s) => s.config === config)
+      if (failed.has(config.id) || !setup) return { ...config, error: failed.get(config.id) }
+      const { bursts, connections, openMs } = setup
+      const lost =
+        bursts.reduce((a, b) => a + b.expected - b.received, 0) + setup.paced.expected - setup.paced.received
+      return {
+        ...config,
+        connections,
+        openMs,
+        lost,
+        cpuUsPer1000: median(bursts.map((b) => b.cpuUsPer1000)),
+        userUsPer1000: median(bursts.map((b) => b.userUsPer1000)),
+        systemUsPer1000: median(bursts.map((b) => b.systemUsPer1000)),
+        msgPerSec: median(bursts.map((b) => b.msgPerSec)),
+        burstRounds: bursts,
+        paced: setup.paced,
+      }
     })
-    await server.call('close', {}, 5000).catch(() => {})
-    const lost = bursts.reduce((a, b) => a + b.expected - b.received, 0) + paced.expected - paced.received
-    return {
-      ...config,
-      connections,
-      lost,
-      cpuUsPer1000: median(bursts.map((b) => b.cpuUsPer1000)),
-      userUsPer1000: median(bursts.map((b) => b.userUsPer1000)),
-      systemUsPer1000: median(bursts.map((b) => b.systemUsPer1000)),
-      msgPerSec: median(bursts.map((b) => b.msgPerSec)),
-      burstRounds: bursts,
-      paced,
-    }
-  } catch (error) {
-    return { ...config, error: String(error?.message ?? error).split('\n')[0] }
   } finally {
     group.close()
   }
@@ -169,20 +203,12 @@ async function measure(config, sizes) {
 export async function run({ smoke }) {
   const sizes = sizesFor(smoke)
   const cancel = deadline(smoke ? 60_000 : 15 * 60_000, 'fanout')
-  const rows = []
   const only = argvOptions().only?.split(',')
-  for (const config of CONFIGS.filter((c) => !only || only.includes(c.id))) {
-    process.stdout.write(`fanout: ${config.label} ... `)
-    const row = await measure(config, sizes)
-    console.log(row.error ? `failed: ${row.error}` : `${num(row.cpuUsPer1000)} µs CPU / 1,000 deliveries`)
-    rows.push(row)
-  }
+  const rows = await measureAll(
+    CONFIGS.filter((c) => !only || only.includes(c.id)),
+    sizes,
+  )
   cancel()
-  for (const transport of ['WebSocket', 'SSE']) {
-    const ours = rows.find((r) => r.ours && r.transport === transport && !r.error)
-    for (const r of rows)
-      if (r.transport === transport && ours && !r.error) r.cpuVsHoldfast = r.cpuUsPer1000 / ours.cpuUsPer1000
-  }
   printTable(
     `Fan-out to ${num(sizes.connections)} subscribers (burst of ${sizes.burst}, median of ${sizes.rounds}; latency at one message every ${sizes.intervalMs} ms)`,
     [
@@ -217,7 +243,7 @@ export async function run({ smoke }) {
         'Each server runs in its own process (node --expose-gc); subscribers are raw ws / HTTP clients split over ' +
         `${sizes.subscriberProcesses} other process(es). Server CPU = process.cpuUsage() of the server process from the start of a ` +
         'publish run until the last delivery, divided by deliveries / 1,000 (median of the burst rounds). ' +
-        'Burst: one message per event-loop turn. msg/s = deliveries / (last delivery - first publish). ' +
+        'All configs are set up side by side and take turns, round by round. Burst: one message per event-loop turn. msg/s = deliveries / (last delivery - first publish). ' +
         'Latency: receive time minus the send time embedded in the payload (same machine clock), paced publishing.',
       rows,
     },
