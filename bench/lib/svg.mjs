@@ -15,12 +15,14 @@ function escapeXml(text) {
  * A horizontal bar chart. `bars`: `{ label, value, text?, highlight? }`; highlighted bars (ours) are
  * blue, baselines grey. Bars with a non-finite value are listed with their `text` and no bar.
  */
-export function barChart({ title, subtitle, bars, unit = '', width = 760 }) {
-  const labelWidth = 260
+export function barChart({ title, subtitle, bars, unit = '', plotWidth: plotW = 420 }) {
+  // About 7 px per character at 13 px: wide enough for the longest label, so none is clipped.
+  const labelWidth = Math.max(140, 16 + 7 * Math.max(...bars.map((b) => String(b.label).length)))
   const valueWidth = 120
+  const width = labelWidth + plotW + valueWidth + 20
   const rowHeight = 24
   const top = subtitle ? 56 : 40
-  const plotWidth = width - labelWidth - valueWidth - 20
+  const plotWidth = plotW
   const max = Math.max(...bars.map((b) => (Number.isFinite(b.value) ? b.value : 0)), 1e-9)
   const height = top + bars.length * rowHeight + 16
   const rows = bars.map((bar, i) => {
@@ -54,7 +56,7 @@ export function barChart({ title, subtitle, bars, unit = '', width = 760 }) {
 export function binChart({ title, subtitle, binMs, series, yLabel = 'per bin', width = 760, height = 320 }) {
   const left = 56
   const right = 16
-  const top = subtitle ? 64 : 48
+  const top = subtitle ? 80 : 60
   const bottom = 40
   const plotW = width - left - right
   const plotH = height - top - bottom
