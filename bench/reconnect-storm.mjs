@@ -2,20 +2,23 @@
 // (SIGKILL, no goodbye) and started again on the same port after a downtime. Records WebSocket arrivals at
 // the restarted server per 100 ms, with the client's jitter and with jitter turned off (random() = 1), and
 // the time until every client has resumed (received a message after reconnecting).
-// Single in-memory server: the Redis broker and admission rate limit of issue 5 are not there yet.
-// Run: node bench/reconnect-storm.mjs [--smoke]
+// History lives in a throwaway Redis (issue 5's broker) when redis-server is installed, so clients resume
+// without a gap; otherwise in memory (every client then reports a gap). `--broker memory|redis` forces one.
+// Run: node bench/reconnect-storm.mjs [--smoke] [--broker memory|redis]
 import { argvOptions, nowMs } from './lib/child.mjs'
 import { sleep } from './lib/concurrency.mjs'
 import { ChildGroup, deadline } from './lib/processes.mjs'
+import { hasRedisServer, startRedis } from './lib/redis.mjs'
 import { benchFlags, commandLine, isMain, num, printTable, writeResult } from './lib/results.mjs'
 
 const FULL = { clients: 1000, clientProcesses: 2, downMs: 2000, binMs: 100, resumeTimeoutMs: 45_000 }
 const SMOKE = { clients: 20, clientProcesses: 1, downMs: 500, binMs: 100, resumeTimeoutMs: 10_000 }
 
-async function storm(jitter, sizes) {
+async function storm(jitter, sizes, broker) {
   const group = new ChildGroup()
   try {
-    let server = await group.spawn('procs/storm-server.mjs', { args: ['--port', '0'] })
+    const brokerArgs = broker === 'redis' ? ['--redis', await startRedis(group)] : []
+    let server = await group.spawn('procs/storm-server.mjs', { args: ['--port', '0', ...brokerArgs] })
     const port = String(server.info.port)
     const per = Math.ceil(sizes.clients / sizes.clientProcesses)
     const split = Array.from({ length: sizes.clientProcesses }, (_, i) =>
@@ -32,7 +35,7 @@ async function storm(jitter, sizes) {
     const killedAt = nowMs()
     server.kill()
     await sleep(sizes.downMs)
-    server = await group.spawn('procs/storm-server.mjs', { args: ['--port', port] })
+    server = await group.spawn('procs/storm-server.mjs', { args: ['--port', port, ...brokerArgs] })
     const upAt = server.info.listeningAt
     let progress
     const giveUpAt = nowMs() + sizes.resumeTimeoutMs
@@ -44,12 +47,13 @@ async function storm(jitter, sizes) {
         dropped: a.dropped + p.dropped,
         reconnected: a.reconnected + p.reconnected,
         resumed: a.resumed + p.resumed,
+        gaps: a.gaps + p.gaps,
       }))
     } while (progress.resumed < progress.total && nowMs() < giveUpAt)
     const arrivals = await server.call('arrivals')
     const clients = (await Promise.all(clientProcs.map((c) => c.call('report')))).flat()
     await Promise.all(clientProcs.map((c) => c.call('close').catch(() => {})))
-    return summarize({ jitter, sizes, killedAt, upAt, arrivals, clients, progress })
+    return { broker, ...summarize({ jitter, sizes, killedAt, upAt, arrivals, clients, progress }) }
   } finally {
     group.close()
   }
@@ -74,6 +78,7 @@ function summarize({ jitter, sizes, killedAt, upAt, arrivals, clients, progress 
     clients: progress.total,
     dropped: progress.dropped,
     resumed: progress.resumed,
+    gaps: progress.gaps,
     arrivals: arrivals.length,
     peakPerBin: Math.max(...bins),
     scheduledRetries: retries.length,
@@ -90,13 +95,14 @@ function summarize({ jitter, sizes, killedAt, upAt, arrivals, clients, progress 
 export async function run({ smoke }) {
   const sizes = { ...(smoke ? SMOKE : FULL) }
   if (argvOptions().clients) sizes.clients = Number(argvOptions().clients)
+  const broker = argvOptions().broker ?? (hasRedisServer() ? 'redis' : 'memory')
   const cancel = deadline(smoke ? 60_000 : 5 * 60_000, 'reconnect-storm')
   const rows = []
   try {
     for (const jitter of [true, false]) {
       process.stdout.write(`reconnect-storm: jitter ${jitter ? 'on' : 'off'} ... `)
       try {
-        const row = await storm(jitter, sizes)
+        const row = await storm(jitter, sizes, broker)
         console.log(
           `peak ${num(row.peakPerBin)} / ${sizes.binMs} ms, full resume ${num(row.timeToFullResumeMs)} ms`,
         )
@@ -122,10 +128,11 @@ export async function run({ smoke }) {
     r.peakToMean = r.peakPerBin / r.meanPerBin
   }
   printTable(
-    `Reconnect storm: ${num(sizes.clients)} clients, server killed and back after ${num(sizes.downMs)} ms (arrivals per ${sizes.binMs} ms)`,
+    `Reconnect storm (${broker} broker): ${num(sizes.clients)} clients, server killed and back after ${num(sizes.downMs)} ms (arrivals per ${sizes.binMs} ms)`,
     [
       'jitter',
       'resumed',
+      'gaps',
       'arrivals',
       'peak / bin',
       'mean / bin',
@@ -135,10 +142,11 @@ export async function run({ smoke }) {
     ],
     rows.map((r) =>
       r.error
-        ? [r.jitter, `failed: ${r.error}`, '', '', '', '', '', '']
+        ? [r.jitter, `failed: ${r.error}`, '', '', '', '', '', '', '']
         : [
             r.jitter,
             `${num(r.resumed)} / ${num(r.clients)}`,
+            num(r.gaps),
             num(r.arrivals),
             num(r.peakPerBin),
             num(r.meanPerBin, 1),
@@ -153,8 +161,10 @@ export async function run({ smoke }) {
     command: commandLine('reconnect-storm.mjs'),
     data: {
       sizes,
+      broker,
       method:
-        'One in-memory Holdfast server process; real @holdfast/client instances (WebSocket, default backoff: full ' +
+        `One Holdfast server process (${broker === 'redis' ? 'Redis broker, throwaway redis-server' : 'in-memory broker'}); ` +
+        'real @holdfast/client instances (WebSocket, default backoff: full ' +
         `jitter, 500 ms base, 30 s cap) in ${sizes.clientProcesses} process(es), all subscribed. The server is SIGKILLed, ` +
         `restarted on the same port after ${sizes.downMs} ms, and records every WebSocket upgrade. Peak-to-mean = ` +
         'busiest bin / mean per bin over one window shared by both runs (from the restart until the slower run has ' +

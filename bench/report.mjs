@@ -222,6 +222,7 @@ async function stormSection(r) {
     [
       'client jitter',
       'resumed',
+      'gaps reported',
       `arrivals at the restarted server`,
       `peak / ${s.binMs} ms`,
       'peak-to-mean',
@@ -230,10 +231,11 @@ async function stormSection(r) {
     ],
     r.rows.map((x) =>
       x.error
-        ? [x.jitter, `failed: ${x.error}`, '', '', '', '', '']
+        ? [x.jitter, `failed: ${x.error}`, '', '', '', '', '', '']
         : [
             x.jitter,
             `${num(x.resumed)} / ${num(x.clients)}`,
+            num(x.gaps),
             num(x.arrivals),
             num(x.peakPerBin),
             num(x.peakToMean, 1),
@@ -271,7 +273,7 @@ async function stormSection(r) {
     }),
   )
   return [
-    '## 5. Reconnect storm',
+    `## 5. Reconnect storm (${r.broker ?? 'memory'} broker)`,
     ran(r),
     '',
     r.method,

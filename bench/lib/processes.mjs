@@ -1,5 +1,5 @@
 // Child processes for benchmarks: fork with IPC, call them like functions, and never leave one behind.
-import { fork } from 'node:child_process'
+import { fork, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
 const BENCH_DIR = fileURLToPath(new URL('..', import.meta.url))
@@ -38,6 +38,43 @@ export class ChildGroup {
     const peer = new Peer(child, script)
     peer.info = await peer.next('ready', readyTimeoutMs)
     return peer
+  }
+
+  /**
+   * Starts a non-Node program as a member (killed with the group) and resolves once `readyPattern`
+   * appears in its output.
+   */
+  spawnCommand(command, args, { readyPattern, readyTimeoutMs = 15_000 }) {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    this.#children.add(child)
+    child.once('exit', () => this.#children.delete(child))
+    return new Promise((resolve, reject) => {
+      let output = ''
+      const timer = setTimeout(() => {
+        reject(new Error(`[bench] ${command} not ready within ${readyTimeoutMs} ms: ${output.slice(-300)}`))
+      }, readyTimeoutMs)
+      const onData = (chunk) => {
+        output += chunk
+        if (readyPattern.test(output)) {
+          clearTimeout(timer)
+          child.stdout.off('data', onData)
+          child.stdout.resume()
+          resolve(child)
+        }
+      }
+      child.stdout.setEncoding('utf8').on('data', onData)
+      child.stderr.setEncoding('utf8').on('data', (chunk) => {
+        output += chunk
+      })
+      child.once('error', (error) => {
+        clearTimeout(timer)
+        reject(error)
+      })
+      child.once('exit', (code) => {
+        clearTimeout(timer)
+        reject(new Error(`[bench] ${command} exited with ${code}: ${output.slice(-300)}`))
+      })
+    })
   }
 
   /** Kills every member at once (SIGKILL: a benchmark child holds nothing worth a graceful stop). */

@@ -11,7 +11,17 @@ const url = `http://127.0.0.1:${port}`
 const clients = []
 
 function track(client) {
-  const record = { client, ready: false, droppedAt: 0, reconnectedAt: 0, resumedAt: 0, retries: new Map() }
+  const record = {
+    client,
+    ready: false,
+    droppedAt: 0,
+    reconnectedAt: 0,
+    resumedAt: 0,
+    retries: new Map(),
+    gaps: 0,
+  }
+  // A gap: history since the client's cursor could not be replayed (expected with the in-memory broker).
+  client.on('gap', () => record.gaps++)
   client.onStateChange((state) => {
     if (state.status === 'reconnecting' && !record.droppedAt && record.ready) record.droppedAt = nowMs()
     // When this client means to try again: the herd as the clients plan it, before any server queueing.
@@ -61,6 +71,7 @@ serve({
     dropped: clients.filter((c) => c.droppedAt).length,
     reconnected: clients.filter((c) => c.reconnectedAt).length,
     resumed: clients.filter((c) => c.resumedAt).length,
+    gaps: clients.reduce((a, c) => a + c.gaps, 0),
   }),
 
   /** Per-client times, ms since the epoch. */
