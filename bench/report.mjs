@@ -61,6 +61,7 @@ async function bundleSection(r) {
   const b = r.budget
   return [
     '## 1. Bundle size',
+    '',
     ran(r),
     '',
     r.method,
@@ -123,6 +124,7 @@ async function fanoutSection(r) {
   )
   return [
     '## 2. Fan-out',
+    '',
     ran(r),
     '',
     r.method,
@@ -173,7 +175,7 @@ async function memorySection(r) {
         })),
     }),
   )
-  return ['## 3. Memory per idle connection', ran(r), '', r.method, '', table, '', chart].join('\n')
+  return ['## 3. Memory per idle connection', '', ran(r), '', r.method, '', table, '', chart].join('\n')
 }
 
 async function receiveSection(r) {
@@ -212,7 +214,7 @@ async function receiveSection(r) {
         .map((x) => ({ label: x.label, value: Number(x.cpuUsPerMsg.toFixed(2)), highlight: x.ours })),
     }),
   )
-  return ['## 4. Client receive cost (Node)', ran(r), '', r.method, '', table, '', chart].join('\n')
+  return ['## 4. Client receive cost (Node)', '', ran(r), '', r.method, '', table, '', chart].join('\n')
 }
 
 async function stormSection(r) {
@@ -274,6 +276,7 @@ async function stormSection(r) {
   )
   return [
     `## 5. Reconnect storm (${r.broker ?? 'memory'} broker)`,
+    '',
     ran(r),
     '',
     r.method,
@@ -294,6 +297,7 @@ function machineSection(results) {
   const m = results[0].machine
   return [
     '## Machine',
+    '',
     markdownTable(
       ['node', 'CPU (/proc/cpuinfo)', 'cores', 'memory', 'virtualization', 'OS'],
       [[m.node, m.cpu, String(m.cores), `${m.memoryGiB} GiB`, m.virtualization, m.os]],
@@ -320,7 +324,7 @@ export async function renderReport() {
   for (const [name, render] of sections) {
     const result = await readResult(name)
     if (!result) {
-      parts.push(`## ${name}\nNot run yet: \`node bench/${name}.mjs\`.`)
+      parts.push(`## ${name}\n\nNot run yet: \`node bench/${name}.mjs\`.`)
       continue
     }
     results.push(result)

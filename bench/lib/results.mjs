@@ -84,10 +84,13 @@ export function commandLine(script) {
   return `node bench/${script}${flags ? ` ${flags}` : ''}`
 }
 
-/** A Markdown table from a header row and rows of cells. */
+/** A Markdown table from a header row and rows of cells, columns padded as Biome formats them. */
 export function markdownTable(header, rows) {
-  const line = (cells) => `| ${cells.join(' | ')} |`
-  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n')
+  const widths = header.map((h, i) =>
+    Math.max(3, ...[h, ...rows.map((r) => r[i] ?? '')].map((c) => String(c).length)),
+  )
+  const line = (cells) => `| ${cells.map((c, i) => String(c ?? '').padEnd(widths[i])).join(' | ')} |`
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n')
 }
 
 /** Prints a table to the terminal (the same Markdown, readable as text). */
