@@ -105,6 +105,9 @@ export async function run({ smoke }) {
   console.log(
     `full client budget: ${num(FULL_CLIENT_BUDGET_GZIP)} B gzip, measured ${num(full?.gzip)} B: ${budget.within ? 'within' : 'OVER'}`,
   )
+  // What the full client is made of, from its sources (see size-report.mjs), for the owner of the budget.
+  const { sizeReport } = await import('./size-report.mjs')
+  const contents = await sizeReport('full').catch((error) => ({ error: String(error?.message ?? error) }))
   const path = await writeResult('bundle-size', {
     smoke,
     command: commandLine('bundle-size.mjs'),
@@ -113,6 +116,13 @@ export async function run({ smoke }) {
         'esbuild API: bundle, minify, platform browser, format esm, esbuild defaults otherwise (legal comments kept at the end, as size-limit does), `export * as m from <pkg>` (whole public API, dependencies included); gzip level 9, brotli quality 11. The IIFE is measured as shipped (tsup/esbuild output).',
       rows,
       budget,
+      fullClientContents: contents.error
+        ? contents
+        : {
+            fromSource: contents.fromSource,
+            packages: contents.packages,
+            inputs: contents.inputs.slice(0, 15),
+          },
     },
   })
   console.log(`wrote ${path}`)

@@ -59,6 +59,30 @@ async function bundleSection(r) {
     }),
   )
   const b = r.budget
+  const contents = r.fullClientContents
+  const breakdown =
+    contents && !contents.error
+      ? [
+          '',
+          `What the full client is made of (built from its sources: ${num(contents.fromSource.min)} B min, ` +
+            `${num(contents.fromSource.gzip)} B gzip; minified bytes per package and the largest inputs; ` +
+            '`node bench/size-report.mjs` prints all of it):',
+          '',
+          markdownTable(
+            ['package', 'min bytes', 'share'],
+            contents.packages.map((p) => [
+              p.name,
+              num(p.bytes),
+              `${((p.bytes / contents.fromSource.min) * 100).toFixed(1)} %`,
+            ]),
+          ),
+          '',
+          markdownTable(
+            ['input', 'min bytes'],
+            contents.inputs.map((i) => [`\`${i.path}\``, num(i.bytes)]),
+          ),
+        ].join('\n')
+      : ''
   return [
     '## 1. Bundle size',
     '',
@@ -71,6 +95,7 @@ async function bundleSection(r) {
     `Budget (issue 7): full client ≤ ${num(b.fullClientGzip)} B gzip. Measured ${num(b.measuredGzip)} B: ` +
       `**${b.within ? 'within' : `over by ${num(b.measuredGzip - b.fullClientGzip)} B`}**. ` +
       'CI checks it with `npx size-limit` (`.size-limit.cjs`); `node bench/size-report.mjs` lists what the bundle is made of.',
+    breakdown,
     '',
     chart,
   ].join('\n')
