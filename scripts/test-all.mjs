@@ -47,7 +47,7 @@ const steps = [
 
 const failedSteps = []
 for (const [name, [cmd, ...args]] of steps) {
-  if (name === 'size budget' && !existsSync(join(root, '.size-limit.json'))) continue
+  if (name === 'size budget' && !existsSync(join(root, '.size-limit.cjs'))) continue
   console.log(`\n[test] ── ${name} ──`)
   const started = Date.now()
   const run = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env })

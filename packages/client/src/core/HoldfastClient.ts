@@ -147,7 +147,8 @@ export class HoldfastClient {
   private connected = false
   private attempt = 0
   private lastDelayMs = 0
-  private nextDelayMs = 0
+  /** When the next attempt may start (ms since epoch); 0 means at once. */
+  private retryAt = 0
   private cycledAll = false
   private refreshStreak = 0
   private lastError: HoldfastError | undefined
@@ -409,7 +410,7 @@ export class HoldfastClient {
     this.running = true
     this.lastError = undefined
     this.attempt = 0
-    this.nextDelayMs = 0
+    this.retryAt = 0
     this.refreshStreak = 0
     this.cycledAll = false
     this.failures.clear()
@@ -471,14 +472,16 @@ export class HoldfastClient {
   }
 
   private async waitToConnect(generation: number, name: TransportName): Promise<boolean> {
-    const delay = this.nextDelayMs
-    this.nextDelayMs = 0
+    const retryAt = this.retryAt
+    this.retryAt = 0
+    const delay = retryAt - this.now()
     if (delay > 0) {
+      // Usually already the state scheduleRetry set: same nextRetryAt, so no second notification.
       this.setState({
         status: 'reconnecting',
         transport: name,
         attempt: this.attempt,
-        nextRetryAt: this.now() + delay,
+        nextRetryAt: retryAt,
         error: this.lastError,
       })
       const go = await new Promise<boolean>((resolve) => {
@@ -540,7 +543,7 @@ export class HoldfastClient {
         return
       }
       if (this.refreshStreak <= 1) {
-        this.nextDelayMs = 0
+        this.retryAt = 0
         this.setState({
           status: 'reconnecting',
           transport: name,
@@ -569,12 +572,12 @@ export class HoldfastClient {
     // A server hint is a floor, still jittered above so a restarted fleet is not hit in lockstep.
     if (retryAfterMs !== undefined && retryAfterMs > 0) delay += retryAfterMs
     this.attempt++
-    this.nextDelayMs = delay
+    this.retryAt = this.now() + delay
     this.setState({
       status: 'reconnecting',
       transport: name,
       attempt: this.attempt,
-      nextRetryAt: this.now() + delay,
+      nextRetryAt: this.retryAt,
       error: this.lastError,
     })
   }
@@ -602,7 +605,7 @@ export class HoldfastClient {
       this.startTransport(next)
       this.scheduleRetry(to, undefined)
     } else {
-      this.nextDelayMs = 0
+      this.retryAt = 0
       this.startTransport(next)
     }
   }
@@ -617,7 +620,7 @@ export class HoldfastClient {
       this.debug(`probing ${this.order[0]} again`)
       this.failures.set(this.order[0]!, 0)
       this.everOpened.delete(this.order[0]!)
-      this.nextDelayMs = 0
+      this.retryAt = 0
       this.startTransport(0)
     })
   }

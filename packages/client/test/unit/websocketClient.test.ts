@@ -518,3 +518,24 @@ describe('short-lived tokens', () => {
     expect(fake.last.frames.filter((f) => f.type === 'auth')).toHaveLength(1)
   })
 })
+
+test('each retry is announced once: one reconnecting state per drop, with one nextRetryAt', async () => {
+  start()
+  // A clock that moves on every read, as a real one does between scheduling a retry and waiting for it.
+  let reads = 0
+  const c = client({
+    backoff: { initialMs: 1000, maxMs: 1000 },
+    random: () => 0.5,
+    now: () => Date.now() + reads++,
+  })
+  const states: ConnectionState[] = []
+  c.subscribe('room', () => {})
+  await tick(10)
+  c.onStateChange((s) => states.push(s))
+  fake.last.close(1001, 'drop')
+  await tick(5)
+  await tick(600)
+  const reconnecting = states.filter((s) => s.status === 'reconnecting')
+  expect(reconnecting).toHaveLength(1)
+  expect(states.map((s) => s.status)).toEqual(['reconnecting', 'connecting', 'connected'])
+})
