@@ -43,6 +43,8 @@ const steps = [
   ['unit and integration tests', ['npx', 'turbo', 'run', 'test', '--concurrency=1']],
   ['end-to-end tests (Chromium)', ['npx', 'turbo', 'run', 'e2e', '--concurrency=1']],
   ['size budget', ['npx', 'size-limit']],
+  // Keeps every benchmark working; figures are printed, never asserted.
+  ['benchmark smoke', ['npm', 'run', 'bench:smoke', '--workspace', 'bench']],
 ]
 
 const failedSteps = []
