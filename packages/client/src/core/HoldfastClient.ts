@@ -3,6 +3,8 @@ import {
   type Cursor,
   compareCursors,
   isChannelName,
+  type ParsedCursor,
+  parseCursor,
   type ServerFrame,
   type SubscribedFrame,
   type WelcomeFrame,
@@ -103,6 +105,8 @@ interface ChannelEntry {
   /** What the pending subscribe asked for, to report a gap against. */
   asked: Cursor | undefined
   failed: HoldfastError | undefined
+  /** `cursor`, parsed, remembered with the string it came from. */
+  parsed?: { cursor: Cursor; at: ParsedCursor | null }
 }
 
 export interface ClientStats {
@@ -705,11 +709,21 @@ export class HoldfastClient {
   private deliver(frame: { channel: string; cursor: Cursor; data: unknown }): void {
     const entry = this.channels.get(frame.channel)
     if (!entry) return
-    if (entry.cursor !== undefined && compareCursors(frame.cursor, entry.cursor) <= 0) {
-      this.stats.duplicatesDropped++
-      return
+    // Parse the incoming cursor once; the last one stays parsed (hot path: every message).
+    const position = parseCursor(frame.cursor)
+    if (entry.cursor !== undefined) {
+      if (entry.parsed?.cursor !== entry.cursor)
+        entry.parsed = { cursor: entry.cursor, at: parseCursor(entry.cursor) }
+      const last = entry.parsed.at
+      if (position && last && position.epoch === last.epoch) {
+        if ((position.major - last.major || position.minor - last.minor) <= 0) {
+          this.stats.duplicatesDropped++
+          return
+        }
+      }
     }
     entry.cursor = frame.cursor
+    entry.parsed = { cursor: frame.cursor, at: position }
     this.stats.messagesDelivered++
     const message: Message = { channel: frame.channel, cursor: frame.cursor, data: frame.data }
     for (const listener of entry.listeners) listener.delivery.push(message)

@@ -21,6 +21,8 @@ export function sseTransport(options: SseTransportOptions = {}) {
   return (ctx: TransportContext) => new SseTransport(ctx, options.idleTimeoutMs ?? 45_000)
 }
 
+const SSE_FRAME_TYPES = new Set<string>([SseEvent.Subscribed, SseEvent.Error, SseEvent.Reconnect])
+
 class SseTransport extends HttpTransport {
   readonly name = 'sse' as const
 
@@ -131,13 +133,13 @@ class SseTransport extends HttpTransport {
       return undefined
     }
     const type = event.event ?? 'message'
-    const body = typeof value === 'object' && value !== null ? value : {}
-    let candidate: unknown
-    if (type === 'message') candidate = { ...body, type: 'message' }
-    else if (type === SseEvent.Subscribed) candidate = { id: 0, ...body, type: 'subscribed' }
-    else if (type === SseEvent.Error) candidate = { ...body, type: 'error' }
-    else if (type === SseEvent.Reconnect) candidate = { ...body, type: 'reconnect' }
-    else return undefined
+    if (type !== 'message' && !SSE_FRAME_TYPES.has(type)) return undefined
+    // The event name is the frame type; the parsed object is fresh, so it is tagged in place (no copy per message).
+    const candidate = (
+      typeof value === 'object' && value !== null && !Array.isArray(value) ? value : {}
+    ) as Record<string, unknown>
+    candidate.type = type
+    if (type === SseEvent.Subscribed) candidate.id ??= 0
     const decoded = validateServerFrame(candidate)
     if (!decoded.ok) {
       this.ctx.error(new HoldfastError('bad_frame', `invalid SSE ${type} event: ${decoded.error.message}`))

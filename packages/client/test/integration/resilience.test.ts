@@ -48,7 +48,8 @@ async function publishThroughChaos(publisher: HoldfastClient, channel: string, n
   const acks: Promise<unknown>[] = []
   for (let i = 1; i <= n; i++) {
     acks.push(publisher.publish(channel, i))
-    if (i % 50 === 0) await new Promise((r) => setTimeout(r, 5))
+    // Paced so the run spans about a second of chaos whatever the transport's speed.
+    if (i % 25 === 0) await new Promise((r) => setTimeout(r, 25))
   }
   await Promise.all(acks)
   stop = true
@@ -109,26 +110,34 @@ test('forced fallbacks: WebSocket refused -> SSE, SSE blocked -> long polling, W
   const subscriber = makeClient(p.url, ['websocket', 'sse', 'longpoll'])
   const got = collectNumbers(subscriber, 'numbers', cursor)
   const publisher = makeClient(p.url, ['longpoll'])
-  await until(() => subscriber.state.status === 'connected', 10_000, 'subscriber connected')
-  expect(subscriber.state).toMatchObject({ transport: 'sse' })
-  const n = 600
-  let step = 0
-  await publishThroughChaos(publisher, 'numbers', n, () => {
-    step++
-    if (step === 3) {
-      p.blockPath('/sse', true)
-      p.dropAll()
+  const on = (transport: TransportName) =>
+    until(
+      () => subscriber.state.status === 'connected' && subscriber.state.transport === transport,
+      10_000,
+      `the subscriber on ${transport}`,
+    )
+  const phase = async (from: number, to: number, drop: boolean) => {
+    for (let i = from; i <= to; i++) {
+      await publisher.publish('numbers', i)
+      if (drop && i === from + 50) p.dropAll()
     }
-    if (step === 8) p.blockWebSocket(false)
-  })
-  await until(() => got.received.length >= n, 30_000, 'subscriber to receive 1..n')
-  await until(
-    () => subscriber.state.status === 'connected' && subscriber.state.transport === 'websocket',
-    10_000,
-    'move back up to websocket',
-  )
-  expect(got.received).toEqual(range(n))
-  expect([...got.transports]).toEqual(expect.arrayContaining(['sse', 'longpoll', 'websocket']))
+  }
+  await on('sse')
+  await phase(1, 200, true)
+  // SSE gets blocked too (as a buffering proxy that answers 404 would): the subscriber ends on long polling.
+  p.blockPath('/sse', true)
+  p.dropAll()
+  await phase(201, 400, false)
+  await on('longpoll')
+  await phase(401, 500, true)
+  // WebSocket comes back: the background probe moves the subscriber up again.
+  p.blockWebSocket(false)
+  await on('websocket')
+  await phase(501, 600, true)
+  await until(() => got.received.length >= 600, 20_000, 'subscriber to receive 1..600')
+  await new Promise((r) => setTimeout(r, 200))
+  expect(got.received).toEqual(range(600))
+  expect([...got.transports]).toEqual(['sse', 'longpoll', 'websocket'])
 }, 60_000)
 
 test('a server restart (in-memory history) makes clients reconnect and report the gap', async () => {
