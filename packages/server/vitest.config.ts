@@ -1,7 +1,9 @@
 import { defineConfig } from 'vitest/config'
+import { reporters } from '../../vitest.shared'
 
 export default defineConfig({
   test: {
+    reporters: reporters('server'),
     include: ['test/**/*.test.ts'],
     environment: 'node',
     testTimeout: 15_000,
