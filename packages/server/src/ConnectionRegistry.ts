@@ -15,6 +15,7 @@ export interface TrackedConnection {
 export class ConnectionRegistry {
   readonly #connections = new Set<TrackedConnection>()
   #emptyWaiters: Array<() => void> = []
+  #draining: { drainMs: number; random: () => number } | undefined
 
   get size(): number {
     return this.#connections.size
@@ -29,6 +30,10 @@ export class ConnectionRegistry {
   /** Returns the function that forgets the connection; call it when it closes. */
   add(connection: TrackedConnection): () => void {
     this.#connections.add(connection)
+    const draining = this.#draining
+    // Accepted before the drain began but set up after it (an upgrade or an auth check in flight):
+    // tell it to go as well, once its constructor has finished, or it would hold the shutdown open.
+    if (draining) queueMicrotask(() => connection.drain(Math.round(draining.random() * draining.drainMs)))
     return () => {
       if (!this.#connections.delete(connection)) return
       if (this.#connections.size === 0) {
@@ -44,6 +49,7 @@ export class ConnectionRegistry {
    * into a thundering herd against the next process.
    */
   drainAll(drainMs: number, random: () => number): void {
+    this.#draining = { drainMs, random }
     for (const connection of [...this.#connections]) connection.drain(Math.round(random() * drainMs))
   }
 

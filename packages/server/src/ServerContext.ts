@@ -3,6 +3,7 @@ import type { Broker } from './broker/Broker'
 import type { Clock } from './Clock'
 import type { ConnectionRegistry } from './ConnectionRegistry'
 import type { Logger } from './Logger'
+import type { ConnectionAdmission } from './limits/ConnectionAdmission'
 import type { ResolvedOptions } from './ServerOptions'
 
 /** What every transport handler shares. */
@@ -14,6 +15,8 @@ export interface ServerContext {
   readonly logger: Logger
   readonly random: () => number
   readonly connections: ConnectionRegistry
+  /** The connection rate limit, when one is configured. */
+  readonly admission: ConnectionAdmission | undefined
   /** Called when the broker may have missed live messages; each feed re-reads from its cursor. */
   readonly resyncListeners: Set<() => void>
   isDraining(): boolean

@@ -3,6 +3,7 @@ import type { Broker } from './broker/Broker'
 import type { HistoryOptions } from './broker/memoryBroker'
 import type { Clock } from './Clock'
 import type { Logger } from './Logger'
+import type { ConnectionRateOptions } from './limits/ConnectionAdmission'
 
 /** What a caller wants to do with a channel. */
 export type ChannelAction = 'subscribe' | 'publish'
@@ -28,6 +29,14 @@ export interface LimitOptions {
   pingIntervalMs?: number
   /** Time a new WebSocket has to send `connect`. Defaults to 10000. */
   handshakeTimeoutMs?: number
+  /**
+   * Admits new connections through a token bucket, so a reconnect storm is spread out instead of taking
+   * the server down. Past it a WebSocket is accepted and closed at once with `4003` and
+   * `{"retryAfterMs":n}`, an SSE stream or a new long poll gets `503` with `Retry-After`. Each refused
+   * client gets its own later slot. Polls that continue a session (a cursor for every channel) are not
+   * new connections. Defaults to no limit.
+   */
+  connectionRate?: ConnectionRateOptions
 }
 
 export interface SseOptions {
@@ -92,6 +101,7 @@ export interface ResolvedOptions {
   maxSubscriptionsPerConnection: number
   pingIntervalMs: number
   handshakeTimeoutMs: number
+  connectionRate: ConnectionRateOptions | undefined
   sseHeartbeatMs: number
   sseRetryMs: number
   pollTimeoutMs: number
@@ -134,6 +144,7 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     ),
     pingIntervalMs: positive('limits.pingIntervalMs', limits.pingIntervalMs, 25_000),
     handshakeTimeoutMs: positive('limits.handshakeTimeoutMs', limits.handshakeTimeoutMs, 10_000),
+    connectionRate: limits.connectionRate,
     sseHeartbeatMs: positive('sse.heartbeatMs', options.sse?.heartbeatMs, 15_000),
     sseRetryMs: positive('sse.retryMs', options.sse?.retryMs, 1000),
     pollTimeoutMs: positive('poll.timeoutMs', options.poll?.timeoutMs, 25_000),

@@ -20,6 +20,9 @@ const USAGE = `Usage: holdfast-server [options]
                       give up starting when Redis is unreachable for N ms (default 5000)
   --history-size N    messages kept per channel (default 1000)
   --history-ttl-ms N  age after which messages are dropped (default 600000)
+  --connection-rate N admit at most N new connections per second (token bucket; default: no limit)
+  --connection-burst N
+                      connections admitted at once after a quiet period (default: the rate)
   --help              show this text
 
 Without a secret the server runs OPEN: development only.`
@@ -59,6 +62,15 @@ async function main(): Promise<void> {
       ? {}
       : { ttlMs: integer('history-ttl-ms', values['history-ttl-ms'], 0) }),
   }
+  const connectionRate =
+    values['connection-rate'] === undefined
+      ? undefined
+      : {
+          perSecond: integer('connection-rate', values['connection-rate'], 0),
+          ...(values['connection-burst'] === undefined
+            ? {}
+            : { burst: integer('connection-burst', values['connection-burst'], 0) }),
+        }
   const logger = pino(
     {
       name: 'holdfast',
@@ -93,6 +105,7 @@ async function main(): Promise<void> {
     ...(values['allow-origin'] ? { allowedOrigins: values['allow-origin'] } : {}),
     ...(values.static ? { staticDir: values.static } : {}),
     ...(values['base-path'] ? { basePath: values['base-path'] } : {}),
+    ...(connectionRate ? { limits: { connectionRate } } : {}),
     logger,
   })
   await server.listen(port, values.host === undefined ? {} : { host: values.host })
@@ -150,6 +163,8 @@ function parse() {
       'redis-connect-timeout-ms': { type: 'string' },
       'history-size': { type: 'string' },
       'history-ttl-ms': { type: 'string' },
+      'connection-rate': { type: 'string' },
+      'connection-burst': { type: 'string' },
       help: { type: 'boolean' },
     },
     allowPositionals: false,

@@ -17,6 +17,7 @@ import { createRequestHandler, endpointOf } from './http/createRequestHandler'
 import { sendError } from './http/responses'
 import { rejectUpgrade } from './http/upgradeResponse'
 import { errorFields, silentLogger } from './Logger'
+import { ConnectionAdmission } from './limits/ConnectionAdmission'
 import type { ServerContext } from './ServerContext'
 import { resolveOptions, type ServerOptions } from './ServerOptions'
 import { createWebSocketHandler } from './transports/websocketHandler'
@@ -83,6 +84,7 @@ export function createServer(options: ServerOptions = {}): HoldfastServer {
     logger,
     random: options.random ?? Math.random,
     connections: new ConnectionRegistry(),
+    admission: resolved.connectionRate ? new ConnectionAdmission(resolved.connectionRate, clock) : undefined,
     resyncListeners: new Set(),
     isDraining: () => draining,
   }
@@ -177,9 +179,16 @@ export function createServer(options: ServerOptions = {}): HoldfastServer {
     const timeoutMs = closeOptions.timeoutMs ?? 5000
     logger.info({ connections: ctx.connections.size, drainMs }, '[holdfast] draining')
     ctx.connections.drainAll(drainMs, ctx.random)
+    // Idle keep-alive connections would carry the next request back here; closing them sends it elsewhere.
+    if (httpServer && ownsHttpServer) httpServer.closeIdleConnections()
     if (!(await ctx.connections.waitUntilEmpty(timeoutMs, clock))) {
       logger.warn(
-        { connections: ctx.connections.size },
+        {
+          connections: ctx.connections.size,
+          websocket: ctx.connections.count('websocket'),
+          sse: ctx.connections.count('sse'),
+          poll: ctx.connections.count('poll'),
+        },
         '[holdfast] connections did not close in time; cutting them',
       )
       ctx.connections.terminateAll()

@@ -20,6 +20,7 @@ export {
 } from './createServer'
 export { HoldfastServerError } from './HoldfastServerError'
 export type { LogFields, Logger } from './Logger'
+export type { ConnectionRateOptions } from './limits/ConnectionAdmission'
 export type {
   AuthorizeHook,
   ChannelAction,

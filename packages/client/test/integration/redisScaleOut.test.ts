@@ -50,9 +50,14 @@ function makeClient(url: string, transports: TransportName[]): HoldfastClient {
   return c
 }
 
-async function servers(count: number, redisUrl = redis!.url, prefix = `scale:${randomUUID()}:`) {
+async function servers(
+  count: number,
+  redisUrl = redis!.url,
+  args: string[] = [],
+  prefix = `scale:${randomUUID()}:`,
+) {
   const started = await Promise.all(
-    Array.from({ length: count }, () => startServerProcess({ redisUrl, redisPrefix: prefix })),
+    Array.from({ length: count }, () => startServerProcess({ redisUrl, redisPrefix: prefix, args })),
   )
   processes.push(...started)
   return { servers: started, prefix }
@@ -269,4 +274,88 @@ describe.skipIf(!redisAvailable())('several server processes sharing one Redis',
       expect(s.gaps).toEqual([])
     }
   }, 40_000)
+
+  test('a rolling restart of both processes (SIGTERM drains, then a new process) loses nothing', async () => {
+    // History enough for a long poll told to come back in a second while 1000 messages a second flow.
+    const args = ['--drain-ms', '300', '--history-size', '5000']
+    const {
+      servers: [a, b],
+      prefix,
+    } = await servers(2, redis!.url, args)
+    const proxy = await proxyTo([a!.port, b!.port])
+    const cursor = await startingPoint(a!, 'rolling')
+    const kinds: TransportName[] = ['websocket', 'websocket', 'sse', 'sse', 'longpoll', 'longpoll']
+    const subs = kinds.map((t) => subscriber(proxy.url, [t], 'rolling', cursor))
+    const publisher = makeClient(proxy.url, ['websocket'])
+    await allConnected([...subs, { client: publisher }])
+    let sent = 0
+    let publishing = true
+    const acks: Promise<unknown>[] = []
+    const publishLoop = (async () => {
+      while (publishing && sent < 3000) {
+        acks.push(publisher.publish('rolling', ++sent))
+        if (sent % 10 === 0) await sleep(10)
+      }
+    })()
+    const exitCodes: Array<number | null> = []
+    const current = [a!, b!]
+    for (let i = 0; i < 2; i++) {
+      const old = current[i]!
+      // As a load balancer does: take it out of rotation, let it drain, put the new one in.
+      proxy.setBackends(current.filter((s) => s !== old).map((s) => s.port))
+      await sleep(100)
+      exitCodes.push(await old.terminate())
+      const fresh = await startServerProcess({
+        redisUrl: redis!.url,
+        redisPrefix: prefix,
+        args,
+        port: old.port,
+      })
+      processes.push(fresh)
+      current[i] = fresh
+      proxy.setBackends(current.map((s) => s.port))
+      await sleep(300)
+    }
+    publishing = false
+    await publishLoop
+    await Promise.all(acks)
+    await until(
+      () => subs.every((s) => s.received.length >= sent),
+      20_000,
+      'every subscriber to receive 1..n',
+    )
+    await sleep(200)
+    expect(exitCodes).toEqual([0, 0])
+    expect(sent).toBeGreaterThan(100)
+    for (const s of subs) {
+      expect(s.received).toEqual(range(sent))
+      expect(s.gaps).toEqual([])
+    }
+  }, 40_000)
+
+  test('a reconnect storm meets the connection rate limit: refused clients come back spread out, and all get in', async () => {
+    const {
+      servers: [a],
+    } = await servers(1, redis!.url, ['--connection-rate', '20', '--connection-burst', '5'])
+    const cursor = await startingPoint(a!, 'storm')
+    const connectedAt: number[] = []
+    const started = Date.now()
+    const subs = Array.from({ length: 40 }, () => {
+      const s = subscriber(a!.url, ['websocket'], 'storm', cursor)
+      const off = s.client.onStateChange((state) => {
+        if (state.status !== 'connected') return
+        connectedAt.push(Date.now() - started)
+        off()
+      })
+      return s
+    })
+    await allConnected(subs)
+    connectedAt.sort((x, y) => x - y)
+    // 5 at once, then about 20 a second: the last ones cannot be in before (40 - 5) / 20 s, give or take.
+    expect(connectedAt[4]!).toBeLessThan(1000)
+    expect(connectedAt.at(-1)!).toBeGreaterThan(1200)
+    for (let i = 1; i <= 20; i++) await publishHttp(a!, 'storm', i)
+    await until(() => subs.every((s) => s.received.length >= 20), 10_000, 'every client to get 1..20')
+    for (const s of subs) expect(s.received).toEqual(range(20))
+  }, 30_000)
 })

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { Endpoint } from '@holdfast/protocol'
+import { Endpoint, parseCursorMap } from '@holdfast/protocol'
 import { HoldfastServerError } from '../HoldfastServerError'
 import { errorFields } from '../Logger'
 import type { ServerContext } from '../ServerContext'
@@ -73,11 +73,10 @@ export function createRequestHandler(
       return true
     }
     if (ctx.isDraining()) {
-      if (endpoint === Endpoint.Health) sendJson(res, 503, { status: 'draining' }, { 'Retry-After': '1' })
-      else
-        sendError(res, 503, 'server_restart', 'the server is shutting down; retry shortly', {
-          'Retry-After': '1',
-        })
+      // Closing the connection sends the retry through the load balancer again, to a process that stays.
+      const headers = { 'Retry-After': '1', Connection: 'close' }
+      if (endpoint === Endpoint.Health) sendJson(res, 503, { status: 'draining' }, headers)
+      else sendError(res, 503, 'server_restart', 'the server is shutting down; retry shortly', headers)
       return true
     }
     if (!route.methods.includes(req.method ?? '')) {
@@ -92,9 +91,32 @@ export function createRequestHandler(
       )
       return true
     }
+    if (
+      (endpoint === Endpoint.Sse || (endpoint === Endpoint.Poll && startsPollSession(url))) &&
+      ctx.admission
+    ) {
+      const admission = ctx.admission.admit()
+      if (!admission.admitted) {
+        sendError(
+          res,
+          503,
+          'rate_limited',
+          `too many new connections; retry in ${admission.retryAfterMs} ms`,
+          { 'Retry-After': String(Math.ceil(admission.retryAfterMs / 1000)) },
+        )
+        return true
+      }
+    }
     route.handle(ctx, req, res, url).catch((error: unknown) => fail(ctx, res, error))
     return true
   }
+}
+
+/** A poll without a cursor for every channel starts a session; one that has them continues one. */
+function startsPollSession(url: URL): boolean {
+  const channels = url.searchParams.getAll('channel')
+  const since = parseCursorMap(url.searchParams.get('since') ?? '')
+  return since === null || channels.length === 0 || channels.some((c) => !since.has(c))
 }
 
 function fail(ctx: ServerContext, res: ServerResponse, error: unknown): void {

@@ -82,6 +82,7 @@ class LongPoll {
         if (this.#finish())
           sendError(res, 503, 'server_restart', 'the server is shutting down; poll again shortly', {
             'Retry-After': String(Math.ceil(retryAfterMs / 1000)),
+            Connection: 'close',
           })
       },
       terminate: () => res.destroy(),

@@ -223,6 +223,7 @@ class SseStream {
     if (!this.#res.headersSent) {
       sendError(this.#res, 503, 'server_restart', 'the server is shutting down; reconnect shortly', {
         'Retry-After': String(Math.ceil(retryAfterMs / 1000)),
+        Connection: 'close',
       })
       this.#close()
       return
@@ -231,6 +232,9 @@ class SseStream {
     this.#write(
       `retry: ${retryAfterMs}\nevent: ${SseEvent.Reconnect}\ndata: ${formatRetryAfterReason(retryAfterMs)}\n\n`,
     )
+    // Not back into the keep-alive pool: the reconnect must dial again, to a process that stays.
+    const socket = this.#res.socket
+    this.#res.once('finish', () => socket?.end())
     this.#end()
   }
 

@@ -81,6 +81,15 @@ export function createWebSocketHandler(ctx: ServerContext): WebSocketHandler {
         rejectUpgrade(socket, 400, 'bad_request', `offer the WebSocket subprotocol "${PROTOCOL_VERSION}"`)
         return
       }
+      const admission = ctx.admission?.admit()
+      if (admission && !admission.admitted) {
+        // Accepted, then closed at once: a browser sees the close code and reason, never a bare failed upgrade.
+        wss.handleUpgrade(req, socket, head, (ws) => {
+          ws.on('error', () => {})
+          ws.close(CloseCode.RateLimited, formatRetryAfterReason(admission.retryAfterMs))
+        })
+        return
+      }
       wss.handleUpgrade(req, socket, head, (ws) => {
         const connection = new WebSocketConnection(ctx, ws, socket)
         live.add(connection)
@@ -517,6 +526,9 @@ class WebSocketConnection {
     clock.clearTimeout(this.#graceTimer)
     for (const feed of this.#feeds.values()) feed.close()
     this.#feeds.clear()
+    // Paused behind a backlog of requests, the socket would never read the peer's close frame, and the
+    // connection would only go when the close timeout cuts it (holding a graceful shutdown that long).
+    if (this.#ws.isPaused) this.#ws.resume()
   }
 }
 
