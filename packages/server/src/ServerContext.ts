@@ -4,6 +4,7 @@ import type { Clock } from './Clock'
 import type { ConnectionRegistry } from './ConnectionRegistry'
 import type { Logger } from './Logger'
 import type { ConnectionAdmission } from './limits/ConnectionAdmission'
+import type { ServerMetrics } from './metrics/ServerMetrics'
 import type { ResolvedOptions } from './ServerOptions'
 
 /** What every transport handler shares. */
@@ -17,6 +18,7 @@ export interface ServerContext {
   readonly connections: ConnectionRegistry
   /** The connection rate limit, when one is configured. */
   readonly admission: ConnectionAdmission | undefined
+  readonly metrics: ServerMetrics
   /** Called when the broker may have missed live messages; each feed re-reads from its cursor. */
   readonly resyncListeners: Set<() => void>
   isDraining(): boolean

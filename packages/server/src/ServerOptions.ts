@@ -4,6 +4,7 @@ import type { HistoryOptions } from './broker/memoryBroker'
 import type { Clock } from './Clock'
 import type { Logger } from './Logger'
 import type { ConnectionRateOptions } from './limits/ConnectionAdmission'
+import type { MetricsOptions } from './metrics/ServerMetrics'
 
 /** What a caller wants to do with a channel. */
 export type ChannelAction = 'subscribe' | 'publish'
@@ -18,11 +19,31 @@ export type AuthorizeHook = (
   action: ChannelAction,
 ) => boolean | Promise<boolean>
 
+/**
+ * What happens to a live message for a connection whose unsent data would pass `sendBufferBytes`:
+ * - `'close'`: close the connection (WebSocket `4001`, SSE stream cut); the client resumes from history,
+ *   so nothing is lost, only delayed.
+ * - `'drop'`: skip the message for this connection. The client never sees it and is not told.
+ * - `'latest'`: keep only the newest message of the channel and send it as soon as there is room
+ *   (prices, presence, positions: anything where only the current value matters).
+ */
+export type SlowConsumerPolicy = 'close' | 'drop' | 'latest'
+
 export interface LimitOptions {
   /** Largest accepted frame or `/publish` body, in bytes. Defaults to 131072 (128 KiB). */
   maxMessageBytes?: number
-  /** Unsent bytes a connection may hold before it is closed as a slow consumer. Defaults to 524288 (512 KiB). */
+  /**
+   * Unsent bytes a connection may hold before `slowConsumer` applies. Defaults to 524288 (512 KiB).
+   * Replies and heartbeats may use twice this before the connection is closed whatever the policy.
+   */
   sendBufferBytes?: number
+  /**
+   * Policy for live messages that would pass `sendBufferBytes`, for the whole server or per channel
+   * (`(channel) => policy`, asked once per subscription). Long polls are paged from history at the
+   * client's own pace (each answer at most `sendBufferBytes`), so no policy applies to them.
+   * Defaults to `'close'`.
+   */
+  slowConsumer?: SlowConsumerPolicy | ((channel: string) => SlowConsumerPolicy)
   /** Channels one WebSocket or one SSE stream may follow. Defaults to 100. */
   maxSubscriptionsPerConnection?: number
   /** Interval of WebSocket protocol pings; a peer that missed the previous one is terminated. Defaults to 25000. */
@@ -78,6 +99,11 @@ export interface ServerOptions {
    * A broker passed in is not closed by the server.
    */
   broker?: Broker
+  /**
+   * Prometheus metrics at `GET <basePath>/metrics`, in a registry of this server's own (read it from
+   * `server.metrics`). `false` turns them and the endpoint off. Defaults to on.
+   */
+  metrics?: MetricsOptions | false
   /** Serve this directory (with `index.html` as fallback) for every other GET, so an app can be served same-origin. */
   staticDir?: string
   /** Path prefix of every endpoint, e.g. `/holdfast`. Defaults to '' (endpoints at the root). */
@@ -98,6 +124,7 @@ export interface ResolvedOptions {
   allowedOrigins: readonly string[] | undefined
   maxMessageBytes: number
   sendBufferBytes: number
+  slowConsumer: (channel: string) => SlowConsumerPolicy
   maxSubscriptionsPerConnection: number
   pingIntervalMs: number
   handshakeTimeoutMs: number
@@ -115,6 +142,23 @@ function positive(name: string, value: number | undefined, fallback: number): nu
   if (!(typeof v === 'number' && Number.isFinite(v) && v > 0))
     throw new RangeError(`[holdfast] ${name} must be a positive number, got ${String(value)}`)
   return v
+}
+
+const POLICIES: readonly SlowConsumerPolicy[] = ['close', 'drop', 'latest']
+
+function resolveSlowConsumer(option: LimitOptions['slowConsumer']): (channel: string) => SlowConsumerPolicy {
+  if (option === undefined) return () => 'close'
+  if (typeof option === 'function')
+    return (channel) => {
+      const policy = option(channel)
+      // An unknown answer is treated as the safe default: the client resumes from history.
+      return POLICIES.includes(policy) ? policy : 'close'
+    }
+  if (!POLICIES.includes(option))
+    throw new TypeError(
+      `[holdfast] limits.slowConsumer must be 'close', 'drop' or 'latest', got ${String(option)}`,
+    )
+  return () => option
 }
 
 export function resolveOptions(options: ServerOptions): ResolvedOptions {
@@ -137,6 +181,7 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     allowedOrigins: options.allowedOrigins,
     maxMessageBytes: positive('limits.maxMessageBytes', limits.maxMessageBytes, 128 * 1024),
     sendBufferBytes: positive('limits.sendBufferBytes', limits.sendBufferBytes, 512 * 1024),
+    slowConsumer: resolveSlowConsumer(limits.slowConsumer),
     maxSubscriptionsPerConnection: positive(
       'limits.maxSubscriptionsPerConnection',
       limits.maxSubscriptionsPerConnection,

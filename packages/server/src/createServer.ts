@@ -7,6 +7,7 @@ import {
 import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { Endpoint, isChannelName, isIdempotencyKey, type PublishResponse } from '@holdfast/protocol'
+import type { Registry } from 'prom-client'
 import { createAuthenticator } from './auth/createAuthenticator'
 import type { Broker, PublishOptions } from './broker/Broker'
 import { memoryBroker } from './broker/memoryBroker'
@@ -18,6 +19,7 @@ import { sendError } from './http/responses'
 import { rejectUpgrade } from './http/upgradeResponse'
 import { errorFields, silentLogger } from './Logger'
 import { ConnectionAdmission } from './limits/ConnectionAdmission'
+import { createServerMetrics, noMetrics } from './metrics/ServerMetrics'
 import type { ServerContext } from './ServerContext'
 import { resolveOptions, type ServerOptions } from './ServerOptions'
 import { createWebSocketHandler } from './transports/websocketHandler'
@@ -55,6 +57,11 @@ export interface HoldfastServer {
   readonly connectionCount: number
   /** True from the start of `close()`. */
   readonly draining: boolean
+  /**
+   * This server's Prometheus registry (also served at `GET <basePath>/metrics`); `undefined` with
+   * `metrics: false`. Read it in-process with `await server.metrics.metrics()` or `getMetricsAsJSON()`.
+   */
+  readonly metrics: Registry | undefined
 }
 
 /** Creates the Holdfast reference server. See `ServerOptions` for every option and its default. */
@@ -76,6 +83,9 @@ export function createServer(options: ServerOptions = {}): HoldfastServer {
   if (options.broker && options.history)
     logger.warn({}, '[holdfast] `history` is ignored when a broker is passed; configure the broker instead')
   let draining = false
+  const connections = new ConnectionRegistry()
+  const metrics =
+    options.metrics === false ? noMetrics : createServerMetrics(options.metrics ?? {}, connections, clock)
   const ctx: ServerContext = {
     options: resolved,
     broker,
@@ -83,12 +93,14 @@ export function createServer(options: ServerOptions = {}): HoldfastServer {
     clock,
     logger,
     random: options.random ?? Math.random,
-    connections: new ConnectionRegistry(),
+    connections,
     admission: resolved.connectionRate ? new ConnectionAdmission(resolved.connectionRate, clock) : undefined,
+    metrics,
     resyncListeners: new Set(),
     isDraining: () => draining,
   }
   const stopResync = broker.onResync(() => {
+    metrics.resynced()
     logger.warn(
       { feeds: ctx.resyncListeners.size },
       '[holdfast] broker resync: re-reading every subscription',
@@ -262,6 +274,7 @@ export function createServer(options: ServerOptions = {}): HoldfastServer {
           `data exceeds maxMessageBytes (${resolved.maxMessageBytes})`,
         )
       const result = await broker.publish(channel, json, publishOptions)
+      metrics.published('server', result.duplicate)
       return { cursor: result.cursor, duplicate: result.duplicate }
     },
 
@@ -287,5 +300,7 @@ export function createServer(options: ServerOptions = {}): HoldfastServer {
     get draining() {
       return draining
     },
+
+    metrics: metrics.registry,
   }
 }

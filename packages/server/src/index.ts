@@ -21,11 +21,13 @@ export {
 export { HoldfastServerError } from './HoldfastServerError'
 export type { LogFields, Logger } from './Logger'
 export type { ConnectionRateOptions } from './limits/ConnectionAdmission'
+export type { MetricsOptions } from './metrics/ServerMetrics'
 export type {
   AuthorizeHook,
   ChannelAction,
   LimitOptions,
   PollOptions,
   ServerOptions,
+  SlowConsumerPolicy,
   SseOptions,
 } from './ServerOptions'

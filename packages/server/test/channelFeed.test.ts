@@ -7,13 +7,17 @@ import { silentLogger } from '../src/Logger'
 function fakeSink() {
   const written: StoredMessage[] = []
   const failures: FeedFailure[] = []
+  const drops: string[] = []
+  const live: boolean[] = []
   let buffered = 0
   let wake: (() => void) | undefined
   const sink: FeedSink = {
-    write(message) {
+    write(message, isLive) {
       written.push(message)
+      live.push(isLive)
       buffered += message.frame.length
     },
+    dropped: (reason) => drops.push(reason),
     bufferedBytes: () => buffered,
     drained: () =>
       new Promise<void>((resolve) => {
@@ -25,6 +29,8 @@ function fakeSink() {
     sink,
     written,
     failures,
+    drops,
+    live,
     flush() {
       buffered = 0
       wake?.()
@@ -101,6 +107,45 @@ describe('ChannelFeed', () => {
     expect(feed.closed).toBe(true)
     await broker.close()
   })
+
+  for (const policy of ['drop', 'latest'] as const)
+    it(`keeps the subscription under the '${policy}' policy when live messages pile up behind a stalled replay`, async () => {
+      const { broker, epoch } = await filledBroker(20, 1000)
+      const fake = fakeSink()
+      const feed = new ChannelFeed({
+        broker,
+        channel: 'c',
+        since: `${epoch}:0`,
+        sink: fake.sink,
+        maxBufferedBytes: 10_000,
+        policy,
+        logger: silentLogger,
+        resyncListeners: new Set(),
+      })
+      feed.start((await feed.open())!)
+      await tick()
+      expect(fake.waiting).toBe(true)
+      for (let n = 1; n <= 20; n++)
+        await broker.publish('c', JSON.stringify({ live: n, pad: 'q'.repeat(1000) }))
+      expect(fake.failures).toEqual([])
+      expect(fake.drops.length).toBeGreaterThan(0)
+      expect(new Set(fake.drops)).toEqual(new Set([policy]))
+      while (fake.waiting) {
+        fake.flush()
+        await tick()
+      }
+      const liveSent = fake.written.filter((_, i) => fake.live[i]).map((m) => JSON.parse(m.json).live)
+      expect(fake.written.filter((_, i) => !fake.live[i])).toHaveLength(20)
+      if (policy === 'latest') expect(liveSent).toEqual([20])
+      else {
+        // The first ones that fitted were kept, the rest dropped; nothing out of order.
+        expect(liveSent).toEqual(Array.from({ length: liveSent.length }, (_, i) => i + 1))
+        expect(liveSent.length + fake.drops.length).toBe(20)
+      }
+      expect(feed.closed).toBe(false)
+      feed.close()
+      await broker.close()
+    })
 
   it('reports lost history when a live message comes from another epoch', async () => {
     const listeners = new Set<(m: StoredMessage) => void>()

@@ -13,9 +13,11 @@ export interface AuthenticatedRequest {
 export async function authenticateRequest(
   ctx: ServerContext,
   req: IncomingMessage,
+  endpoint: 'sse' | 'poll' | 'publish',
 ): Promise<AuthenticatedRequest> {
   const verified = await ctx.authenticator.verify(bearerToken(req.headers.authorization))
   if (!verified.ok) {
+    ctx.metrics.authFailed(endpoint, verified.code)
     ctx.logger.info({ code: verified.code, path: req.url?.split('?')[0] }, '[holdfast] HTTP auth refused')
     throw new HoldfastServerError(verified.code, `${verified.message}; send "Authorization: Bearer <jwt>"`)
   }

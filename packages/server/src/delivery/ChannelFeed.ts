@@ -3,14 +3,22 @@ import { parseCursor } from '@holdfast/protocol'
 import type { Broker, ReadResult, StoredMessage } from '../broker/Broker'
 import { comparePositions } from '../broker/createStoredMessage'
 import { errorFields, type Logger } from '../Logger'
+import type { DropReason } from '../metrics/ServerMetrics'
+import type { SlowConsumerPolicy } from '../ServerOptions'
 
 /** Why a feed gave up; the transport then makes its client reconnect and resume from history. */
 export type FeedFailure = 'slow_consumer' | 'history_lost' | 'internal'
 
 /** The connection a feed writes into. One connection may carry many feeds. */
 export interface FeedSink {
-  /** Sends one message; the transport applies its send-buffer limit here. */
-  write(message: StoredMessage): void
+  /**
+   * Sends one message; the transport applies its send-buffer limit here. `live` is false for messages
+   * read from history (paced by `drained`), true for messages pushed by the broker, to which `policy`
+   * applies when the buffer is full.
+   */
+  write(message: StoredMessage, live: boolean, policy: SlowConsumerPolicy): void
+  /** A live message held during a replay was given up under the `drop` or `latest` policy. */
+  dropped(reason: DropReason): void
   /** Bytes queued on the connection and not yet sent. */
   bufferedBytes(): number
   /** Resolves once the connection has room again (or closed). */
@@ -26,6 +34,8 @@ export interface ChannelFeedOptions {
   sink: FeedSink
   /** Live messages held during a replay plus the connection's queue may not exceed this. */
   maxBufferedBytes: number
+  /** What to do with live messages past `maxBufferedBytes`. Defaults to `'close'`. */
+  policy?: SlowConsumerPolicy
   logger: Logger
   /** The server's set of resync listeners; the feed joins it while open. */
   resyncListeners: Set<() => void>
@@ -44,6 +54,7 @@ export class ChannelFeed {
   readonly channel: string
   readonly #options: ChannelFeedOptions
   readonly #pageSize: number
+  readonly #policy: SlowConsumerPolicy
   #state: FeedState = 'new'
   #unsubscribe: (() => void) | undefined
   #pending: StoredMessage[] = []
@@ -54,11 +65,13 @@ export class ChannelFeed {
   // Bumped by every (re)start of a replay, so an outdated replay loop stops on its own.
   #generation = 0
   #resyncRequested = false
+  #superseding = false
 
   constructor(options: ChannelFeedOptions) {
     this.channel = options.channel
     this.#options = options
     this.#pageSize = options.pageSize ?? 256
+    this.#policy = options.policy ?? 'close'
   }
 
   /** Position of the last message written, or where delivery starts from. */
@@ -113,14 +126,24 @@ export class ChannelFeed {
   readonly #onMessage = (message: StoredMessage): void => {
     if (this.closed) return
     if (this.#state === 'live') {
-      this.#deliver(message)
+      this.#deliver(message, true)
       return
+    }
+    const { sink, maxBufferedBytes } = this.#options
+    if (
+      this.#superseding ||
+      this.#pendingBytes + message.frame.length + sink.bufferedBytes() > maxBufferedBytes
+    ) {
+      if (this.#policy === 'close') return this.#fail('slow_consumer')
+      if (this.#policy === 'drop') return sink.dropped('drop')
+      // 'latest': once behind, what waits for the replay to end is only ever the newest message.
+      this.#superseding = true
+      for (let i = 0; i < this.#pending.length; i++) sink.dropped('latest')
+      this.#pending = []
+      this.#pendingBytes = 0
     }
     this.#pending.push(message)
     this.#pendingBytes += message.frame.length
-    if (this.#pendingBytes + this.#options.sink.bufferedBytes() > this.#options.maxBufferedBytes) {
-      this.#fail('slow_consumer')
-    }
   }
 
   readonly #onResync = (): void => {
@@ -147,7 +170,7 @@ export class ChannelFeed {
     return this.closed || generation !== this.#generation
   }
 
-  #deliver(message: StoredMessage): void {
+  #deliver(message: StoredMessage, live: boolean): void {
     if (message.position.epoch !== this.#epoch) {
       // The log was lost and restarted under us; only a fresh subscription can say so honestly.
       this.#fail('history_lost')
@@ -156,7 +179,7 @@ export class ChannelFeed {
     if (this.#last && comparePositions(message.position, this.#last) <= 0) return
     this.#last = message.position
     this.#lastCursor = message.cursor
-    this.#options.sink.write(message)
+    this.#options.sink.write(message, live, this.#policy)
   }
 
   #runReplay(generation: number, first: ReadResult): void {
@@ -170,7 +193,7 @@ export class ChannelFeed {
       for (const message of page.messages) {
         if (sink.bufferedBytes() > maxBufferedBytes / 2) await sink.drained()
         if (this.#isStale(generation)) return
-        this.#deliver(message)
+        this.#deliver(message, false)
       }
       if (this.#isStale(generation)) return
       if (!page.more) break
@@ -185,12 +208,13 @@ export class ChannelFeed {
         throw new Error('broker returned an empty page with more=true')
     }
     this.#state = 'live'
+    this.#superseding = false
     const pending = this.#pending
     this.#pending = []
     this.#pendingBytes = 0
     for (const message of pending) {
       if (this.closed) return
-      this.#deliver(message)
+      this.#deliver(message, true)
     }
     if (this.#resyncRequested && !this.closed) {
       this.#resyncRequested = false

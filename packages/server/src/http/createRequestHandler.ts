@@ -97,6 +97,7 @@ export function createRequestHandler(
     ) {
       const admission = ctx.admission.admit()
       if (!admission.admitted) {
+        ctx.metrics.rateLimited(endpoint === Endpoint.Sse ? 'sse' : 'poll')
         sendError(
           res,
           503,

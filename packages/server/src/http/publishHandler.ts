@@ -17,7 +17,7 @@ export async function publishHandler(
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
-  const { user } = await authenticateRequest(ctx, req)
+  const { user } = await authenticateRequest(ctx, req, 'publish')
   const key = req.headers[IDEMPOTENCY_KEY_HEADER]
   if (key !== undefined && !isIdempotencyKey(key))
     throw new HoldfastServerError(
@@ -46,6 +46,7 @@ export async function publishHandler(
     JSON.stringify(data),
     key === undefined ? {} : { idempotencyKey: key },
   )
+  ctx.metrics.published('http', result.duplicate)
   const answer: PublishResponse = { cursor: result.cursor, duplicate: result.duplicate }
   sendJson(res, 200, answer)
 }

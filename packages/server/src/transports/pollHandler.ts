@@ -7,6 +7,7 @@ import {
   REPLAY_FROM_HEADER,
 } from '@holdfast/protocol'
 import { authenticateRequest, authorizeChannels } from '../auth/authenticateRequest'
+import type { StoredMessage } from '../broker/Broker'
 import type { TimerHandle } from '../Clock'
 import { HoldfastServerError } from '../HoldfastServerError'
 import { parseChannelQuery } from '../http/channelQuery'
@@ -36,7 +37,7 @@ export async function pollHandler(
       throw new HoldfastServerError('bad_request', 'timeoutMs must be a non-negative integer (milliseconds)')
     holdMs = Math.min(holdMs, Number(requested))
   }
-  const { user, expiresAtMs } = await authenticateRequest(ctx, req)
+  const { user, expiresAtMs } = await authenticateRequest(ctx, req, 'poll')
   await authorizeChannels(ctx, user, channels, 'subscribe')
   // Never hold a poll past its token's lifetime: the next poll must show a valid token.
   if (expiresAtMs !== undefined) holdMs = Math.min(holdMs, Math.max(0, expiresAtMs - ctx.clock.now()))
@@ -48,6 +49,8 @@ interface Collected {
   hasNews: boolean
   body: string
   headers: Record<string, string>
+  messages: StoredMessage[]
+  gaps: number
 }
 
 class LongPoll {
@@ -91,6 +94,7 @@ class LongPoll {
   }
 
   async run(): Promise<void> {
+    if (this.#channels.some((c) => !this.#since.has(c))) this.#ctx.metrics.connected('poll')
     try {
       const hold = this.#holdMs > 0 && this.#channels.every((c) => this.#since.has(c))
       if (hold) {
@@ -101,12 +105,12 @@ class LongPoll {
           if (this.#done) return unsubscribe()
           this.#unsubscribes.push(unsubscribe)
         }
-        this.#timer = this.#ctx.clock.setTimeout(() => this.#answer(this.#last), this.#holdMs)
+        this.#timer = this.#ctx.clock.setTimeout(() => this.#answer(this.#last, true), this.#holdMs)
       }
       this.#collecting = true
       const collected = await this.#collect()
       this.#collecting = false
-      if (collected.hasNews || !hold) return this.#answer(collected)
+      if (collected.hasNews || !hold) return this.#answer(collected, false)
       this.#last = collected
       if (this.#dirty) this.#onSignal()
     } catch (error) {
@@ -125,7 +129,7 @@ class LongPoll {
     this.#collect()
       .then((collected) => {
         this.#collecting = false
-        if (collected.hasNews) return this.#answer(collected)
+        if (collected.hasNews) return this.#answer(collected, true)
         this.#last = collected
         if (this.#dirty) this.#onSignal()
       })
@@ -139,6 +143,7 @@ class LongPoll {
     const gaps: string[] = []
     const subscribed: NonNullable<PollResponse['subscribed']> = []
     const bodies: string[] = []
+    const messages: StoredMessage[] = []
     let bytes = 0
     let room = options.pollMaxMessages
     for (const channel of this.#channels) {
@@ -153,6 +158,7 @@ class LongPoll {
       for (const message of result.messages) {
         if (room <= 0 || (bodies.length > 0 && bytes + message.body.length > options.sendBufferBytes)) break
         bodies.push(message.body)
+        messages.push(message)
         bytes += message.body.length
         room--
         position = message.cursor
@@ -166,19 +172,24 @@ class LongPoll {
     const headers: Record<string, string> = { [REPLAY_FROM_HEADER]: formatCursorMap(from) }
     if (gaps.length > 0) headers[GAP_HEADER] = gaps.join(',')
     const body = `{"since":${JSON.stringify(formatCursorMap(next))},"messages":[${bodies.join(',')}],"subscribed":${JSON.stringify(subscribed)}}`
-    return { hasNews: bodies.length > 0 || subscribed.length > 0, body, headers }
+    return { hasNews: bodies.length > 0 || subscribed.length > 0, body, headers, messages, gaps: gaps.length }
   }
 
-  #answer(collected: Collected | undefined): void {
+  /** `live`: the poll was held and woken by a message, so its messages count as live deliveries. */
+  #answer(collected: Collected | undefined, live: boolean): void {
     if (!collected) {
       // The hold ran out before the first read finished; answer once it does.
       this.#dirty = false
       this.#collect()
-        .then((c) => this.#answer(c))
+        .then((c) => this.#answer(c, false))
         .catch((error: unknown) => this.#fail(error))
       return
     }
-    if (this.#finish()) sendJsonText(this.#res, 200, collected.body, collected.headers)
+    if (!this.#finish()) return
+    sendJsonText(this.#res, 200, collected.body, collected.headers)
+    const { metrics } = this.#ctx
+    for (const message of collected.messages) metrics.delivered('poll', message, live)
+    for (let i = 0; i < collected.gaps; i++) metrics.gap('poll')
   }
 
   #fail(error: unknown): void {

@@ -15,6 +15,7 @@ import { parseChannelQuery } from '../http/channelQuery'
 import { sendError } from '../http/responses'
 import { errorFields } from '../Logger'
 import type { ServerContext } from '../ServerContext'
+import type { SlowConsumerPolicy } from '../ServerOptions'
 
 const BLANK_LINE = Buffer.from('\n\n')
 
@@ -38,7 +39,7 @@ export async function sseHandler(
     cursorMap,
     ctx.options.maxSubscriptionsPerConnection,
   )
-  const { user, expiresAtMs } = await authenticateRequest(ctx, req)
+  const { user, expiresAtMs } = await authenticateRequest(ctx, req, 'sse')
   await authorizeChannels(ctx, user, channels, 'subscribe')
   if (res.destroyed) return
   new SseStream(ctx, res, channels, since, expiresAtMs).open()
@@ -51,10 +52,14 @@ class SseStream {
   readonly #positions = new Map<string, Cursor>()
   readonly #feeds: ChannelFeed[]
   readonly #expiresAtMs: number | undefined
+  readonly #resumedFrom: Set<string>
   readonly #unregister: () => void
   #closed = false
   #heartbeatTimer: TimerHandle | undefined
   #expiryTimer: TimerHandle | undefined
+  // Under the 'latest' policy: the newest message of each channel that found no room, sent on 'drain'.
+  readonly #parked = new Map<string, StoredMessage>()
+  #waitingForRoom = false
 
   constructor(
     ctx: ServerContext,
@@ -67,6 +72,7 @@ class SseStream {
     this.#res = res
     this.#channels = channels
     this.#expiresAtMs = expiresAtMs
+    this.#resumedFrom = new Set(since.keys())
     this.#feeds = channels.map((channel) => {
       const cursor = since.get(channel)
       return new ChannelFeed({
@@ -75,6 +81,7 @@ class SseStream {
         ...(cursor === undefined ? {} : { since: cursor }),
         sink: this.#sink,
         maxBufferedBytes: ctx.options.sendBufferBytes,
+        policy: ctx.options.slowConsumer(channel),
         logger: ctx.logger,
         resyncListeners: ctx.resyncListeners,
       })
@@ -106,10 +113,12 @@ class SseStream {
       return
     }
     const gaps: string[] = []
+    this.#ctx.metrics.connected('sse')
     started.forEach((result, i) => {
       const channel = this.#channels[i]!
       this.#positions.set(channel, result.from)
       if (!result.recovered) gaps.push(channel)
+      if (this.#resumedFrom.has(channel)) this.#ctx.metrics.resumed('sse', result.recovered)
     })
     const startMap = formatCursorMap(this.#positions)
     const headers: Record<string, string> = {
@@ -139,17 +148,8 @@ class SseStream {
   }
 
   readonly #sink: FeedSink = {
-    write: (message: StoredMessage) => {
-      if (this.#closed) return
-      this.#positions.set(message.channel, message.cursor)
-      const res = this.#res
-      res.cork()
-      res.write(`id: ${formatCursorMap(this.#positions)}\ndata: `)
-      res.write(message.bodyBytes)
-      const ok = res.write(BLANK_LINE)
-      process.nextTick(() => res.uncork())
-      if (!ok) this.#checkBackpressure()
-    },
+    write: (message, live, policy) => this.#writeMessage(message, live, policy),
+    dropped: (reason) => this.#ctx.metrics.dropped('sse', reason),
     bufferedBytes: () => this.#res.writableLength,
     drained: () =>
       new Promise<void>((resolve) => {
@@ -170,17 +170,61 @@ class SseStream {
     },
   }
 
-  #write(chunk: string): void {
+  #writeMessage(message: StoredMessage, live: boolean, policy: SlowConsumerPolicy): void {
     if (this.#closed) return
-    if (!this.#res.write(chunk)) this.#checkBackpressure()
+    if (live && policy === 'latest' && this.#parked.has(message.channel)) {
+      this.#parked.set(message.channel, message)
+      this.#ctx.metrics.dropped('sse', 'latest')
+      return
+    }
+    if (this.#res.writableLength + message.bodyBytes.length > this.#ctx.options.sendBufferBytes) {
+      // A replay is paced by `drained` and only overflows on a message larger than half the buffer.
+      if (!live || policy === 'close') return this.#slowConsumer()
+      if (policy === 'drop') return this.#ctx.metrics.dropped('sse', 'drop')
+      this.#parked.set(message.channel, message)
+      this.#waitForRoom()
+      return
+    }
+    this.#send(message, live)
   }
 
-  #checkBackpressure(): void {
-    if (this.#res.writableLength > this.#ctx.options.sendBufferBytes) this.#slowConsumer()
+  #send(message: StoredMessage, live: boolean): void {
+    this.#positions.set(message.channel, message.cursor)
+    const res = this.#res
+    res.cork()
+    res.write(`id: ${formatCursorMap(this.#positions)}\ndata: `)
+    res.write(message.bodyBytes)
+    res.write(BLANK_LINE)
+    process.nextTick(() => res.uncork())
+    this.#ctx.metrics.delivered('sse', message, live)
+  }
+
+  #waitForRoom(): void {
+    if (this.#waitingForRoom) return
+    this.#waitingForRoom = true
+    const onDrain = () => {
+      if (this.#closed) return
+      for (const [channel, message] of this.#parked) {
+        if (this.#res.writableLength + message.bodyBytes.length > this.#ctx.options.sendBufferBytes) return
+        this.#parked.delete(channel)
+        this.#send(message, true)
+      }
+      this.#res.off('drain', onDrain)
+      this.#waitingForRoom = false
+    }
+    this.#res.on('drain', onDrain)
+  }
+
+  // Heartbeats and goodbyes: never dropped; closed only past twice the send buffer, whatever the policy.
+  #write(chunk: string): void {
+    if (this.#closed) return
+    if (!this.#res.write(chunk) && this.#res.writableLength > 2 * this.#ctx.options.sendBufferBytes)
+      this.#slowConsumer()
   }
 
   #slowConsumer(): void {
     if (this.#closed) return
+    this.#ctx.metrics.slowConsumerClosed('sse')
     this.#ctx.logger.warn(
       { bufferedBytes: this.#res.writableLength },
       '[holdfast] slow SSE consumer: send buffer full; ending the stream',
@@ -250,6 +294,7 @@ class SseStream {
     this.#ctx.clock.clearTimeout(this.#heartbeatTimer)
     this.#ctx.clock.clearTimeout(this.#expiryTimer)
     for (const feed of this.#feeds) feed.close()
+    this.#parked.clear()
     this.#unregister()
   }
 }

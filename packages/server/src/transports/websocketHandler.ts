@@ -20,6 +20,7 @@ import { isOriginAllowed } from '../http/originPolicy'
 import { rejectUpgrade } from '../http/upgradeResponse'
 import { errorFields } from '../Logger'
 import type { ServerContext } from '../ServerContext'
+import type { SlowConsumerPolicy } from '../ServerOptions'
 
 export interface WebSocketHandler {
   /** Takes over an HTTP upgrade request for the WebSocket endpoint. */
@@ -83,6 +84,7 @@ export function createWebSocketHandler(ctx: ServerContext): WebSocketHandler {
       }
       const admission = ctx.admission?.admit()
       if (admission && !admission.admitted) {
+        ctx.metrics.rateLimited('websocket')
         // Accepted, then closed at once: a browser sees the close code and reason, never a bare failed upgrade.
         wss.handleUpgrade(req, socket, head, (ws) => {
           ws.on('error', () => {})
@@ -123,6 +125,9 @@ class WebSocketConnection {
   #connectReceived = false
   #queue: Promise<void> = Promise.resolve()
   #queued = 0
+  // Under the 'latest' policy: the newest message of each channel that found no room, sent on 'drain'.
+  readonly #parked = new Map<string, StoredMessage>()
+  #waitingForRoom = false
 
   constructor(ctx: ServerContext, ws: WebSocket, socket: Duplex) {
     this.#ctx = ctx
@@ -156,6 +161,7 @@ class WebSocketConnection {
       // Only now: shutdown waits for closing handshakes to finish, not merely to start.
       this.#unregister()
     })
+    ctx.metrics.connected('websocket')
     ctx.logger.debug({ session: this.#session }, '[holdfast] WebSocket opened')
   }
 
@@ -280,6 +286,7 @@ class WebSocketConnection {
     const verified = await this.#ctx.authenticator.verify(token)
     if (this.#isClosed()) return
     if (!verified.ok) {
+      this.#ctx.metrics.authFailed('websocket', verified.code)
       this.#ctx.logger.info(
         { session: this.#session, code: verified.code },
         '[holdfast] WebSocket auth refused',
@@ -317,6 +324,7 @@ class WebSocketConnection {
     const verified = await this.#ctx.authenticator.verify(token)
     if (this.#isClosed()) return
     if (!verified.ok) {
+      this.#ctx.metrics.authFailed('websocket', verified.code)
       // The old token keeps its remaining time; a bad refresh does not end a working connection.
       this.#sendError(id, verified.code, verified.message)
       return
@@ -351,6 +359,7 @@ class WebSocketConnection {
       ...(since === undefined ? {} : { since }),
       sink: this.#sink,
       maxBufferedBytes: this.#ctx.options.sendBufferBytes,
+      policy: this.#ctx.options.slowConsumer(channel),
       logger: this.#ctx.logger,
       resyncListeners: this.#ctx.resyncListeners,
     })
@@ -364,6 +373,7 @@ class WebSocketConnection {
       throw error
     }
     if (result === null || this.#isClosed()) return
+    if (since !== undefined) this.#ctx.metrics.resumed('websocket', result.recovered)
     this.#sendFrame({
       type: 'subscribed',
       id,
@@ -395,6 +405,7 @@ class WebSocketConnection {
       JSON.stringify(data),
       key === undefined ? {} : { idempotencyKey: key },
     )
+    this.#ctx.metrics.published('websocket', result.duplicate)
     this.#sendFrame({ type: 'ack', id, cursor: result.cursor, duplicate: result.duplicate })
   }
 
@@ -436,9 +447,8 @@ class WebSocketConnection {
   }
 
   readonly #sink: FeedSink = {
-    write: (message: StoredMessage) => {
-      this.#send(message.frameBytes)
-    },
+    write: (message, live, policy) => this.#writeMessage(message, live, policy),
+    dropped: (reason) => this.#ctx.metrics.dropped('websocket', reason),
     bufferedBytes: () => this.#ws.bufferedAmount,
     drained: () =>
       new Promise<void>((resolve) => {
@@ -472,17 +482,58 @@ class WebSocketConnection {
     this.#sendFrame(frame)
   }
 
+  // Replies, errors and hints: small, and never dropped. They may use twice the send buffer, so a
+  // connection that drops or parks messages still gets its acks; past that it is closed whatever the policy.
   #send(data: string | Buffer): void {
     if (this.#ws.readyState !== this.#ws.OPEN) return
-    if (this.#ws.bufferedAmount + data.length > this.#ctx.options.sendBufferBytes) {
+    if (this.#ws.bufferedAmount + data.length > 2 * this.#ctx.options.sendBufferBytes) {
       this.#slowConsumer()
       return
     }
     this.#ws.send(data, { binary: false })
   }
 
+  #writeMessage(message: StoredMessage, live: boolean, policy: SlowConsumerPolicy): void {
+    if (this.#ws.readyState !== this.#ws.OPEN) return
+    if (live && policy === 'latest' && this.#parked.has(message.channel)) {
+      // Superseded before it could be sent.
+      this.#parked.set(message.channel, message)
+      this.#ctx.metrics.dropped('websocket', 'latest')
+      return
+    }
+    const bytes = message.frameBytes
+    if (this.#ws.bufferedAmount + bytes.length > this.#ctx.options.sendBufferBytes) {
+      // A replay is paced by `drained` and only overflows on a message larger than half the buffer.
+      if (!live || policy === 'close') return this.#slowConsumer()
+      if (policy === 'drop') return this.#ctx.metrics.dropped('websocket', 'drop')
+      this.#parked.set(message.channel, message)
+      this.#waitForRoom()
+      return
+    }
+    this.#ws.send(bytes, { binary: false })
+    this.#ctx.metrics.delivered('websocket', message, live)
+  }
+
+  #waitForRoom(): void {
+    if (this.#waitingForRoom) return
+    this.#waitingForRoom = true
+    const onDrain = () => {
+      if (this.#isClosed()) return
+      for (const [channel, message] of this.#parked) {
+        if (this.#ws.bufferedAmount + message.frameBytes.length > this.#ctx.options.sendBufferBytes) return
+        this.#parked.delete(channel)
+        this.#ws.send(message.frameBytes, { binary: false })
+        this.#ctx.metrics.delivered('websocket', message, true)
+      }
+      this.#socket.off('drain', onDrain)
+      this.#waitingForRoom = false
+    }
+    this.#socket.on('drain', onDrain)
+  }
+
   #slowConsumer(): void {
     if (this.#isClosed()) return
+    this.#ctx.metrics.slowConsumerClosed('websocket')
     this.#ctx.logger.warn(
       { session: this.#session, bufferedBytes: this.#ws.bufferedAmount },
       '[holdfast] slow consumer: send buffer full; closing with 4001',
@@ -526,6 +577,7 @@ class WebSocketConnection {
     clock.clearTimeout(this.#graceTimer)
     for (const feed of this.#feeds.values()) feed.close()
     this.#feeds.clear()
+    this.#parked.clear()
     // Paused behind a backlog of requests, the socket would never read the peer's close frame, and the
     // connection would only go when the close timeout cuts it (holding a graceful shutdown that long).
     if (this.#ws.isPaused) this.#ws.resume()
