@@ -141,4 +141,50 @@ describe('holdfast-server CLI', () => {
     expect(result.stderr).toContain('could not reach Redis at redis://:***@127.0.0.1:1')
     expect(result.stderr + result.stdout).not.toContain('pw-very-secret')
   })
+
+  it.skipIf(!redisUrl)(
+    'logs structured JSON with pino, and never a token, the secret or the Redis password, even at debug level',
+    async () => {
+      const { Redis } = await import('ioredis')
+      const admin = new Redis(redisUrl!, { maxRetriesPerRequest: 1 })
+      const user = `cli-log-${process.pid}-${Date.now()}`
+      const password = `pw-${Math.random().toString(36).slice(2)}-secret`
+      await admin.call('ACL', 'SETUSER', user, 'on', `>${password}`, '~*', '&*', '+@all')
+      onTestFinished(async () => {
+        await admin.call('ACL', 'DELUSER', user)
+        await admin.quit()
+      })
+      const withPassword = new URL(redisUrl!)
+      withPassword.username = user
+      withPassword.password = password
+      const server = await startCli(['--redis-prefix', `cli-log:${Date.now()}:`], {
+        HOLDFAST_SECRET: SECRET,
+        HOLDFAST_REDIS_URL: withPassword.toString(),
+        HOLDFAST_DEBUG: '1',
+      })
+      const good = await signToken()
+      const forged = await signToken({}, 'another-secret-that-is-long-enough-for-hs')
+      for (const token of [good, forged]) {
+        const headers = { authorization: `Bearer ${token}` }
+        await (await fetch(`${server.url}/poll?channel=a&timeoutMs=0`, { headers })).text()
+        await (
+          await fetch(`${server.url}/publish`, { method: 'POST', headers, body: '{"channel":"a","data":1}' })
+        ).text()
+      }
+      server.child.kill('SIGTERM')
+      expect(await server.exited).toBe(0)
+      const lines = server
+        .stderr()
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+      const records = lines.map((line) => JSON.parse(line) as { level: number; msg: string })
+      expect(records.map((r) => r.msg)).toEqual(
+        expect.arrayContaining(['using the Redis broker', '[holdfast] HTTP auth refused', 'shutting down']),
+      )
+      const all = server.stderr()
+      expect(all).toContain(`${user}:***@`)
+      for (const secret of [SECRET, password, good, forged]) expect(all).not.toContain(secret)
+      expect(all).not.toMatch(/eyJ[\w-]+\.[\w-]+\.[\w-]+/)
+    },
+  )
 })

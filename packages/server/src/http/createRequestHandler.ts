@@ -30,6 +30,9 @@ const ROUTES: Record<string, { methods: string[]; handle: Handler }> = {
   },
 }
 
+/** Prometheus metrics of this server (`ServerOptions.metrics`). */
+export const METRICS_PATH = '/metrics'
+
 /** Splits a request path into the endpoint under `basePath`, or null when it is not one of ours. */
 export function endpointOf(pathname: string, basePath: string): string | null {
   if (basePath === '') return pathname
@@ -55,6 +58,18 @@ export function createRequestHandler(
       return true
     }
     const endpoint = endpointOf(url.pathname, ctx.options.basePath)
+    const registry = ctx.metrics.registry
+    if (endpoint === METRICS_PATH && registry && (req.method === 'GET' || req.method === 'HEAD')) {
+      // Served while draining too: a shutdown is when the numbers matter.
+      registry.metrics().then(
+        (text) => {
+          res.writeHead(200, { 'Content-Type': registry.contentType, 'Cache-Control': 'no-store' })
+          res.end(req.method === 'HEAD' ? undefined : text)
+        },
+        (error: unknown) => fail(ctx, res, error),
+      )
+      return true
+    }
     const route = endpoint === null ? undefined : ROUTES[endpoint]
     if (!route) {
       if (!serveStatic) return false
