@@ -8,6 +8,6 @@ export default defineConfig({
     environment: 'node',
     testTimeout: 15_000,
     hookTimeout: 15_000,
-    globalSetup: ['test/helpers/buildCli.ts', 'test/helpers/redisGlobalSetup.ts'],
+    globalSetup: ['test/helpers/buildCli.ts', '../../test-support/redisGlobalSetup.ts'],
   },
 })

@@ -5,7 +5,7 @@ export default defineConfig({
   test: {
     reporters: reporters('webhooks'),
     include: ['test/**/*.test.ts'],
-    globalSetup: ['test/redisGlobalSetup.ts'],
+    globalSetup: ['../../test-support/redisGlobalSetup.ts'],
     testTimeout: 15_000,
     hookTimeout: 15_000,
   },

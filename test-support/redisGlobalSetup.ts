@@ -4,7 +4,7 @@ import type { TestProject } from 'vitest/node'
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    /** URL of a Redis for the Redis-store tests, or null when none is available (tests are skipped). */
+    /** URL of the Redis the Redis tests use, or null when none is available (they are skipped). */
     redisUrl: string | null
   }
 }
@@ -45,9 +45,10 @@ function waitForReady(child: ChildProcess, timeoutMs: number): Promise<void> {
 }
 
 /**
- * Starts a throwaway redis-server on a free port for the Redis store tests and stops it afterwards.
- * REDIS_URL points the tests at an existing server instead (keys are namespaced per test, nothing
- * is flushed). Without redis-server the Redis tests are skipped locally but fail in CI.
+ * Shared by the server's and the webhooks' vitest configs. Starts a throwaway redis-server on a free
+ * loopback port for the Redis tests, and stops it by its PID afterwards. REDIS_URL points the tests at an
+ * existing Redis instead (every test uses its own key prefix; nothing is flushed). Without redis-server
+ * the Redis tests are skipped locally, and fail in CI.
  */
 export default async function setup(project: TestProject) {
   if (process.env.REDIS_URL) {
@@ -58,27 +59,24 @@ export default async function setup(project: TestProject) {
   const port = await freePort()
   const child = spawn(
     bin,
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
   )
   try {
     await waitForReady(child, 10_000)
   } catch (error) {
     child.kill('SIGKILL')
     const missing = (error as NodeJS.ErrnoException).code === 'ENOENT'
-    if (process.env.CI) {
+    if (process.env.CI)
       throw new Error(
         missing
-          ? `[holdfast] ${bin} is not installed, and CI must run the Redis store tests: apt-get install -y redis-server`
+          ? `[holdfast] ${bin} is not installed and CI must run the Redis tests: sudo apt-get install -y redis-server`
           : `[holdfast] could not start ${bin}: ${(error as Error).message}`,
       )
-    }
     console.warn(
       missing
-        ? `[holdfast] ${bin} not found: Redis store tests are SKIPPED. Install it with: apt-get install -y redis-server`
-        : `[holdfast] could not start ${bin} (${(error as Error).message.split('\n')[0]}): Redis store tests are SKIPPED`,
+        ? `[holdfast] ${bin} not found: the Redis tests are SKIPPED. Install it with: sudo apt-get install -y redis-server`
+        : `[holdfast] could not start ${bin} (${(error as Error).message.split('\n')[0]}): the Redis tests are SKIPPED`,
     )
     project.provide('redisUrl', null)
     return
@@ -87,7 +85,7 @@ export default async function setup(project: TestProject) {
   return async () => {
     if (child.exitCode !== null) return
     const exited = new Promise((resolve) => child.once('exit', resolve))
-    child.kill('SIGTERM')
+    process.kill(child.pid!, 'SIGTERM')
     await exited
   }
 }
