@@ -1,7 +1,6 @@
 import {
   CloseCode,
   type Cursor,
-  compareCursors,
   isChannelName,
   type ParsedCursor,
   parseCursor,
