@@ -33,7 +33,7 @@ function resume(socket: TestSocket): void {
 
 async function subscribed(server: { url: string }, ...channels: string[]): Promise<TestSocket> {
   const socket = await connect(server)
-  channels.forEach((channel, i) => socket.send({ type: 'subscribe', id: i + 1, channel }))
+  for (const [i, channel] of channels.entries()) socket.send({ type: 'subscribe', id: i + 1, channel })
   for (const _ of channels) await socket.nextOfType('subscribed')
   return socket
 }
