@@ -134,8 +134,14 @@ export class ChannelFeed {
       this.#superseding ||
       this.#pendingBytes + message.frame.length + sink.bufferedBytes() > maxBufferedBytes
     ) {
-      if (this.#policy === 'close') return this.#fail('slow_consumer')
-      if (this.#policy === 'drop') return sink.dropped('drop')
+      if (this.#policy === 'close') {
+        this.#fail('slow_consumer')
+        return
+      }
+      if (this.#policy === 'drop') {
+        sink.dropped('drop')
+        return
+      }
       // 'latest': once behind, what waits for the replay to end is only ever the newest message.
       this.#superseding = true
       for (let i = 0; i < this.#pending.length; i++) sink.dropped('latest')

@@ -179,8 +179,14 @@ class SseStream {
     }
     if (this.#res.writableLength + message.bodyBytes.length > this.#ctx.options.sendBufferBytes) {
       // A replay is paced by `drained` and only overflows on a message larger than half the buffer.
-      if (!live || policy === 'close') return this.#slowConsumer()
-      if (policy === 'drop') return this.#ctx.metrics.dropped('sse', 'drop')
+      if (!live || policy === 'close') {
+        this.#slowConsumer()
+        return
+      }
+      if (policy === 'drop') {
+        this.#ctx.metrics.dropped('sse', 'drop')
+        return
+      }
       this.#parked.set(message.channel, message)
       this.#waitForRoom()
       return

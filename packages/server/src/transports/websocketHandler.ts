@@ -504,8 +504,14 @@ class WebSocketConnection {
     const bytes = message.frameBytes
     if (this.#ws.bufferedAmount + bytes.length > this.#ctx.options.sendBufferBytes) {
       // A replay is paced by `drained` and only overflows on a message larger than half the buffer.
-      if (!live || policy === 'close') return this.#slowConsumer()
-      if (policy === 'drop') return this.#ctx.metrics.dropped('websocket', 'drop')
+      if (!live || policy === 'close') {
+        this.#slowConsumer()
+        return
+      }
+      if (policy === 'drop') {
+        this.#ctx.metrics.dropped('websocket', 'drop')
+        return
+      }
       this.#parked.set(message.channel, message)
       this.#waitForRoom()
       return
