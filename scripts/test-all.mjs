@@ -38,9 +38,9 @@ if (!which('redis-server')) {
 const steps = [
   ['build', ['npx', 'turbo', 'run', 'build', '--output-logs=errors-only']],
   ['lint', ['npx', 'biome', 'check', '.']],
-  ['typecheck', ['npx', 'turbo', 'run', 'typecheck', '--output-logs=errors-only']],
+  ['typecheck', ['npx', 'turbo', 'run', 'typecheck', '--output-logs=errors-only', '--continue']],
   ['package contract (publint, are-the-types-wrong)', ['node', 'scripts/check-packages.mjs']],
-  ['unit and integration tests', ['npx', 'turbo', 'run', 'test', '--concurrency=1']],
+  ['unit and integration tests', ['npx', 'turbo', 'run', 'test', '--concurrency=1', '--continue']],
   ['end-to-end tests (Chromium)', ['npx', 'turbo', 'run', 'e2e', '--concurrency=1']],
   ['size budget', ['npx', 'size-limit']],
   // Keeps every benchmark working; figures are printed, never asserted.
