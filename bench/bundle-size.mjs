@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { bundleModules, fileSizes } from './lib/bundle.mjs'
 import { versionOf } from './lib/packages.mjs'
-import { benchFlags, commandLine, isMain, num, printTable, writeResult } from './lib/results.mjs'
+import { commandLine, num, printTable, runIfMain, writeResult } from './lib/results.mjs'
 
 /** The full client's budget from issue 7 (gzip, dependencies included); .size-limit.json enforces it. */
 export const FULL_CLIENT_BUDGET_GZIP = 10_000
@@ -129,10 +129,4 @@ export async function run({ smoke }) {
   return rows
 }
 
-if (isMain(import.meta.url)) {
-  const rows = await run(benchFlags())
-  // A row that could not be measured fails the run (so CI's smoke notices); timings never do.
-  if (rows.some((r) => r.error)) process.exitCode = 1
-  const { renderReport } = await import('./report.mjs')
-  if (!benchFlags().smoke) await renderReport()
-}
+await runIfMain(import.meta.url, run)

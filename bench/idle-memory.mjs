@@ -3,7 +3,7 @@
 import { argvOptions } from './lib/child.mjs'
 import { sleep } from './lib/concurrency.mjs'
 import { ChildGroup, deadline } from './lib/processes.mjs'
-import { benchFlags, commandLine, isMain, num, printTable, writeResult } from './lib/results.mjs'
+import { commandLine, num, printTable, runIfMain, writeResult } from './lib/results.mjs'
 
 export const CONFIGS = [
   {
@@ -116,10 +116,4 @@ export async function run({ smoke }) {
   return rows
 }
 
-if (isMain(import.meta.url)) {
-  const rows = await run(benchFlags())
-  // A row that could not be measured fails the run (so CI's smoke notices); timings never do.
-  if (rows.some((r) => r.error)) process.exitCode = 1
-  const { renderReport } = await import('./report.mjs')
-  if (!benchFlags().smoke) await renderReport()
-}
+await runIfMain(import.meta.url, run)

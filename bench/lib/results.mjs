@@ -108,3 +108,16 @@ export function num(value, decimals = 0) {
 export function isMain(importMetaUrl) {
   return process.argv[1] !== undefined && fileURLToPath(importMetaUrl) === process.argv[1]
 }
+
+/**
+ * Runs a benchmark when its file is executed directly (`node bench/<name>.mjs [--smoke]`). A row that could
+ * not be measured fails the run, so CI's smoke notices; timings never do. A full run refreshes RESULTS.md.
+ */
+export async function runIfMain(importMetaUrl, run) {
+  if (!isMain(importMetaUrl)) return
+  const flags = benchFlags()
+  const rows = await run(flags)
+  if (rows.some((r) => r.error)) process.exitCode = 1
+  const { renderReport } = await import('../report.mjs')
+  if (!flags.smoke) await renderReport()
+}
