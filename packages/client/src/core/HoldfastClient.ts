@@ -647,8 +647,7 @@ export class HoldfastClient {
     this.wake?.(false)
     this.offOnline?.()
     this.offOnline = undefined
-    const transport = this.current.status === 'closed' ? this.current.transport : this.current.transport
-    this.setState({ status: 'closed', transport, error })
+    this.setState({ status: 'closed', transport: this.current.transport, error })
   }
 
   private subscribeOnline(): void {

@@ -1,16 +1,17 @@
 import { createServer, type HoldfastServer } from '@holdfast/server'
 import { afterEach, expect, test } from 'vitest'
-import WebSocket from 'ws'
-import { createClient, type HoldfastClient } from '../../src'
+import type { HoldfastClient } from '../../src'
 import { type ChaosProxy, createChaosProxy } from '../helpers/chaosProxy'
 import { collectNumbers, range, until } from '../helpers/collect'
+import { nodeClients } from '../helpers/nodeClients'
 
 let server: HoldfastServer | undefined
 let proxy: ChaosProxy | undefined
+const clients = nodeClients()
 let client: HoldfastClient | undefined
 
 afterEach(async () => {
-  client?.close()
+  clients.closeAll()
   await proxy?.close()
   await server?.close()
 })
@@ -22,11 +23,9 @@ test('a black-holed (half-open) link is detected by the heartbeat within interva
   const intervalMs = 400
   const timeoutMs = 400
   const { cursor } = await server.publish('feed', 0)
-  client = createClient({
+  client = clients.create({
     url: proxy.url,
     transports: ['websocket'],
-    WebSocket: WebSocket as never,
-    onOnline: false,
     heartbeat: { intervalMs, timeoutMs },
     backoff: { initialMs: 50, maxMs: 200 },
   })

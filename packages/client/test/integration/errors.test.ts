@@ -1,17 +1,16 @@
 import { createServer, type HoldfastServer } from '@holdfast/server'
 import { SignJWT } from 'jose'
 import { afterEach, expect, test } from 'vitest'
-import WebSocket from 'ws'
-import { createClient, type HoldfastClient, type HoldfastError } from '../../src'
+import type { HoldfastError } from '../../src'
 import { collectNumbers, until } from '../helpers/collect'
+import { nodeClients } from '../helpers/nodeClients'
 
 const secret = 'integration-secret-integration-secret'
 let server: HoldfastServer | undefined
-let clients: HoldfastClient[] = []
+const clients = nodeClients()
 
 afterEach(async () => {
-  for (const c of clients) c.close()
-  clients = []
+  clients.closeAll()
   await server?.close()
 })
 
@@ -33,16 +32,7 @@ async function start() {
 }
 
 function client(url: string, getToken: () => Promise<string> | string) {
-  const c = createClient({
-    url,
-    getToken,
-    transports: ['websocket'],
-    WebSocket: WebSocket as never,
-    onOnline: false,
-    backoff: { initialMs: 20, maxMs: 100 },
-  })
-  clients.push(c)
-  return c
+  return clients.create({ url, getToken, transports: ['websocket'], backoff: { initialMs: 20, maxMs: 100 } })
 }
 
 test('a bad token stops the client with a typed error; everyone else keeps being served', async () => {

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
-import WebSocket from 'ws'
-import { createClient, type HoldfastClient, type TransportName } from '../../src'
+import type { HoldfastClient, TransportName } from '../../src'
 import { collectNumbers, range, until } from '../helpers/collect'
+import { nodeClients } from '../helpers/nodeClients'
 import {
   createRoundRobinProxy,
   type RedisProcess,
@@ -19,14 +19,13 @@ import {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 let redis: RedisProcess | undefined
-let clients: HoldfastClient[] = []
+const clients = nodeClients()
 let processes: ServerProcess[] = []
 let proxies: RoundRobinProxy[] = []
 let extraRedis: RedisProcess[] = []
 
 afterEach(async () => {
-  for (const c of clients) c.close()
-  clients = []
+  clients.closeAll()
   await Promise.all(proxies.map((p) => p.close()))
   proxies = []
   await Promise.all(processes.map((p) => p.kill()))
@@ -36,18 +35,13 @@ afterEach(async () => {
 })
 
 function makeClient(url: string, transports: TransportName[]): HoldfastClient {
-  const c = createClient({
+  return clients.create({
     url,
     transports,
-    WebSocket: WebSocket as never,
-    onOnline: false,
-    backoff: { initialMs: 20, maxMs: 300 },
     fallback: { probeIntervalMs: 0 },
     // Fast heartbeat: a connection to a killed process is noticed at once anyway (the socket resets).
     heartbeat: { intervalMs: 1000, timeoutMs: 1000 },
   })
-  clients.push(c)
-  return c
 }
 
 async function servers(

@@ -1,39 +1,24 @@
 import { createServer, type HoldfastServer } from '@holdfast/server'
 import { afterEach, describe, expect, test } from 'vitest'
-import WebSocket from 'ws'
-import { createClient, type HoldfastClient, type TransportName } from '../../src'
+import type { HoldfastClient, TransportName } from '../../src'
 import { type ChaosProxy, createChaosProxy } from '../helpers/chaosProxy'
 import { collectNumbers, range, until } from '../helpers/collect'
+import { nodeClients } from '../helpers/nodeClients'
 
 let server: HoldfastServer | undefined
 let proxy: ChaosProxy | undefined
-let clients: HoldfastClient[] = []
+const clients = nodeClients()
 
 afterEach(async () => {
-  for (const c of clients) c.close()
-  clients = []
+  clients.closeAll()
   await proxy?.close()
   await server?.close()
   proxy = undefined
   server = undefined
 })
 
-function makeClient(
-  url: string,
-  transports: TransportName[],
-  extra: Partial<Parameters<typeof createClient>[0]> = {},
-) {
-  const c = createClient({
-    url,
-    transports,
-    WebSocket: WebSocket as never,
-    onOnline: false,
-    backoff: { initialMs: 20, maxMs: 300 },
-    fallback: { probeIntervalMs: 400 },
-    ...extra,
-  })
-  clients.push(c)
-  return c
+function makeClient(url: string, transports: TransportName[]) {
+  return clients.create({ url, transports, fallback: { probeIntervalMs: 400 } })
 }
 
 /** Publishes 1..n through a client (so publishes ride out the drops too) while `chaos` runs. */
