@@ -1,6 +1,6 @@
 // What the client bundle is made of: esbuild metafile bytes per input file and per package, built from
 // the client's TypeScript sources so every module shows up on its own.
-// Run: node bench/size-report.mjs [--entry websocket] [--top 25]
+// Run: node bench/size-report.mjs [--entry websocket] [--top 25] [--source-only]
 import { fileURLToPath } from 'node:url'
 import * as esbuild from 'esbuild'
 import { bundleModules, inputsBreakdown, packageOf, sizesOf } from './lib/bundle.mjs'
@@ -14,7 +14,7 @@ const ENTRIES = {
 }
 
 /** Bundles an entry from source (the protocol package from source too) and returns sizes and inputs. */
-export async function sizeReport(entryName = 'full') {
+export async function sizeReport(entryName = 'full', { sourceOnly = false } = {}) {
   const entry = ENTRIES[entryName]
   if (!entry)
     throw new Error(`[bench] unknown entry "${entryName}"; use one of ${Object.keys(ENTRIES).join(', ')}`)
@@ -30,7 +30,8 @@ export async function sizeReport(entryName = 'full') {
     alias: { '@holdfast/protocol': `${ROOT}packages/protocol/src/index.ts` },
   })
   const fromSource = sizesOf(result.outputFiles[0].contents)
-  const published = await bundleModules([entry.published])
+  // --source-only skips the published dist, so the report works while dist is stale or being rebuilt.
+  const published = sourceOnly ? undefined : await bundleModules([entry.published])
   const inputs = inputsBreakdown(result.metafile).map((i) => ({
     ...i,
     path: i.path.replace(/^.*?(node_modules\/|packages\/)/, '$1'),
@@ -41,7 +42,7 @@ export async function sizeReport(entryName = 'full') {
   return {
     entry: entryName,
     fromSource,
-    published: { min: published.min, gzip: published.gzip, brotli: published.brotli },
+    published: published && { min: published.min, gzip: published.gzip, brotli: published.brotli },
     inputs,
     packages: [...packages].map(([name, bytes]) => ({ name, bytes })).sort((a, b) => b.bytes - a.bytes),
   }
@@ -53,14 +54,15 @@ function share(bytes, total) {
 
 if (isMain(import.meta.url)) {
   const options = argvOptions()
-  const report = await sizeReport(options.entry ?? 'full')
+  const report = await sizeReport(options.entry ?? 'full', { sourceOnly: options['source-only'] === 'true' })
   const total = report.inputs.reduce((a, i) => a + i.bytes, 0)
   const overhead = report.fromSource.min - total
   const gzipPerByte = report.fromSource.gzip / report.fromSource.min
-  console.log(
-    `\n${ENTRIES[report.entry].published}: published dist bundled = ${num(report.published.min)} B min, ` +
-      `${num(report.published.gzip)} B gzip, ${num(report.published.brotli)} B brotli`,
-  )
+  if (report.published)
+    console.log(
+      `\n${ENTRIES[report.entry].published}: published dist bundled = ${num(report.published.min)} B min, ` +
+        `${num(report.published.gzip)} B gzip, ${num(report.published.brotli)} B brotli`,
+    )
   console.log(
     `from source (for the breakdown) = ${num(report.fromSource.min)} B min, ${num(report.fromSource.gzip)} B gzip`,
   )
