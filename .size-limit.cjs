@@ -22,7 +22,15 @@ const checks = [
     limit: '13.2 kB',
   },
   {
-    // The full client plus the global wrapper and an es2020 target.
+    // The fetch-based EventSource on its own (not part of the client; the IIFE global carries it too).
+    name: '@holdfast/client/event-stream',
+    path: 'packages/client/dist/event-stream.js',
+    import: '*',
+    gzip: true,
+    limit: '4 kB',
+  },
+  {
+    // The full client plus `createEventStream`, the global wrapper and an es2020 target.
     name: 'holdfast.global.js (IIFE for <script>)',
     path: 'packages/client/dist/holdfast.global.js',
     gzip: true,

@@ -21,6 +21,12 @@ export const SUBJECTS = [
     ours: true,
     modules: ['@holdfast/client/websocket'],
   },
+  {
+    id: 'holdfast-event-stream',
+    label: '@holdfast/client/event-stream',
+    ours: true,
+    modules: ['@holdfast/client/event-stream'],
+  },
   { id: 'holdfast-iife', label: 'holdfast.global.js (IIFE, as shipped)', ours: true, file: IIFE_PATH },
   {
     id: 'holdfast-react',
@@ -51,7 +57,9 @@ export const SUBJECTS = [
 ]
 
 function versionLabel(subject) {
-  const names = (subject.modules ?? ['@holdfast/client']).map((m) => m.replace(/\/websocket$/, ''))
+  const names = (subject.modules ?? ['@holdfast/client']).map((m) =>
+    m.replace(/\/(websocket|event-stream)$/, ''),
+  )
   return [...new Set(names)].map((m) => `${m}@${versionOf(m)}`).join(' + ')
 }
 

@@ -2,7 +2,7 @@ import { defineConfig } from 'tsup'
 
 export default defineConfig([
   {
-    entry: { index: 'src/index.ts', websocket: 'src/websocket.ts' },
+    entry: { index: 'src/index.ts', websocket: 'src/websocket.ts', 'event-stream': 'src/eventStream.ts' },
     format: ['esm', 'cjs'],
     dts: true,
     sourcemap: true,

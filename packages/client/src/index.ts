@@ -1,8 +1,2 @@
 export { createClient } from './createClient'
 export * from './index.shared'
-export {
-  createEventStream,
-  type EventStream,
-  type EventStreamOptions,
-  type StreamEvent,
-} from './sse/createEventStream'

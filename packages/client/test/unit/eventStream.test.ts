@@ -1,6 +1,11 @@
 import { setupServer } from 'msw/node'
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
-import { createEventStream, type EventStream, type HoldfastError, type StreamEvent } from '../../src'
+import {
+  createEventStream,
+  type EventStream,
+  type HoldfastError,
+  type StreamEvent,
+} from '../../src/eventStream'
 import { HttpResponse, sseEndpoint } from '../helpers/sseMock'
 
 const URL = 'http://sse.test/events'
