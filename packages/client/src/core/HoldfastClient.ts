@@ -27,7 +27,6 @@ import {
   PublishQueue,
   type PublishQueueOptions,
   type PublishResult,
-  type QueuedPublish,
 } from './publishQueue'
 import { globalTimers, systemClock, Timer, type Timers } from './timers'
 import { type GetToken, TokenManager } from './tokenManager'
@@ -252,12 +251,7 @@ export class HoldfastClient {
     handler: (message: Message<TData>) => void,
     options: SubscribeOptions = {},
   ): Subscription {
-    if (!isChannelName(channel)) {
-      throw new HoldfastError(
-        'invalid_channel',
-        `"${String(channel).slice(0, 60)}" is not a channel name: use 1-200 characters of A-Z a-z 0-9 _ - . : @ / ~`,
-      )
-    }
+    checkChannel(channel)
     if (typeof handler !== 'function')
       throw new HoldfastError('bad_request', 'subscribe needs a handler function')
     let entry = this.channels.get(channel)
@@ -356,36 +350,28 @@ export class HoldfastClient {
    * Publishes `data` to `channel`. Resolves with the stored cursor once the server has stored it.
    * While disconnected it waits in a bounded queue; a full queue rejects with `queue_full`.
    */
-  publish(channel: string, data: unknown, options: PublishOptions = {}): Promise<PublishResult> {
-    if (!isChannelName(channel)) {
-      return Promise.reject(
-        new HoldfastError('invalid_channel', `"${String(channel).slice(0, 60)}" is not a channel name`),
-      )
-    }
+  async publish(channel: string, data: unknown, options: PublishOptions = {}): Promise<PublishResult> {
+    checkChannel(channel)
     if (this.current.status === 'closed' && (this.current.error || !this.options.lazy) && !this.running) {
-      return Promise.reject(new HoldfastError('closed', 'client is closed; call connect() first'))
+      throw new HoldfastError('closed', 'client is closed; call connect() first')
     }
     let json: string | undefined
     try {
       json = JSON.stringify(data)
     } catch (error) {
-      return Promise.reject(
-        new HoldfastError('bad_request', 'publish data must be JSON-serialisable', { cause: error }),
-      )
+      throw new HoldfastError('bad_request', 'publish data must be JSON-serialisable', { cause: error })
     }
-    if (json === undefined)
-      return Promise.reject(new HoldfastError('bad_request', 'publish data must not be undefined'))
+    if (json === undefined) throw new HoldfastError('bad_request', 'publish data must not be undefined')
     const bytes = UTF8.encode(json).length
     if (bytes > this.maxMessageBytes) {
-      return Promise.reject(
-        new HoldfastError(
-          'message_too_large',
-          `message is ${bytes} bytes; the server accepts at most ${this.maxMessageBytes}`,
-        ),
+      throw new HoldfastError(
+        'message_too_large',
+        `message is ${bytes} bytes; the server accepts at most ${this.maxMessageBytes}`,
       )
     }
+    // A full queue throws inside the executor, which rejects this promise.
     return new Promise<PublishResult>((resolve, reject) => {
-      const item: QueuedPublish = {
+      this.queue.add({
         channel,
         data,
         key: options.key ?? this.newKey(),
@@ -394,13 +380,7 @@ export class HoldfastClient {
         inFlight: false,
         resolve,
         reject,
-      }
-      try {
-        this.queue.add(item)
-      } catch (error) {
-        reject(error)
-        return
-      }
+      })
       if (!this.running && this.options.lazy) this.connect()
       this.scheduleQueueExpiry()
       this.flushQueue()
@@ -437,7 +417,7 @@ export class HoldfastClient {
     this.transportIndex = index
     const name = this.order[index]!
     const factory = this.factories[name]!
-    this.setState({ status: 'connecting', transport: name, attempt: this.attempt })
+    this.connecting(name)
     this.transport = factory(this.context(this.generation, name))
     this.transport.start()
   }
@@ -480,13 +460,7 @@ export class HoldfastClient {
     const delay = retryAt - this.now()
     if (delay > 0) {
       // Usually already the state scheduleRetry set: same nextRetryAt, so no second notification.
-      this.setState({
-        status: 'reconnecting',
-        transport: name,
-        attempt: this.attempt,
-        nextRetryAt: retryAt,
-        error: this.lastError,
-      })
+      this.reconnecting(name, retryAt, this.lastError)
       const go = await new Promise<boolean>((resolve) => {
         this.wake = resolve
         this.waitTimer.start(delay, () => resolve(true))
@@ -494,7 +468,7 @@ export class HoldfastClient {
       this.wake = undefined
       if (!go || !this.running || this.generation !== generation) return false
     }
-    this.setState({ status: 'connecting', transport: name, attempt: this.attempt })
+    this.connecting(name)
     return true
   }
 
@@ -547,13 +521,7 @@ export class HoldfastClient {
       }
       if (this.refreshStreak <= 1) {
         this.retryAt = 0
-        this.setState({
-          status: 'reconnecting',
-          transport: name,
-          attempt: this.attempt,
-          nextRetryAt: this.now(),
-          error: info.error,
-        })
+        this.reconnecting(name, this.now(), info.error)
         return
       }
     }
@@ -576,13 +544,15 @@ export class HoldfastClient {
     if (retryAfterMs !== undefined && retryAfterMs > 0) delay += retryAfterMs
     this.attempt++
     this.retryAt = this.now() + delay
-    this.setState({
-      status: 'reconnecting',
-      transport: name,
-      attempt: this.attempt,
-      nextRetryAt: this.retryAt,
-      error: this.lastError,
-    })
+    this.reconnecting(name, this.retryAt, this.lastError)
+  }
+
+  private connecting(name: TransportName): void {
+    this.setState({ status: 'connecting', transport: name, attempt: this.attempt })
+  }
+
+  private reconnecting(name: TransportName, nextRetryAt: number, error: HoldfastError | undefined): void {
+    this.setState({ status: 'reconnecting', transport: name, attempt: this.attempt, nextRetryAt, error })
   }
 
   private shouldFallBack(name: TransportName): boolean {
@@ -881,6 +851,15 @@ export class HoldfastClient {
 
   private debug(message: string, details?: unknown): void {
     this.log?.(message, details)
+  }
+}
+
+function checkChannel(channel: string): void {
+  if (!isChannelName(channel)) {
+    throw new HoldfastError(
+      'invalid_channel',
+      `"${String(channel).slice(0, 60)}" is not a channel name: use 1-200 characters of A-Z a-z 0-9 _ - . : @ / ~`,
+    )
   }
 }
 

@@ -12,7 +12,7 @@ import {
 import ReconnectingWebSocket from 'reconnecting-websocket'
 import type { PublishResult } from '../core/publishQueue'
 import { Timer } from '../core/timers'
-import { HoldfastError } from '../HoldfastError'
+import { type ErrorCode, HoldfastError } from '../HoldfastError'
 import { endpointUrl } from './endpointUrl'
 import type { Transport, TransportContext } from './Transport'
 
@@ -36,6 +36,17 @@ interface PendingRequest {
 export function websocketTransport(options: WebSocketTransportOptions = {}) {
   const openTimeoutMs = options.openTimeoutMs ?? 2500
   return (ctx: TransportContext): Transport => new WebSocketTransport(ctx, openTimeoutMs)
+}
+
+/** Close codes that mean something to the user: error code, message, and whether the server's reason is the better message. */
+const CLOSE_ERRORS: Record<number, [ErrorCode, string, boolean?]> = {
+  [CloseCode.Forbidden]: ['forbidden', 'server refused the connection', true],
+  [CloseCode.ProtocolError]: ['bad_frame', 'protocol error', true],
+  [CloseCode.TokenExpired]: ['token_expired', 'token expired'],
+  [CloseCode.Unauthorized]: ['unauthorized', 'token rejected', true],
+  [CloseCode.SlowConsumer]: ['slow_consumer', 'server dropped a slow consumer'],
+  [CloseCode.RateLimited]: ['rate_limited', 'server is rate limiting connections'],
+  [CloseCode.ServerRestart]: ['server_restart', 'server is restarting'],
 }
 
 class WebSocketTransport implements Transport {
@@ -166,32 +177,24 @@ class WebSocketTransport implements Transport {
     this.welcomed = false
     this.subscribed.clear()
     this.subscribeRequests.clear()
-    for (const [id, request] of this.pending) {
-      this.pending.delete(id)
-      request.reject(new HoldfastError('disconnected', 'connection closed before the server answered'))
-    }
+    this.rejectPending('connection closed before the server answered')
     if (this.stopped) return
     const retryAfterMs = this.retryAfterHint ?? parseRetryAfterReason(reason ?? '')
     this.retryAfterHint = undefined
     const action = closeAction(code)
-    let error: HoldfastError | undefined
-    if (code === CloseCode.Forbidden)
-      error = new HoldfastError('forbidden', reason || 'server refused the connection')
-    else if (code === CloseCode.ProtocolError)
-      error = new HoldfastError('bad_frame', reason || 'protocol error')
-    else if (code === CloseCode.TokenExpired) error = new HoldfastError('token_expired', 'token expired')
-    else if (code === CloseCode.Unauthorized)
-      error = new HoldfastError('unauthorized', reason || 'token rejected')
-    else if (code === CloseCode.SlowConsumer)
-      error = new HoldfastError('slow_consumer', 'server dropped a slow consumer')
-    else if (code === CloseCode.RateLimited)
-      error = new HoldfastError('rate_limited', 'server is rate limiting connections', { retryAfterMs })
-    else if (code === CloseCode.ServerRestart)
-      error = new HoldfastError('server_restart', 'server is restarting', { retryAfterMs })
-    else if (!opened) error = new HoldfastError('transport_unavailable', 'websocket could not connect')
-    else error = new HoldfastError('disconnected', `websocket closed (${code})`)
+    const known = CLOSE_ERRORS[code]
+    const error = known
+      ? new HoldfastError(known[0], (known[2] && reason) || known[1], { retryAfterMs })
+      : opened
+        ? new HoldfastError('disconnected', `websocket closed (${code})`)
+        : new HoldfastError('transport_unavailable', 'websocket could not connect')
     this.ctx.closed({ opened, action, code, reason, retryAfterMs, error })
     if (action === 'stop') this.rws?.close()
+  }
+
+  private rejectPending(message: string): void {
+    for (const request of this.pending.values()) request.reject(new HoldfastError('disconnected', message))
+    this.pending.clear()
   }
 
   private settle(id: number, frame: ServerFrame): void {
@@ -282,9 +285,6 @@ class WebSocketTransport implements Transport {
     this.stopped = true
     this.openTimer.cancel()
     this.rws?.close(CloseCode.Normal, 'client closed')
-    for (const [id, request] of this.pending) {
-      this.pending.delete(id)
-      request.reject(new HoldfastError('disconnected', 'transport stopped'))
-    }
+    this.rejectPending('transport stopped')
   }
 }
