@@ -59,8 +59,9 @@ describe('memoryBroker', () => {
     expect(await broker.read('a', { since: `${epoch}:1` })).toMatchObject({ recovered: true })
   })
 
-  it('forgets an idle empty log only after a whole TTL, and never while someone listens', async () => {
-    broker = memoryBroker({ history: { ttlMs: 1000 } })
+  it('frees an idle empty log only after a whole TTL, and never while someone listens', async () => {
+    // rememberIdle 0: a freed log is forgotten whole, so the new epoch shows it was freed.
+    broker = memoryBroker({ history: { ttlMs: 1000, rememberIdle: 0 } })
     const watched = (await broker.read('watched')).epoch
     const idle = (await broker.read('idle')).epoch
     const stop = await broker.subscribe('watched', () => {})
@@ -70,6 +71,33 @@ describe('memoryBroker', () => {
     expect((await broker.read('idle')).epoch).not.toBe(idle)
     expect((await broker.read('watched')).epoch).toBe(watched)
     stop()
+  })
+
+  it('a freed idle log keeps its epoch and head, so a caught-up client resumes without a false gap', async () => {
+    broker = memoryBroker({ history: { ttlMs: 1000 } })
+    const { epoch } = await broker.read('quiet')
+    const first = await broker.publish('quiet', json('a'))
+    const last = await broker.publish('quiet', json('b'))
+    // The messages expire, then the empty log idles for a whole TTL and is freed by the sweep.
+    vi.advanceTimersByTime(5000)
+    const caughtUp = await broker.read('quiet', { since: last.cursor })
+    expect(caughtUp).toMatchObject({ epoch, recovered: true, head: last.cursor, messages: [] })
+    // Someone who missed 'b' is still told: it expired before they came back.
+    expect(await broker.read('quiet', { since: first.cursor })).toMatchObject({ epoch, recovered: false })
+    expect(offsets([await broker.publish('quiet', json('c'))])).toEqual([3])
+  })
+
+  it('remembers at most history.rememberIdle freed logs, oldest forgotten first', async () => {
+    broker = memoryBroker({ history: { ttlMs: 1000, rememberIdle: 1 } })
+    const older = (await broker.publish('older', json(1))).cursor
+    vi.advanceTimersByTime(1)
+    const newer = (await broker.publish('newer', json(1))).cursor
+    vi.advanceTimersByTime(5000)
+    expect(await broker.read('newer', { since: newer })).toMatchObject({ recovered: true })
+    const forgotten = await broker.read('older', { since: older })
+    expect(forgotten.recovered).toBe(false)
+    expect(forgotten.epoch).not.toBe(cursorEpoch(older))
+    expect(() => memoryBroker({ history: { rememberIdle: -1 } })).toThrow(/rememberIdle/)
   })
 
   it('property: any mix of publishes and time keeps cursors increasing and never overstates recovery', async () => {

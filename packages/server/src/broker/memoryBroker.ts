@@ -18,6 +18,12 @@ export interface HistoryOptions {
   size?: number
   /** Messages older than this are dropped. Defaults to 600000 (10 minutes). */
   ttlMs?: number
+  /**
+   * Idle, empty channel logs are freed; this many of them keep their epoch and head (about 100 bytes
+   * each), so a client that was caught up resumes with `recovered: true` instead of a false gap.
+   * Beyond it the oldest are forgotten whole and start a new epoch. Defaults to 10000.
+   */
+  rememberIdle?: number
 }
 
 export interface MemoryBrokerOptions {
@@ -64,8 +70,13 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): Broker {
   if (!(Number.isInteger(size) && size >= 1))
     throw new RangeError('[holdfast] history.size must be an integer >= 1')
   if (!(ttlMs > 0)) throw new RangeError('[holdfast] history.ttlMs must be > 0')
+  const rememberIdle = options.history?.rememberIdle ?? 10_000
+  if (!(Number.isInteger(rememberIdle) && rememberIdle >= 0))
+    throw new RangeError('[holdfast] history.rememberIdle must be an integer >= 0')
 
   const channels = new Map<string, ChannelLog>()
+  /** Freed idle logs: where they stood. Oldest first (insertion order), bounded by `rememberIdle`. */
+  const idle = new Map<string, { epoch: string; head: number }>()
   const idempotency = new Map<string, IdempotencyRecord>()
   const resyncListeners = new Set<() => void>()
   let closed = false
@@ -73,10 +84,13 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): Broker {
   function logFor(channel: string): ChannelLog {
     let log = channels.get(channel)
     if (!log) {
+      // A freed log comes back where it stood: everything up to its head was delivered or expired.
+      const was = idle.get(channel)
+      idle.delete(channel)
       log = {
-        epoch: generateEpoch(),
-        head: 0,
-        trimmedThrough: 0,
+        epoch: was?.epoch ?? generateEpoch(),
+        head: was?.head ?? 0,
+        trimmedThrough: was?.head ?? 0,
         messages: [],
         listeners: new Set(),
         lastActiveAt: clock.now(),
@@ -99,8 +113,8 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): Broker {
   }
 
   // Frees memory between reads: expired messages, idempotency keys and idle empty logs.
-  // A log is forgotten (and its epoch with it) only when it holds nothing, nobody listens and it has
-  // been idle for a whole TTL, so a client polling an empty channel keeps its epoch.
+  // A log is freed only when it holds nothing, nobody listens and it has been idle for a whole TTL;
+  // its epoch and head stay in `idle` (bounded), so resuming from its head is still a full recovery.
   let sweepTimer = scheduleSweep()
   function scheduleSweep() {
     const handle = clock.setTimeout(sweep, Math.min(ttlMs, idempotencyWindowMs, 60_000))
@@ -112,8 +126,12 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): Broker {
     const now = clock.now()
     for (const [name, log] of channels) {
       trim(log, now)
-      if (log.messages.length === 0 && log.listeners.size === 0 && now - log.lastActiveAt >= ttlMs)
+      if (log.messages.length === 0 && log.listeners.size === 0 && now - log.lastActiveAt >= ttlMs) {
         channels.delete(name)
+        if (rememberIdle === 0) continue
+        idle.set(name, { epoch: log.epoch, head: log.head })
+        if (idle.size > rememberIdle) idle.delete(idle.keys().next().value!)
+      }
     }
     for (const [key, record] of idempotency) if (record.expiresAt <= now) idempotency.delete(key)
     sweepTimer = scheduleSweep()
@@ -213,6 +231,7 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): Broker {
       closed = true
       clock.clearTimeout(sweepTimer)
       channels.clear()
+      idle.clear()
       idempotency.clear()
       resyncListeners.clear()
     },
