@@ -40,167 +40,136 @@ export function createDelivery(
   handler: Handler,
   env: DeliveryEnv,
 ): Delivery {
+  // Handler errors, thrown or rejected, are reported and never stop delivery.
+  const report = (error: unknown): void => env.fail(HoldfastError.from(error), false)
+  /** Calls the handler; returns its outcome as a promise when it returned one. */
+  const call = (message: Message): Promise<unknown> | undefined => {
+    try {
+      const result = handler(message)
+      if (typeof (result as PromiseLike<unknown> | undefined)?.then === 'function')
+        return Promise.resolve(result)
+    } catch (error) {
+      report(error)
+    }
+  }
+  let closed = false
+  // Each policy below supplies these three; `delivery` wraps them.
+  let accept: (message: Message) => void
+  let size: () => number
+  let clear: () => void
+
   if (!policy || policy.policy === 'buffer') {
-    return new BufferDelivery(handler, env, policy?.maxMessages ?? 1000, policy?.overflow ?? 'error')
-  }
-  if (policy.policy === 'latest')
-    return new BatchDelivery(handler, env, () => 'latest', policy.schedule ?? 'tick')
-  if (policy.policy === 'coalesce') {
-    if (typeof policy.key !== 'function') {
-      throw new HoldfastError('bad_request', "delivery { policy: 'coalesce' } needs a key(message) function")
+    const maxMessages = policy?.maxMessages ?? 1000
+    const dropOldest = policy?.overflow === 'drop-oldest'
+    const queue: Message[] = []
+    let busy = false
+    const run = (message: Message): void => {
+      const done = call(message)
+      if (!done) return
+      busy = true
+      done.then(next, (error: unknown) => {
+        report(error)
+        next()
+      })
     }
-    return new BatchDelivery(handler, env, policy.key, policy.schedule ?? 'frame')
-  }
-  throw new HoldfastError(
-    'bad_request',
-    `unknown delivery policy "${String((policy as { policy?: unknown }).policy)}"`,
-  )
-}
-
-function isPromise(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as PromiseLike<unknown> | undefined)?.then === 'function'
-}
-
-class BufferDelivery implements Delivery {
-  private readonly queue: Message[] = []
-  private busy = false
-  private closed = false
-  dropped = 0
-
-  constructor(
-    private readonly handler: Handler,
-    private readonly env: DeliveryEnv,
-    private readonly maxMessages: number,
-    private readonly overflow: 'drop-oldest' | 'error',
-  ) {}
-
-  get backlog(): number {
-    return this.queue.length
-  }
-
-  push(message: Message): void {
-    if (this.closed) return
-    if (!this.busy) {
-      this.run(message)
-      return
+    const next = (): void => {
+      busy = false
+      // Drain synchronous handlers in a loop; stop again at the next pending promise.
+      while (!closed && !busy && queue.length > 0) run(queue.shift()!)
     }
-    if (this.queue.length >= this.maxMessages) {
-      if (this.overflow === 'drop-oldest') {
-        this.queue.shift()
-        this.dropped++
-      } else {
-        this.close()
-        this.env.fail(
-          new HoldfastError(
-            'slow_consumer',
-            `subscriber fell ${this.maxMessages} messages behind; raise delivery.maxMessages or use 'latest'/'coalesce'`,
-          ),
-          true,
-        )
-        return
+    accept = (message) => {
+      if (!busy) return run(message)
+      if (queue.length >= maxMessages) {
+        if (!dropOldest) {
+          delivery.close()
+          return env.fail(
+            new HoldfastError(
+              'slow_consumer',
+              `subscriber fell ${maxMessages} messages behind; raise delivery.maxMessages or use 'latest'/'coalesce'`,
+            ),
+            true,
+          )
+        }
+        queue.shift()
+        delivery.dropped++
       }
+      queue.push(message)
     }
-    this.queue.push(message)
-  }
-
-  private run(message: Message): void {
-    let result: unknown
-    try {
-      result = this.handler(message)
-    } catch (error) {
-      this.env.fail(HoldfastError.from(error), false)
-      return
+    size = () => queue.length
+    clear = () => {
+      queue.length = 0
     }
-    if (!isPromise(result)) return
-    this.busy = true
-    Promise.resolve(result).then(
-      () => this.next(),
-      (error: unknown) => {
-        this.env.fail(HoldfastError.from(error), false)
-        this.next()
-      },
-    )
-  }
-
-  private next(): void {
-    this.busy = false
-    // Drain synchronous handlers in a loop; stop again at the next pending promise.
-    while (!this.closed && !this.busy && this.queue.length > 0) this.run(this.queue.shift()!)
-  }
-
-  close(): void {
-    this.closed = true
-    this.queue.length = 0
-  }
-}
-
-class BatchDelivery implements Delivery {
-  private readonly pending = new Map<string, Message>()
-  private cancel: (() => void) | undefined
-  private closed = false
-  dropped = 0
-
-  constructor(
-    private readonly handler: Handler,
-    private readonly env: DeliveryEnv,
-    private readonly key: (message: Message) => string,
-    private readonly schedule: DeliverySchedule,
-  ) {}
-
-  get backlog(): number {
-    return this.pending.size
-  }
-
-  push(message: Message): void {
-    if (this.closed) return
-    let k: string
-    try {
-      k = String(this.key(message))
-    } catch (error) {
-      this.env.fail(HoldfastError.from(error), false)
-      return
+  } else {
+    const key = policy.policy === 'latest' ? () => 'latest' : policy.policy === 'coalesce' && policy.key
+    if (typeof key !== 'function') {
+      throw new HoldfastError(
+        'bad_request',
+        `delivery { policy: "${String((policy as { policy?: unknown }).policy)}" } is not valid: use 'buffer', 'latest', or 'coalesce' with a key(message) function`,
+      )
     }
-    if (this.pending.has(k)) {
-      this.dropped++
-      // Delete first so the key moves to the end: flush order follows the newest update.
-      this.pending.delete(k)
-    }
-    this.pending.set(k, message)
-    if (!this.cancel) this.cancel = this.arm(() => this.flush())
-  }
+    const schedule = policy.schedule ?? (policy.policy === 'latest' ? 'tick' : 'frame')
+    const pending = new Map<string, Message>()
+    let cancel: (() => void) | undefined
 
-  private arm(fn: () => void): () => void {
-    const raf = (globalThis as { requestAnimationFrame?: (cb: () => void) => number }).requestAnimationFrame
-    const caf = (globalThis as { cancelAnimationFrame?: (id: number) => void }).cancelAnimationFrame
-    if (this.schedule === 'frame' && raf && caf) {
-      const id = raf(fn)
-      return () => caf(id)
+    const flush = (): void => {
+      cancel = undefined
+      if (closed) return
+      const batch = [...pending.values()]
+      pending.clear()
+      for (const message of batch) call(message)?.catch(report)
     }
-    const ms = typeof this.schedule === 'number' ? this.schedule : this.schedule === 'frame' ? 16 : 0
-    const handle = this.env.timers.setTimeout(fn, ms)
-    return () => this.env.timers.clearTimeout(handle)
-  }
+    /** Schedules `flush` and returns how to cancel it. */
+    const arm = (): (() => void) => {
+      const { requestAnimationFrame: raf, cancelAnimationFrame: caf } = globalThis as {
+        requestAnimationFrame?: (cb: () => void) => number
+        cancelAnimationFrame?: (id: number) => void
+      }
+      if (schedule === 'frame' && raf && caf) {
+        const id = raf(flush)
+        return () => caf(id)
+      }
+      const handle = env.timers.setTimeout(
+        flush,
+        typeof schedule === 'number' ? schedule : schedule === 'frame' ? 16 : 0,
+      )
+      return () => env.timers.clearTimeout(handle)
+    }
 
-  private flush(): void {
-    this.cancel = undefined
-    if (this.closed) return
-    const batch = [...this.pending.values()]
-    this.pending.clear()
-    for (const message of batch) {
+    accept = (message) => {
+      let k: string
       try {
-        const result = this.handler(message)
-        if (isPromise(result))
-          Promise.resolve(result).catch((e: unknown) => this.env.fail(HoldfastError.from(e), false))
+        k = String(key(message))
       } catch (error) {
-        this.env.fail(HoldfastError.from(error), false)
+        return report(error)
       }
+      if (pending.has(k)) {
+        delivery.dropped++
+        // Delete first so the key moves to the end: flush order follows the newest update.
+        pending.delete(k)
+      }
+      pending.set(k, message)
+      cancel ??= arm()
+    }
+    size = () => pending.size
+    clear = () => {
+      cancel?.()
+      cancel = undefined
+      pending.clear()
     }
   }
 
-  close(): void {
-    this.closed = true
-    this.cancel?.()
-    this.cancel = undefined
-    this.pending.clear()
+  const delivery = {
+    dropped: 0,
+    get backlog() {
+      return size()
+    },
+    push(message: Message) {
+      if (!closed) accept(message)
+    },
+    close() {
+      closed = true
+      clear()
+    },
   }
+  return delivery
 }
