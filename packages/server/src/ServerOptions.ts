@@ -135,6 +135,7 @@ export interface ResolvedOptions {
   pollMaxMessages: number
   staticDir: string | undefined
   basePath: string
+  metricsToken: string | undefined
 }
 
 function positive(name: string, value: number | undefined, fallback: number): number {
@@ -173,6 +174,9 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
         `[holdfast] allowedOrigins entry "${origin}" is not an origin; use "https://host[:port]" without a path, or "*"`,
       )
   }
+  const metricsToken = options.metrics ? options.metrics.bearerToken : undefined
+  if (metricsToken !== undefined && (typeof metricsToken !== 'string' || metricsToken.length < 16))
+    throw new TypeError('[holdfast] metrics.bearerToken must be a string of at least 16 characters')
   return {
     auth: options.auth,
     expiryGraceMs: positive('auth.expiryGraceMs', options.auth?.expiryGraceMs, 5000),
@@ -196,5 +200,6 @@ export function resolveOptions(options: ServerOptions): ResolvedOptions {
     pollMaxMessages: positive('poll.maxMessages', options.poll?.maxMessages, 500),
     staticDir: options.staticDir,
     basePath,
+    metricsToken,
   }
 }

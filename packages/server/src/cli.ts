@@ -20,6 +20,7 @@ const USAGE = `Usage: holdfast-server [options]
                       give up starting when Redis is unreachable for N ms (default 5000)
   --history-size N    messages kept per channel (default 1000)
   --history-ttl-ms N  age after which messages are dropped (default 600000)
+  --metrics-token T   require "Authorization: Bearer T" on /metrics (or set HOLDFAST_METRICS_TOKEN)
   --connection-rate N admit at most N new connections per second (token bucket; default: no limit)
   --connection-burst N
                       connections admitted at once after a quiet period (default: the rate)
@@ -54,6 +55,7 @@ async function main(): Promise<void> {
   const drainMs = integer('drain-ms', values['drain-ms'], 5000)
   const secret = values.secret ?? process.env.HOLDFAST_SECRET
   const redisUrl = values.redis ?? process.env.HOLDFAST_REDIS_URL
+  const metricsToken = values['metrics-token'] ?? process.env.HOLDFAST_METRICS_TOKEN
   const history = {
     ...(values['history-size'] === undefined
       ? {}
@@ -76,7 +78,7 @@ async function main(): Promise<void> {
       name: 'holdfast',
       level: process.env.HOLDFAST_DEBUG ? 'debug' : 'info',
       // Belt and braces: nothing logs these, and if something ever did they would not be written.
-      redact: ['token', '*.token', 'authorization', '*.authorization', 'secret', '*.secret'],
+      redact: ['token', '*.token', 'authorization', '*.authorization', 'secret', '*.secret', '*.bearerToken'],
     },
     pino.destination(2),
   )
@@ -106,6 +108,7 @@ async function main(): Promise<void> {
     ...(values.static ? { staticDir: values.static } : {}),
     ...(values['base-path'] ? { basePath: values['base-path'] } : {}),
     ...(connectionRate ? { limits: { connectionRate } } : {}),
+    ...(metricsToken ? { metrics: { bearerToken: metricsToken } } : {}),
     logger,
   })
   await server.listen(port, values.host === undefined ? {} : { host: values.host })
@@ -163,6 +166,7 @@ function parse() {
       'redis-connect-timeout-ms': { type: 'string' },
       'history-size': { type: 'string' },
       'history-ttl-ms': { type: 'string' },
+      'metrics-token': { type: 'string' },
       'connection-rate': { type: 'string' },
       'connection-burst': { type: 'string' },
       help: { type: 'boolean' },

@@ -89,6 +89,17 @@ describe('holdfast-server CLI', () => {
     expect(server.stderr() + fromEnv.stderr()).not.toContain(SECRET)
   })
 
+  it('guards /metrics with HOLDFAST_METRICS_TOKEN (or --metrics-token)', async () => {
+    const token = 'metrics-token-from-env-42'
+    const server = await startCli([], { HOLDFAST_METRICS_TOKEN: token })
+    expect((await fetch(`${server.url}/metrics`)).status).toBe(401)
+    const ok = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${token}` } })
+    expect(ok.status).toBe(200)
+    server.child.kill('SIGTERM')
+    await server.exited
+    expect(server.stderr()).not.toContain(token)
+  })
+
   it('serves a static site same-origin with --static', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'holdfast-cli-static-'))
     onTestFinished(() => rmSync(dir, { recursive: true, force: true }))

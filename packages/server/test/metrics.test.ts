@@ -1,6 +1,7 @@
 import { CloseCode } from '@holdfast/protocol'
 import { register as globalRegistry } from 'prom-client'
 import { describe, expect, it } from 'vitest'
+import { createServer } from '../src/index'
 import {
   connect,
   eventually,
@@ -141,6 +142,23 @@ describe('GET /metrics', () => {
     expect((await scrape(b)).get('holdfast_connects_total{transport="websocket"}')).toBe(0)
     expect(a.metrics).not.toBe(b.metrics)
     expect(await globalRegistry.metrics()).not.toContain('holdfast_')
+  })
+
+  it('with metrics.bearerToken, answers 401 unless the scraper sends that token', async () => {
+    const token = 'scrape-token-0123456789'
+    const server = await startServer({ metrics: { bearerToken: token } })
+    const get = (authorization?: string) =>
+      fetch(`${server.url}/metrics`, { headers: authorization ? { authorization } : {} })
+    const missing = await get()
+    expect(missing.status).toBe(401)
+    expect(missing.headers.get('www-authenticate')).toBe('Bearer realm="metrics"')
+    expect(await missing.json()).toMatchObject({ error: { code: 'unauthorized' } })
+    expect((await get(`Bearer ${token}x`)).status).toBe(401)
+    expect((await get(token)).status).toBe(401)
+    const ok = await get(`Bearer ${token}`)
+    expect(ok.status).toBe(200)
+    expect(await ok.text()).toContain('holdfast_connections')
+    expect(() => createServer({ metrics: { bearerToken: 'short' } })).toThrow(/at least 16/)
   })
 
   it('serves metrics while draining, and nothing with metrics: false', async () => {

@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Endpoint, parseCursorMap } from '@holdfast/protocol'
 import { HoldfastServerError } from '../HoldfastServerError'
@@ -60,6 +61,12 @@ export function createRequestHandler(
     const endpoint = endpointOf(url.pathname, ctx.options.basePath)
     const registry = ctx.metrics.registry
     if (endpoint === METRICS_PATH && registry && (req.method === 'GET' || req.method === 'HEAD')) {
+      if (!hasBearer(req.headers.authorization, ctx.options.metricsToken)) {
+        sendError(res, 401, 'unauthorized', 'metrics need Authorization: Bearer <metrics token>', {
+          'WWW-Authenticate': 'Bearer realm="metrics"',
+        })
+        return true
+      }
       // Served while draining too: a shutdown is when the numbers matter.
       registry.metrics().then(
         (text) => {
@@ -146,4 +153,12 @@ function fail(ctx: ServerContext, res: ServerResponse, error: unknown): void {
   // A rejected body was not read to its end; do not leave the rest on a keep-alive connection.
   if (wrapped.code === 'message_too_large') headers.Connection = 'close'
   sendError(res, wrapped.status, wrapped.code, wrapped.message, headers)
+}
+
+/** True when no token is configured, or the header carries it (compared in constant time). */
+function hasBearer(header: string | undefined, token: string | undefined): boolean {
+  if (token === undefined) return true
+  const given = /^Bearer (.+)$/i.exec(header ?? '')?.[1] ?? ''
+  const digest = (v: string) => createHash('sha256').update(v).digest()
+  return timingSafeEqual(digest(given), digest(token))
 }

@@ -16,6 +16,11 @@ export interface MetricsOptions {
   prefix?: string
   /** Also collect prom-client's process metrics (CPU, memory, event loop lag). Defaults to false. */
   defaultMetrics?: boolean
+  /**
+   * Require `Authorization: Bearer <token>` on `GET /metrics` (Prometheus: `authorization: { credentials }`
+   * in the scrape config). Without it the endpoint is open: expose it to your scraper only.
+   */
+  bearerToken?: string
 }
 
 /** What the transports report. A server without metrics gets `noMetrics`, which costs nothing. */
