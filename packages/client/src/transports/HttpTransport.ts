@@ -1,161 +1,97 @@
-import { Endpoint, formatCursorMap } from '@holdfast/protocol'
-import type { PublishResult } from '../core/publishQueue'
+import { Endpoint, formatCursorMap, type ServerFrame, validateServerFrame } from '@holdfast/protocol'
 import { HoldfastError } from '../HoldfastError'
 import { endpointUrl } from './endpointUrl'
-import { authHeaders, postPublish, whenAborted } from './httpHelpers'
-import type {
-  DisconnectInfo,
-  SubscriptionRequest,
-  Transport,
-  TransportContext,
-  TransportName,
-} from './Transport'
-
-/** `resync`: go round again at once, without a backoff wait (new channel set, new token, next poll). */
-export type AttemptResult = DisconnectInfo | 'resync'
-
-type AbortReason = 'resync' | 'reconnect' | 'stop'
+import { authHeaders, postPublish } from './httpHelpers'
+import type { DisconnectInfo, Transport, TransportContext } from './Transport'
 
 /**
- * The connection loop shared by the one-way HTTP transports (SSE, long polling). Subclasses make
- * one attempt at a time; this class owns waiting (through the core's backoff), tokens, publishing
- * over `POST /publish`, and reopening when the channel set or the token changes.
+ * How one attempt ended. `resync`: go round again at once, without a backoff wait (new channel set,
+ * new token, next poll). `undefined`: the attempt was aborted; the loop works out why.
  */
-export abstract class HttpTransport implements Transport {
-  abstract readonly name: TransportName
-  readonly publishConcurrency = 1
-  protected stopped = false
+export type AttemptResult = DisconnectInfo | 'resync' | undefined
+
+/** What the shared loop gives one attempt of an HTTP transport. */
+export interface HttpAttempt {
+  /** The transport's endpoint with `?channel=a&channel=b`. */
+  url: URL
+  /** Cursor map of the channels that have a resume point, if any. */
+  since: string | undefined
+  /** `Authorization` for the current token; a fresh object the attempt may add to. */
+  headers: Record<string, string>
+  /** Aborted by `stop`, `reconnect` and resubscribing; long polling also aborts it at its deadline. */
+  controller: AbortController
   /** Whether the core has been told this transport is connected. */
-  protected connected = false
-  private controller: AbortController | undefined
-  private abortReason: AbortReason | undefined
+  connected: boolean
+  /** Tells the core the transport is connected (once per connection). */
+  open(): void
+}
 
-  constructor(protected readonly ctx: TransportContext) {}
+/**
+ * The connection loop shared by the one-way HTTP transports (SSE, long polling). `attempt` makes one
+ * request at a time; this owns waiting (through the core's backoff), tokens, publishing over
+ * `POST /publish`, and reopening when the channel set or the token changes.
+ */
+export function httpTransport(
+  ctx: TransportContext,
+  name: 'sse' | 'longpoll',
+  path: string,
+  attempt: (request: HttpAttempt) => Promise<AttemptResult>,
+): Transport {
+  let stopped = false
+  /** Whether the core has been told this transport is connected. */
+  let connected = false
+  let controller: AbortController | undefined
+  // A reconnect (or stop) outranks a resync if both arrive before the loop wakes.
+  let reconnecting = false
 
-  start(): void {
-    void this.run()
+  const abort = (reconnect?: boolean) => {
+    if (reconnect) reconnecting = true
+    controller?.abort()
   }
-
-  stop(): void {
-    this.stopped = true
-    this.abort('stop')
-  }
-
-  syncSubscriptions(): void {
-    this.abort('resync')
-  }
-
-  refreshToken(_token: string): void {
-    this.abort('resync')
-  }
-
-  reconnect(): void {
-    this.abort('reconnect')
-  }
-
-  publish(request: { channel: string; data: unknown; key: string }): Promise<PublishResult> {
-    if (!this.connected)
-      return Promise.reject(new HoldfastError('not_connected', `${this.name} is not connected`))
-    return postPublish(this.ctx, request)
-  }
-
-  protected abstract attempt(
-    token: string | undefined,
-    subscriptions: SubscriptionRequest[],
-    signal: AbortSignal,
-  ): Promise<AttemptResult>
-
-  /** `<base><path>?channel=a&channel=b` plus the cursor map of the channels that have a resume point. */
-  protected channelRequest(
-    path: string,
-    subscriptions: SubscriptionRequest[],
-  ): { url: URL; since: string | undefined } {
-    const url = new URL(endpointUrl(this.ctx.baseUrl, path))
-    const since = new Map<string, string>()
-    for (const sub of subscriptions) {
-      url.searchParams.append('channel', sub.channel)
-      if (sub.since) since.set(sub.channel, sub.since)
-    }
-    return { url, since: since.size > 0 ? formatCursorMap(since) : undefined }
-  }
-
-  /** Marks the transport connected (once per connection) and tells the core. */
-  protected markOpen(): void {
-    if (this.connected) return
-    this.connected = true
-    this.ctx.opened()
-  }
-
-  /** What an aborted attempt means: the caller's reason, or a plain reconnect. */
-  protected aborted(): AttemptResult {
-    if (this.abortReason === 'resync') return 'resync'
-    return { opened: this.connected, action: 'reconnect' }
-  }
-
-  private abort(reason: AbortReason): void {
-    // 'stop' and 'reconnect' outrank 'resync' if both arrive before the loop wakes.
-    if (this.abortReason === undefined || reason !== 'resync') this.abortReason = reason
-    this.controller?.abort()
-  }
-
-  private async run(): Promise<void> {
-    let skipWait = false
-    while (!this.stopped) {
-      if (!skipWait && !(await this.ctx.waitToConnect())) return
-      skipWait = false
-      if (this.stopped) return
-      this.abortReason = undefined
-      const controller = new AbortController()
-      this.controller = controller
-      let token: string | undefined
-      try {
-        token = await this.ctx.getToken()
-      } catch (error) {
-        const err = HoldfastError.from(error, 'unauthorized')
-        this.report({
-          opened: this.connected,
-          action: err.code === 'forbidden' ? 'stop' : 'reconnect',
-          error: err,
-        })
-        continue
-      }
-      if (this.stopped) return
-      const subscriptions = this.ctx.subscriptions()
-      let result: AttemptResult
-      try {
-        result =
-          subscriptions.length === 0
-            ? await this.idle(token, controller.signal)
-            : await this.attempt(token, subscriptions, controller.signal)
-      } catch (error) {
-        result = {
-          opened: this.connected,
-          action: 'reconnect',
-          error: HoldfastError.from(error, 'disconnected'),
-        }
-      }
-      if (this.stopped) return
-      if (result === 'resync') {
-        skipWait = true
-        continue
-      }
-      this.report(result)
+  const resync = () => abort()
+  const open = () => {
+    if (!connected) {
+      connected = true
+      ctx.opened()
     }
   }
 
-  private report(info: DisconnectInfo): void {
-    this.connected = false
-    this.ctx.closed(info)
+  const once = async (controller: AbortController): Promise<AttemptResult> => {
+    let headers: Record<string, string>
+    try {
+      headers = authHeaders(await ctx.getToken())
+    } catch (error) {
+      const err = HoldfastError.from(error, 'unauthorized')
+      return { opened: connected, action: err.code === 'forbidden' ? 'stop' : 'reconnect', error: err }
+    }
+    if (stopped) return
+    const subscriptions = ctx.subscriptions()
+    try {
+      if (subscriptions.length === 0) return await idle(headers, controller.signal)
+      const url = new URL(endpointUrl(ctx.baseUrl, path))
+      const since = new Map<string, string>()
+      for (const sub of subscriptions) {
+        url.searchParams.append('channel', sub.channel)
+        if (sub.since) since.set(sub.channel, sub.since)
+      }
+      return await attempt({
+        url,
+        since: since.size > 0 ? formatCursorMap(since) : undefined,
+        headers,
+        controller,
+        connected,
+        open,
+      })
+    } catch (error) {
+      return { opened: connected, action: 'reconnect', error: HoldfastError.from(error, 'disconnected') }
+    }
   }
 
   /** No channels: check the server answers (so publishing works), then wait for something to do. */
-  private async idle(token: string | undefined, signal: AbortSignal): Promise<AttemptResult> {
-    if (!this.connected) {
+  const idle = async (headers: Record<string, string>, signal: AbortSignal): Promise<AttemptResult> => {
+    if (!connected) {
       try {
-        const response = await this.ctx.fetch()(endpointUrl(this.ctx.baseUrl, Endpoint.Health), {
-          headers: authHeaders(token),
-          signal,
-        })
+        const response = await ctx.fetch()(endpointUrl(ctx.baseUrl, Endpoint.Health), { headers, signal })
         void response.body?.cancel().catch(() => {})
         if (!response.ok) {
           return {
@@ -165,16 +101,64 @@ export abstract class HttpTransport implements Transport {
           }
         }
       } catch (error) {
-        if (signal.aborted) return this.aborted()
+        if (signal.aborted) return
         return {
           opened: false,
           action: 'reconnect',
           error: new HoldfastError('disconnected', 'server unreachable', { cause: error }),
         }
       }
-      this.markOpen()
+      open()
     }
-    await whenAborted(signal)
-    return this.aborted()
+    if (!signal.aborted)
+      await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }))
   }
+
+  const run = async () => {
+    for (let wait = true; !stopped; ) {
+      if (wait && !(await ctx.waitToConnect())) return
+      if (stopped) return
+      reconnecting = false
+      controller = new AbortController()
+      const result =
+        (await once(controller)) ?? (reconnecting ? { opened: connected, action: 'reconnect' } : 'resync')
+      if (stopped) return
+      wait = result !== 'resync'
+      if (result !== 'resync') {
+        connected = false
+        ctx.closed(result)
+      }
+    }
+  }
+
+  return {
+    name,
+    publishConcurrency: 1,
+    start: () => void run(),
+    stop() {
+      stopped = true
+      abort(true)
+    },
+    syncSubscriptions: resync,
+    refreshToken: resync,
+    reconnect: () => abort(true),
+    publish: (request) =>
+      connected
+        ? postPublish(ctx, request)
+        : Promise.reject(new HoldfastError('not_connected', `${name} is not connected`)),
+  }
+}
+
+/**
+ * Validates a frame rebuilt from an HTTP response and hands it to the core, except a `reconnect`
+ * hint, which only the transport needs; reports one that does not validate. Returns the frame.
+ */
+export function deliver(ctx: TransportContext, candidate: unknown, what: string): ServerFrame | undefined {
+  const decoded = validateServerFrame(candidate)
+  if (!decoded.ok) {
+    ctx.error(new HoldfastError('bad_frame', `invalid ${what}: ${decoded.error.message}`))
+    return
+  }
+  if (decoded.frame.type !== 'reconnect') ctx.frame(decoded.frame)
+  return decoded.frame
 }

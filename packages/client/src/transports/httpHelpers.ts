@@ -33,7 +33,6 @@ export function disconnectFromStatus(
 export async function postPublish(
   ctx: TransportContext,
   request: { channel: string; data: unknown; key: string },
-  signal?: AbortSignal,
 ): Promise<PublishResult> {
   const url = endpointUrl(ctx.baseUrl, Endpoint.Publish)
   const body = JSON.stringify({ channel: request.channel, data: request.data })
@@ -49,7 +48,6 @@ export async function postPublish(
           ...authHeaders(token),
         },
         body,
-        signal,
       })
     } catch (error) {
       throw new HoldfastError('disconnected', 'publish request failed', { cause: error })
@@ -75,12 +73,4 @@ export async function postPublish(
       parseRetryAfter(response.headers.get('retry-after'), ctx.now()),
     )
   }
-}
-
-/** Resolves when `signal` aborts (or at once if it has). */
-export function whenAborted(signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) resolve()
-    else signal.addEventListener('abort', () => resolve(), { once: true })
-  })
 }

@@ -1,16 +1,17 @@
-import { Endpoint, type ServerFrame, SseEvent, validateServerFrame } from '@holdfast/protocol'
-import type { EventSourceMessage } from 'eventsource-parser'
+import { Endpoint, SseEvent } from '@holdfast/protocol'
 import { HoldfastError } from '../HoldfastError'
-import { BufferingDetector } from '../sse/BufferingDetector'
+import { bufferingDetector } from '../sse/BufferingDetector'
 import { readEventStream } from '../sse/readEventStream'
-import { type AttemptResult, HttpTransport } from './HttpTransport'
-import { authHeaders, disconnectFromStatus } from './httpHelpers'
-import type { SubscriptionRequest, TransportContext } from './Transport'
+import { deliver, httpTransport } from './HttpTransport'
+import { disconnectFromStatus } from './httpHelpers'
+import type { TransportContext } from './Transport'
 
 export interface SseTransportOptions {
   /** No bytes (not even heartbeat comments) for this long: the stream is dead. Defaults to 45000. */
   idleTimeoutMs?: number
 }
+
+const SSE_FRAME_TYPES = new Set<string>(['message', SseEvent.Subscribed, SseEvent.Error, SseEvent.Reconnect])
 
 /**
  * SSE over `fetch` + eventsource-parser rather than the native `EventSource`, so the
@@ -18,95 +19,64 @@ export interface SseTransportOptions {
  * server's `retry:` becomes a floor under our own jittered backoff.
  */
 export function sseTransport(options: SseTransportOptions = {}) {
-  return (ctx: TransportContext) => new SseTransport(ctx, options.idleTimeoutMs ?? 45_000)
-}
-
-const SSE_FRAME_TYPES = new Set<string>([SseEvent.Subscribed, SseEvent.Error, SseEvent.Reconnect])
-
-class SseTransport extends HttpTransport {
-  readonly name = 'sse' as const
-
-  constructor(
-    ctx: TransportContext,
-    private readonly idleTimeoutMs: number,
-  ) {
-    super(ctx)
-  }
-
-  protected async attempt(
-    token: string | undefined,
-    subscriptions: SubscriptionRequest[],
-    signal: AbortSignal,
-  ): Promise<AttemptResult> {
-    const { url, since } = this.channelRequest(Endpoint.Sse, subscriptions)
-    const headers = authHeaders(token)
-    if (since) headers['last-event-id'] = since
-    let retryMs = 0
-    let hintMs: number | undefined
-    let opened = false
-    const buffering = new BufferingDetector(this.ctx.now)
-    const end = await readEventStream({
-      fetch: this.ctx.fetch(),
-      url: url.toString(),
-      headers,
-      signal,
-      idleTimeoutMs: this.idleTimeoutMs,
-      timers: this.ctx.timers,
-      now: this.ctx.now,
-      onOpen: () => {
-        opened = true
-        this.markOpen()
-      },
-      onBytes: () => this.ctx.activity(),
-      onRetry: (ms) => {
-        retryMs = ms
-      },
-      onComment: (comment) => {
-        if (buffering.onComment(comment)) {
-          this.ctx.error(
-            new HoldfastError(
-              'proxy_buffering',
-              'SSE heartbeats arrive late and in bursts: a proxy is buffering this stream. Disable buffering ' +
-                '(nginx: proxy_buffering off, or honour X-Accel-Buffering: no); see docs/proxies.md',
-            ),
-          )
-        }
-      },
-      onEvent: (event) => {
-        const frame = this.toFrame(event)
-        if (!frame) return
-        if (frame.type === 'reconnect') hintMs = frame.retryAfterMs
-        else this.ctx.frame(frame)
-      },
-    })
-    const floor = Math.max(retryMs, hintMs ?? 0) || undefined
-    switch (end.kind) {
-      case 'aborted':
-        return this.aborted()
-      case 'ended':
-        return {
-          opened,
-          action: 'reconnect',
-          retryAfterMs: floor,
-          error: new HoldfastError('disconnected', 'SSE stream ended'),
-        }
-      case 'idle':
-        return {
-          opened,
-          action: 'reconnect',
-          retryAfterMs: floor,
-          error: new HoldfastError('timeout', `SSE stream silent for ${this.idleTimeoutMs} ms`),
-        }
-      case 'network':
-        return {
-          opened,
-          action: 'reconnect',
-          retryAfterMs: floor,
-          error: new HoldfastError('disconnected', 'SSE connection failed', { cause: end.error }),
-        }
-      case 'http':
-        return disconnectFromStatus(end.status, end.body, end.retryAfterMs, opened)
-      case 'not-sse':
+  return (ctx: TransportContext) => {
+    const idleTimeoutMs = options.idleTimeoutMs ?? 45_000
+    return httpTransport(ctx, 'sse', Endpoint.Sse, async ({ url, since, headers, controller, open }) => {
+      if (since) headers['last-event-id'] = since
+      let retryMs = 0
+      let hintMs = 0
+      let opened = false
+      const buffering = bufferingDetector(ctx.now)
+      const end = await readEventStream({
+        fetch: ctx.fetch(),
+        url: url.toString(),
+        headers,
+        signal: controller.signal,
+        idleTimeoutMs,
+        timers: ctx.timers,
+        now: ctx.now,
+        onOpen: () => {
+          opened = true
+          open()
+        },
+        onBytes: () => ctx.activity(),
+        onRetry: (ms) => {
+          retryMs = ms
+        },
+        onComment: (comment) => {
+          if (buffering(comment)) {
+            ctx.error(
+              new HoldfastError(
+                'proxy_buffering',
+                'SSE heartbeats arrive late and in bursts: a proxy is buffering this stream. Disable buffering ' +
+                  '(nginx: proxy_buffering off, or honour X-Accel-Buffering: no); see docs/proxies.md',
+              ),
+            )
+          }
+        },
+        onEvent: (event) => {
+          let value: unknown
+          try {
+            value = JSON.parse(event.data)
+          } catch {
+            ctx.error(new HoldfastError('bad_frame', 'SSE event data is not JSON'))
+            return
+          }
+          const type = event.event ?? 'message'
+          if (!SSE_FRAME_TYPES.has(type)) return
+          // The event name is the frame type; the parsed object is fresh, so it is tagged in place (no copy per message).
+          const candidate = (
+            typeof value === 'object' && value !== null && !Array.isArray(value) ? value : {}
+          ) as Record<string, unknown>
+          candidate.type = type
+          if (type === SseEvent.Subscribed) candidate.id ??= 0
+          const frame = deliver(ctx, candidate, `SSE ${type} event`)
+          if (frame?.type === 'reconnect') hintMs = frame.retryAfterMs
+        },
+      })
+      if (end.kind === 'aborted') return
+      if (end.kind === 'http') return disconnectFromStatus(end.status, end.body, end.retryAfterMs, opened)
+      if (end.kind === 'not-sse') {
         return {
           opened: false,
           action: 'reconnect',
@@ -115,36 +85,25 @@ class SseTransport extends HttpTransport {
             `expected text/event-stream, got "${end.contentType}"`,
           ),
         }
-      case 'parse':
+      }
+      if (end.kind === 'parse') {
         return {
           opened,
           action: 'reconnect',
           error: new HoldfastError('bad_frame', 'SSE event too large', { cause: end.error }),
         }
-    }
-  }
-
-  private toFrame(event: EventSourceMessage): ServerFrame | undefined {
-    let value: unknown
-    try {
-      value = JSON.parse(event.data)
-    } catch {
-      this.ctx.error(new HoldfastError('bad_frame', 'SSE event data is not JSON'))
-      return undefined
-    }
-    const type = event.event ?? 'message'
-    if (type !== 'message' && !SSE_FRAME_TYPES.has(type)) return undefined
-    // The event name is the frame type; the parsed object is fresh, so it is tagged in place (no copy per message).
-    const candidate = (
-      typeof value === 'object' && value !== null && !Array.isArray(value) ? value : {}
-    ) as Record<string, unknown>
-    candidate.type = type
-    if (type === SseEvent.Subscribed) candidate.id ??= 0
-    const decoded = validateServerFrame(candidate)
-    if (!decoded.ok) {
-      this.ctx.error(new HoldfastError('bad_frame', `invalid SSE ${type} event: ${decoded.error.message}`))
-      return undefined
-    }
-    return decoded.frame
+      }
+      return {
+        opened,
+        action: 'reconnect',
+        retryAfterMs: Math.max(retryMs, hintMs) || undefined,
+        error:
+          end.kind === 'idle'
+            ? new HoldfastError('timeout', `SSE stream silent for ${idleTimeoutMs} ms`)
+            : end.kind === 'ended'
+              ? new HoldfastError('disconnected', 'SSE stream ended')
+              : new HoldfastError('disconnected', 'SSE connection failed', { cause: end.error }),
+      }
+    })
   }
 }
