@@ -30,11 +30,12 @@ export class Heartbeat {
   start(): void {
     this.lastActivityAt = this.now()
     this.pingSentAt = undefined
-    this.scheduleIdleCheck()
+    this.idle()
   }
 
   stop(): void {
     this.timer.cancel()
+    // A ping sent while stopping still arms `check`; it must then see no ping in flight.
     this.pingSentAt = undefined
   }
 
@@ -45,48 +46,29 @@ export class Heartbeat {
 
   /** Probe now (for example after the browser's `online` event). */
   probe(): void {
-    this.ping()
-  }
-
-  private scheduleIdleCheck(): void {
-    const due = this.lastActivityAt + this.options.intervalMs
-    this.timer.start(due - this.now(), () => this.onIdleCheck())
-  }
-
-  private onIdleCheck(): void {
-    if (this.now() - this.lastActivityAt < this.options.intervalMs) {
-      this.scheduleIdleCheck()
-      return
-    }
-    this.ping()
-  }
-
-  private ping(): void {
     this.pingSentAt = this.now()
     this.sendPing()
-    this.timer.start(this.options.timeoutMs, () => this.onTimeout())
+    this.timer.start(this.options.timeoutMs, () => this.check())
   }
 
-  private onTimeout(): void {
+  /** Probes once `intervalMs` have passed without any activity. */
+  private idle(): void {
+    const { intervalMs } = this.options
+    this.timer.start(this.lastActivityAt + intervalMs - this.now(), () =>
+      this.now() - this.lastActivityAt < intervalMs ? this.idle() : this.probe(),
+    )
+  }
+
+  /** The ping's deadline (only `probe` arms it): alive, keep waiting, ask again, or dead. */
+  private check(): void {
     const sentAt = this.pingSentAt ?? 0
-    if (this.lastActivityAt >= sentAt) {
-      this.pingSentAt = undefined
-      this.scheduleIdleCheck()
-      return
-    }
-    const now = this.now()
-    const waited = now - sentAt
-    if (waited < this.options.timeoutMs) {
-      this.timer.start(this.options.timeoutMs - waited, () => this.onTimeout())
-      return
-    }
+    const waited = this.now() - sentAt
+    const { timeoutMs } = this.options
+    if (this.lastActivityAt >= sentAt) this.idle()
+    else if (waited < timeoutMs) this.timer.start(timeoutMs - waited, () => this.check())
     // Fired far later than asked: this page was throttled or frozen, and the pong may be queued
     // behind this timer. Ask again rather than declare a healthy connection dead.
-    if (waited > this.options.timeoutMs * 2) {
-      this.ping()
-      return
-    }
-    this.pingSentAt = undefined
-    this.onDead()
+    else if (waited > timeoutMs * 2) this.probe()
+    else this.onDead()
   }
 }

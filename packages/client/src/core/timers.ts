@@ -14,7 +14,7 @@ export const systemClock = (): number => Date.now()
 
 /** A timer that can be re-armed and cancelled; at most one pending callback. */
 export class Timer {
-  private handle: unknown = undefined
+  private handle: unknown
   constructor(private readonly timers: Timers) {}
 
   start(ms: number, fn: () => void): void {
