@@ -19,6 +19,20 @@ import type { SlowConsumerPolicy } from '../ServerOptions'
 
 const BLANK_LINE = Buffer.from('\n\n')
 
+// One slot is enough: a live message is written to every stream in one go before the next one comes.
+let lastMessage: StoredMessage | undefined
+let lastEvent: Buffer = BLANK_LINE
+
+/** `id: <channel>=<cursor>` + the body, for streams of one channel: encoded once per message, not per stream. */
+function singleChannelEvent(message: StoredMessage): Buffer {
+  if (message !== lastMessage) {
+    const id = formatCursorMap(new Map([[message.channel, message.cursor]]))
+    lastEvent = Buffer.concat([Buffer.from(`id: ${id}\ndata: `), message.bodyBytes, BLANK_LINE])
+    lastMessage = message
+  }
+  return lastEvent
+}
+
 /**
  * `GET /sse?channel=a&channel=b`: one Server-Sent Events stream for several channels (docs/PROTOCOL.md
  * section 4). Each event id is the whole cursor map, so a browser's `Last-Event-ID` resumes every channel.
@@ -197,6 +211,12 @@ class SseStream {
   #send(message: StoredMessage, live: boolean): void {
     this.#positions.set(message.channel, message.cursor)
     const res = this.#res
+    if (this.#positions.size === 1) {
+      // One channel: the event (id included) is the same bytes for every stream, encoded once per message.
+      res.write(singleChannelEvent(message))
+      this.#ctx.metrics.delivered('sse', message, live)
+      return
+    }
     res.cork()
     res.write(`id: ${formatCursorMap(this.#positions)}\ndata: `)
     res.write(message.bodyBytes)
