@@ -48,8 +48,8 @@ export function sseTransport(options: SseTransportOptions = {}) {
             ctx.error(
               new HoldfastError(
                 'proxy_buffering',
-                'SSE heartbeats arrive late and in bursts: a proxy is buffering this stream. Disable buffering ' +
-                  '(nginx: proxy_buffering off, or honour X-Accel-Buffering: no); see docs/proxies.md',
+                'a proxy is buffering the SSE stream (heartbeats arrive late, in bursts); turn buffering off, ' +
+                  'e.g. nginx proxy_buffering off (see docs/proxies.md)',
               ),
             )
           }
