@@ -41,15 +41,11 @@ export function nextBackoffDelay(
   previousMs: number,
   random: () => number,
 ): number {
-  const ceiling = Math.min(policy.maxMs, policy.initialMs * 2 ** Math.min(attempt, 52))
-  switch (policy.jitter) {
-    case 'equal':
-      return ceiling / 2 + random() * (ceiling / 2)
-    case 'decorrelated': {
-      const upper = Math.max(policy.initialMs, previousMs * 3)
-      return Math.min(policy.maxMs, policy.initialMs + random() * (upper - policy.initialMs))
-    }
-    default:
-      return random() * ceiling
-  }
+  const { initialMs, maxMs, jitter } = policy
+  const ceiling = Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 52))
+  return jitter === 'equal'
+    ? ceiling / 2 + random() * (ceiling / 2)
+    : jitter === 'decorrelated'
+      ? Math.min(maxMs, initialMs + random() * (Math.max(initialMs, previousMs * 3) - initialMs))
+      : random() * ceiling
 }

@@ -23,44 +23,41 @@ export function createMessageStream<TData>(
   let failure: HoldfastError | undefined
   let done = false
 
+  /** Takes the pending `next()` call, if any, to settle it. */
+  const takeWaiter = () => {
+    const w = waiter
+    waiter = undefined
+    return w
+  }
+
   const finish = (error?: HoldfastError) => {
     if (done) return
     done = true
     subscription.unsubscribe()
     failure = error
-    if (waiter) {
-      const w = waiter
-      waiter = undefined
-      if (error) w.reject(error)
-      else w.resolve({ value: undefined, done: true })
-    }
+    const w = takeWaiter()
+    if (error) w?.reject(error)
+    else w?.resolve({ value: undefined, done: true })
   }
 
-  const subscription = subscribe(
-    (message) => {
-      if (done) return
-      if (waiter) {
-        const w = waiter
-        waiter = undefined
-        w.resolve({ value: message, done: false })
+  const subscription = subscribe((message) => {
+    if (done) return
+    const w = takeWaiter()
+    if (w) return w.resolve({ value: message, done: false })
+    if (queue.length >= highWaterMark) {
+      if (overflow === 'drop-oldest') queue.shift()
+      else {
+        finish(
+          new HoldfastError(
+            'slow_consumer',
+            `stream consumer fell ${highWaterMark} messages behind on "${message.channel}"`,
+          ),
+        )
         return
       }
-      if (queue.length >= highWaterMark) {
-        if (overflow === 'drop-oldest') queue.shift()
-        else {
-          finish(
-            new HoldfastError(
-              'slow_consumer',
-              `stream consumer fell ${highWaterMark} messages behind on "${message.channel}"`,
-            ),
-          )
-          return
-        }
-      }
-      queue.push(message)
-    },
-    (error) => finish(error),
-  )
+    }
+    queue.push(message)
+  }, finish)
 
   return {
     get backlog() {
@@ -68,10 +65,7 @@ export function createMessageStream<TData>(
     },
     next() {
       if (queue.length > 0) return Promise.resolve({ value: queue.shift()!, done: false })
-      if (failure) {
-        const error = failure
-        return Promise.reject(error)
-      }
+      if (failure) return Promise.reject(failure)
       if (done) return Promise.resolve({ value: undefined, done: true })
       return new Promise((resolve, reject) => {
         waiter = { resolve, reject }

@@ -29,13 +29,14 @@ export interface QueuedPublish {
 export class PublishQueue {
   private readonly items: QueuedPublish[] = []
   private bytes = 0
-  readonly maxMessages: number
-  readonly maxBytes: number
-  readonly ttlMs: number
+  // `declare`: assigned in the constructor, so no class-field code is emitted for them.
+  declare readonly maxMessages: number
+  declare readonly maxBytes: number
+  declare readonly ttlMs: number
 
   constructor(options: PublishQueueOptions = {}) {
     this.maxMessages = options.maxMessages ?? 1000
-    this.maxBytes = options.maxBytes ?? 1024 * 1024
+    this.maxBytes = options.maxBytes ?? 2 ** 20
     this.ttlMs = options.ttlMs ?? 60_000
   }
 
@@ -48,16 +49,16 @@ export class PublishQueue {
   }
 
   add(item: QueuedPublish): void {
-    if (this.items.length >= this.maxMessages) {
+    const limit =
+      this.items.length >= this.maxMessages
+        ? 'maxMessages'
+        : this.bytes + item.bytes > this.maxBytes
+          ? 'maxBytes'
+          : undefined
+    if (limit) {
       throw new HoldfastError(
         'queue_full',
-        `publish queue is full (${this.maxMessages} messages); wait for the connection or raise queue.maxMessages`,
-      )
-    }
-    if (this.bytes + item.bytes > this.maxBytes) {
-      throw new HoldfastError(
-        'queue_full',
-        `publish queue is full (${this.maxBytes} bytes); wait for the connection or raise queue.maxBytes`,
+        `publish queue is full (queue.${limit} = ${this[limit]}); wait for the connection or raise the limit`,
       )
     }
     this.items.push(item)
@@ -78,9 +79,7 @@ export class PublishQueue {
   }
 
   inFlightCount(): number {
-    let n = 0
-    for (const item of this.items) if (item.inFlight) n++
-    return n
+    return this.items.length - this.pending().length
   }
 
   /** After a disconnect nothing is on the wire any more; everything is sent again (same keys). */
@@ -90,19 +89,17 @@ export class PublishQueue {
 
   /** Rejects and removes items older than `ttlMs`. Returns when the next one expires. */
   expire(now: number): number | undefined {
-    for (const item of [...this.items]) {
-      if (now - item.enqueuedAt >= this.ttlMs) {
-        this.remove(item)
-        item.reject(
-          new HoldfastError(
-            'timeout',
-            `publish to "${item.channel}" was not acknowledged within ${this.ttlMs} ms; it is safe to retry with the same key`,
-          ),
-        )
-      }
+    for (const item of this.items.filter((item) => now - item.enqueuedAt >= this.ttlMs)) {
+      this.remove(item)
+      item.reject(
+        new HoldfastError(
+          'timeout',
+          `publish to "${item.channel}" was not acknowledged within ${this.ttlMs} ms; it is safe to retry with the same key`,
+        ),
+      )
     }
     const oldest = this.items[0]
-    return oldest ? oldest.enqueuedAt + this.ttlMs : undefined
+    return oldest && oldest.enqueuedAt + this.ttlMs
   }
 
   rejectAll(error: HoldfastError): void {

@@ -4,25 +4,23 @@ export type GetToken = () => Promise<string | null | undefined> | string | null 
 
 /** Reads `exp` (seconds) from a JWT without verifying it; the server verifies. */
 export function jwtExpiresAtMs(token: string): number | undefined {
-  const part = token.split('.')[1]
-  if (!part) return undefined
   try {
-    const json = decodeBase64Url(part)
-    const exp = (JSON.parse(json) as { exp?: unknown }).exp
-    return typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : undefined
+    // The payload is base64url JSON. Only the ASCII `exp` claim is read, so the bytes need no UTF-8
+    // decoding: multi-byte characters can only sit inside JSON strings, which parse either way.
+    const payload = token.split('.')[1]!
+    const exp: unknown = JSON.parse(
+      atob(
+        payload
+          .replace(/-/g, '+')
+          .replace(/_/g, '/')
+          .padEnd(Math.ceil(payload.length / 4) * 4, '='),
+      ),
+    ).exp
+    return Number.isFinite(exp) ? (exp as number) * 1000 : undefined
   } catch {
+    // No payload, or not base64 JSON: treat the token as not expiring.
     return undefined
   }
-}
-
-function decodeBase64Url(input: string): string {
-  const b64 = input
-    .replace(/-/g, '+')
-    .replace(/_/g, '/')
-    .padEnd(Math.ceil(input.length / 4) * 4, '=')
-  const binary = atob(b64)
-  const bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0))
-  return new TextDecoder().decode(bytes)
 }
 
 /**
@@ -65,20 +63,18 @@ export class TokenManager {
   }
 
   async get(): Promise<string | undefined> {
-    if (!this.getToken) return undefined
     const refreshAt = this.refreshAtMs
     const fresh =
       !this.stale && this.token !== undefined && (refreshAt === undefined || this.now() < refreshAt)
-    if (fresh) return this.token
-    return this.fetch()
+    // Without getToken there is never a token: resolve undefined at once.
+    return fresh || !this.getToken ? this.token : this.fetch()
   }
 
   /** Fetches a new token even if the current one looks fresh (still single-flight). */
   fetch(): Promise<string | undefined> {
-    if (!this.getToken) return Promise.resolve(undefined)
-    if (this.inflight) return this.inflight
     const getToken = this.getToken
-    const run = (async () => {
+    if (!getToken) return Promise.resolve(undefined)
+    this.inflight ??= (async () => {
       try {
         const value = await getToken()
         if (value !== null && value !== undefined && typeof value !== 'string') {
@@ -97,7 +93,6 @@ export class TokenManager {
         this.inflight = undefined
       }
     })()
-    this.inflight = run
-    return run
+    return this.inflight
   }
 }
