@@ -10,21 +10,21 @@ import type { DisconnectInfo, Transport, TransportContext } from './Transport'
  */
 export type AttemptResult = DisconnectInfo | 'resync' | undefined
 
-/** What the shared loop gives one attempt of an HTTP transport. */
-export interface HttpAttempt {
-  /** The transport's endpoint with `?channel=a&channel=b`. */
-  url: URL
-  /** Cursor map of the channels that have a resume point, if any. */
-  since: string | undefined
-  /** `Authorization` for the current token; a fresh object the attempt may add to. */
-  headers: Record<string, string>
-  /** Aborted by `stop`, `reconnect` and resubscribing; long polling also aborts it at its deadline. */
-  controller: AbortController
-  /** Whether the core has been told this transport is connected. */
-  connected: boolean
-  /** Tells the core the transport is connected (once per connection). */
-  open(): void
-}
+/**
+ * One request of an HTTP transport, given by the shared loop: `url` is the transport's endpoint with
+ * `?channel=a&channel=b`; `since` the cursor map of the channels that have a resume point, if any;
+ * `headers` carry the token (a fresh object the attempt may add to); `controller` is aborted by `stop`,
+ * `reconnect` and resubscribing (long polling also aborts it at its deadline); `connected` says whether
+ * the core has been told this transport is connected, and `open()` tells it (once per connection).
+ */
+export type HttpAttempt = (
+  url: URL,
+  since: string | undefined,
+  headers: Record<string, string>,
+  controller: AbortController,
+  connected: boolean,
+  open: () => void,
+) => Promise<AttemptResult>
 
 /**
  * The connection loop shared by the one-way HTTP transports (SSE, long polling). `attempt` makes one
@@ -35,7 +35,7 @@ export function httpTransport(
   ctx: TransportContext,
   name: 'sse' | 'longpoll',
   path: string,
-  attempt: (request: HttpAttempt) => Promise<AttemptResult>,
+  attempt: HttpAttempt,
 ): Transport {
   let stopped = false
   /** Whether the core has been told this transport is connected. */
@@ -74,14 +74,14 @@ export function httpTransport(
         url.searchParams.append('channel', sub.channel)
         if (sub.since) since.set(sub.channel, sub.since)
       }
-      return await attempt({
+      return await attempt(
         url,
-        since: since.size > 0 ? formatCursorMap(since) : undefined,
+        since.size > 0 ? formatCursorMap(since) : undefined,
         headers,
         controller,
         connected,
         open,
-      })
+      )
     } catch (error) {
       return { opened: connected, action: 'reconnect', error: HoldfastError.from(error, 'disconnected') }
     }

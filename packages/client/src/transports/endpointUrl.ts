@@ -2,6 +2,6 @@
 export function endpointUrl(baseUrl: string, path: string, protocol?: 'ws'): string {
   const url = new URL(baseUrl)
   url.pathname = `${url.pathname.replace(/\/+$/, '')}${path}`
-  if (protocol === 'ws') url.protocol = url.protocol === 'https:' || url.protocol === 'wss:' ? 'wss:' : 'ws:'
+  if (protocol) url.protocol = url.protocol === 'https:' || url.protocol === 'wss:' ? 'wss:' : 'ws:'
   return url.toString()
 }

@@ -24,7 +24,7 @@ export function longPollTransport(options: LongPollTransportOptions = {}) {
       ctx,
       'longpoll',
       Endpoint.Poll,
-      async ({ url, since, headers, controller, connected, open }) => {
+      async (url, since, headers, controller, connected, open) => {
         if (since) url.searchParams.set('since', since)
         url.searchParams.set('timeoutMs', String(holdMs))
         headers.accept = 'application/json'
