@@ -23,11 +23,7 @@ import { type BackoffOptions, nextBackoffDelay, type ResolvedBackoff, resolveBac
 import { createDelivery, type Delivery, type DeliveryPolicy } from './delivery'
 import { Heartbeat, type HeartbeatOptions } from './heartbeat'
 import { createMessageStream, type StreamOptions } from './messageStream'
-import {
-  PublishQueue,
-  type PublishQueueOptions,
-  type PublishResult,
-} from './publishQueue'
+import { PublishQueue, type PublishQueueOptions, type PublishResult } from './publishQueue'
 import { globalTimers, systemClock, Timer, type Timers } from './timers'
 import { type GetToken, TokenManager } from './tokenManager'
 import type { ClientEvents, ConnectionState, GapInfo, Message, Subscription } from './types'
@@ -61,7 +57,10 @@ export interface ClientOptions {
   }
   /** Connect on the first `subscribe` or `publish` instead of at once. Defaults to false. */
   lazy?: boolean
-  /** Calls `fn` whenever the network comes back; returns an unsubscribe. Defaults to the `online` event where one exists. */
+  /**
+   * Calls `fn` whenever the network may be back; returns an unsubscribe. Defaults to the window's `online`
+   * event and the page becoming visible again (a laptop waking, a tab brought back), where they exist.
+   */
   onOnline?: ((fn: () => void) => () => void) | false
   timers?: Timers
   now?: () => number
@@ -622,25 +621,17 @@ export class HoldfastClient {
 
   private subscribeOnline(): void {
     if (this.offOnline || this.options.onOnline === false) return
-    const onOnline =
-      this.options.onOnline ??
-      (typeof globalThis.addEventListener === 'function'
-        ? (fn: () => void) => {
-            globalThis.addEventListener('online', fn)
-            return () => globalThis.removeEventListener('online', fn)
-          }
-        : undefined)
-    this.offOnline = onOnline?.(() => this.onNetworkOnline())
+    this.offOnline = (this.options.onOnline ?? onlineOrVisible)(() => this.onNetworkOnline())
   }
 
   private onNetworkOnline(): void {
-    this.debug('network online')
+    this.debug('network online or page visible')
     if (this.wake) {
       // Waiting out a backoff: the network is back, so try now.
       this.waitTimer.cancel()
       this.wake(true)
     } else if (this.connected) {
-      // The old socket may be dead after a network change; find out fast.
+      // The old socket may be dead after a network change or a sleep; find out fast.
       this.heartbeat?.probe()
     }
   }
@@ -851,6 +842,20 @@ export class HoldfastClient {
 
   private debug(message: string, details?: unknown): void {
     this.log?.(message, details)
+  }
+}
+
+/** The default `onOnline`: `online`, and `visibilitychange` to visible, where the environment has them. */
+function onlineOrVisible(fn: () => void): () => void {
+  const doc = (globalThis as { document?: Document }).document
+  const onVisible = () => {
+    if (doc?.visibilityState === 'visible') fn()
+  }
+  globalThis.addEventListener?.('online', fn)
+  doc?.addEventListener?.('visibilitychange', onVisible)
+  return () => {
+    globalThis.removeEventListener?.('online', fn)
+    doc?.removeEventListener?.('visibilitychange', onVisible)
   }
 }
 

@@ -290,6 +290,105 @@ describe('reconnecting', () => {
   })
 })
 
+describe('the default onOnline: online and page visible', () => {
+  /** A page whose visibility the test flips, and a window that can go offline and online. */
+  function stubPage() {
+    const doc = Object.assign(new EventTarget(), { visibilityState: 'hidden' as DocumentVisibilityState })
+    const win = new EventTarget()
+    vi.stubGlobal('document', doc)
+    vi.stubGlobal('addEventListener', win.addEventListener.bind(win))
+    vi.stubGlobal('removeEventListener', win.removeEventListener.bind(win))
+    return {
+      show() {
+        doc.visibilityState = 'visible'
+        doc.dispatchEvent(new Event('visibilitychange'))
+      },
+      hide() {
+        doc.visibilityState = 'hidden'
+        doc.dispatchEvent(new Event('visibilitychange'))
+      },
+      online: () => win.dispatchEvent(new Event('online')),
+    }
+  }
+  afterEach(() => {
+    vi.unstubAllGlobals()
+  })
+
+  function defaultClient(options: Partial<Parameters<typeof createClient>[0]> = {}) {
+    const c = createClient({ url: BASE_URL, transports: ['websocket'], ...options })
+    clients.push(c)
+    return c
+  }
+
+  test('the page becoming visible probes a connected socket at once', async () => {
+    start()
+    const page = stubPage()
+    const c = defaultClient({ heartbeat: { intervalMs: 60_000, timeoutMs: 5000 } })
+    c.subscribe('room', () => {})
+    await tick(10)
+    const pings = () => fake.last.frames.filter((f) => f.type === 'ping').length
+    page.hide()
+    await tick(10)
+    expect(pings()).toBe(0)
+    page.show()
+    await tick(10)
+    expect(pings()).toBe(1)
+  })
+
+  test('the page becoming visible, or the online event, skips the remaining backoff', async () => {
+    start()
+    const page = stubPage()
+    const c = defaultClient({ backoff: { initialMs: 60_000, maxMs: 60_000 }, random: () => 1 })
+    c.subscribe('room', () => {})
+    await tick(10)
+    fake.last.close(1001, 'drop')
+    await tick(10)
+    expect(c.state.status).toBe('reconnecting')
+    page.show()
+    await tick(10)
+    expect(fake.connections).toHaveLength(2)
+    expect(c.state.status).toBe('connected')
+    fake.last.close(1001, 'drop')
+    await tick(10)
+    expect(c.state.status).toBe('reconnecting')
+    page.online()
+    await tick(10)
+    expect(fake.connections).toHaveLength(3)
+  })
+
+  test('close() removes both listeners', async () => {
+    start()
+    stubPage()
+    const live = new Set<string>()
+    const track = (target: EventTarget, name: string) => {
+      const add = target.addEventListener.bind(target)
+      const remove = target.removeEventListener.bind(target)
+      return {
+        add: (type: string, fn: EventListener) => {
+          live.add(`${name}:${type}`)
+          add(type, fn)
+        },
+        remove: (type: string, fn: EventListener) => {
+          live.delete(`${name}:${type}`)
+          remove(type, fn)
+        },
+      }
+    }
+    const doc = globalThis.document as unknown as EventTarget
+    const docTracked = track(doc, 'document')
+    doc.addEventListener = docTracked.add
+    doc.removeEventListener = docTracked.remove
+    const win = track(new EventTarget(), 'window')
+    vi.stubGlobal('addEventListener', win.add)
+    vi.stubGlobal('removeEventListener', win.remove)
+    const c = defaultClient()
+    await tick(10)
+    expect([...live].sort()).toEqual(['document:visibilitychange', 'window:online'])
+    c.close()
+    expect([...live]).toEqual([])
+  })
+})
+
 describe('resume and delivery', () => {
   test('duplicates are dropped by cursor and order is kept', async () => {
     start()
