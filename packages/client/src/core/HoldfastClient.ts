@@ -630,8 +630,9 @@ export class HoldfastClient {
       // Waiting out a backoff: the network is back, so try now.
       this.waitTimer.cancel()
       this.wake(true)
-    } else if (this.connected) {
-      // The old socket may be dead after a network change or a sleep; find out fast.
+    } else if (this.connected && this.transport?.ping) {
+      // The old socket may be dead after a network change or a sleep; find out fast. (HTTP transports
+      // cannot ping; their idle timeout covers them, and a probe there would time out for nothing.)
       this.heartbeat?.probe()
     }
   }

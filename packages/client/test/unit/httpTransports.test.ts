@@ -90,6 +90,29 @@ describe('SSE transport', () => {
     expect(c.state.status).toBe('connected')
   })
 
+  test('a wake-up (online, page visible) leaves a quiet SSE stream alone: it cannot be pinged', async () => {
+    const sse = setup()
+    let wake: (() => void) | undefined
+    const c = client({
+      transports: ['sse'],
+      heartbeat: { intervalMs: 1000, timeoutMs: 1000 },
+      onOnline: (fn) => {
+        wake = fn
+        return () => {}
+      },
+    })
+    c.subscribe('a', () => {})
+    await tick(5)
+    sse.last.write(subscribed('a', 'e1:3', 'a=e1:3'))
+    await tick(1)
+    expect(c.state.status).toBe('connected')
+    wake!()
+    // Quiet for longer than any heartbeat deadline, well inside the SSE idle timeout.
+    await tick(5000)
+    expect(sse.connections).toHaveLength(1)
+    expect(c.state.status).toBe('connected')
+  })
+
   test('401 refreshes the token and reconnects at once with the new Authorization header', async () => {
     let n = 0
     const sse = setup((req) =>
