@@ -29,8 +29,7 @@ export function jwtExpiresAtMs(token: string): number | undefined {
  */
 export class TokenManager {
   private token: string | undefined
-  private expiresAtMs: number | undefined
-  private fetchedAtMs = 0
+  private refreshAt: number | undefined
   private stale = true
   private inflight: Promise<string | undefined> | undefined
 
@@ -44,14 +43,9 @@ export class TokenManager {
     return this.getToken !== undefined
   }
 
-  /**
-   * Milliseconds since epoch when the current token must be refreshed, if it expires. The margin is at
-   * most half the token's lifetime, so short-lived tokens are not refreshed in a tight loop.
-   */
+  /** Milliseconds since epoch when the current token must be refreshed, if it expires. */
   get refreshAtMs(): number | undefined {
-    if (this.expiresAtMs === undefined) return undefined
-    const lifetime = Math.max(0, this.expiresAtMs - this.fetchedAtMs)
-    return this.expiresAtMs - Math.min(this.marginMs, lifetime / 2)
+    return this.refreshAt
   }
 
   get current(): string | undefined {
@@ -81,8 +75,12 @@ export class TokenManager {
           throw new HoldfastError('unauthorized', 'getToken() must resolve to a string, null or undefined')
         }
         this.token = value ?? undefined
-        this.expiresAtMs = value ? jwtExpiresAtMs(value) : undefined
-        this.fetchedAtMs = this.now()
+        const expiresAt = value ? jwtExpiresAtMs(value) : undefined
+        // The margin is at most half the token's lifetime, so short-lived tokens are not refreshed in a tight loop.
+        this.refreshAt =
+          expiresAt === undefined
+            ? undefined
+            : expiresAt - Math.min(this.marginMs, Math.max(0, expiresAt - this.now()) / 2)
         this.stale = false
         return this.token
       } catch (error) {
