@@ -42,7 +42,7 @@ export function createDelivery(
 ): Delivery {
   // Handler errors, thrown or rejected, are reported and never stop delivery.
   const report = (error: unknown): void => env.fail(HoldfastError.from(error), false)
-  /** Calls the handler; returns its outcome as a promise when it returned one. */
+  /** Calls the handler and reports a throw; returns its promise when it returned one. */
   const call = (message: Message): Promise<unknown> | undefined => {
     try {
       const result = handler(message)
