@@ -25,7 +25,10 @@ export function disconnectFromStatus(
   return {
     opened: false,
     action: 'reconnect',
-    error: new HoldfastError('transport_unavailable', error.message, { cause: error }),
+    // Same words, new code: the message without the prefix the constructor adds again.
+    error: new HoldfastError('transport_unavailable', error.message.replace(/^\[holdfast\] /, ''), {
+      cause: error,
+    }),
   }
 }
 

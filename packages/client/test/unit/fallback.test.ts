@@ -2,7 +2,7 @@ import { encodeFrame } from '@holdfast/protocol'
 import { HttpResponse, http, ws } from 'msw'
 import { setupServer } from 'msw/node'
 import { afterEach, beforeEach, expect, test, vi } from 'vitest'
-import { createClient, type HoldfastClient, type TransportName } from '../../src'
+import { createClient, type HoldfastClient, type HoldfastError, type TransportName } from '../../src'
 import { BASE_URL } from '../helpers/fakeServer'
 import { sseEndpoint } from '../helpers/sseMock'
 
@@ -121,6 +121,11 @@ test('SSE blocked too: long polling', async () => {
   wsMode = 'refuse'
   server.use(http.get(`${BASE_URL}/sse`, () => new HttpResponse('nope', { status: 404 })))
   start()
+  const errors: HoldfastError[] = []
+  client.on('error', (e) => errors.push(e))
   await tick(50)
   expect(client.state).toMatchObject({ status: 'connected', transport: 'longpoll' })
+  const sse404 = errors.find((e) => e.code === 'transport_unavailable' && /404/.test(e.message))
+  expect(sse404?.message).toMatch(/^\[holdfast\] HTTP 404/)
+  expect(sse404?.message).not.toMatch(/\[holdfast\].*\[holdfast\]/)
 })
