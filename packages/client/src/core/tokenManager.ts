@@ -68,7 +68,8 @@ export class TokenManager {
   fetch(): Promise<string | undefined> {
     const getToken = this.getToken
     if (!getToken) return Promise.resolve(undefined)
-    this.inflight ??= (async () => {
+    if (this.inflight) return this.inflight
+    const flight = (async () => {
       try {
         const value = await getToken()
         if (value !== null && value !== undefined && typeof value !== 'string') {
@@ -87,10 +88,15 @@ export class TokenManager {
         throw error instanceof HoldfastError
           ? error
           : new HoldfastError('unauthorized', 'getToken() failed', { cause: error })
-      } finally {
-        this.inflight = undefined
       }
     })()
-    return this.inflight
+    // Cleared once settled, not in a `finally`: a getToken that throws synchronously settles the flight
+    // before it is stored, and a `finally` would then leave the failure cached for good.
+    const clear = () => {
+      if (this.inflight === flight) this.inflight = undefined
+    }
+    flight.then(clear, clear)
+    this.inflight = flight
+    return flight
   }
 }

@@ -156,6 +156,20 @@ describe('tokens', () => {
     expect(getToken).toHaveBeenCalledTimes(1)
   })
 
+  test('a getToken that throws synchronously is asked again next time, not cached as failed', async () => {
+    const { TokenManager } = await import('../../src/core/tokenManager')
+    let signedIn = false
+    const getToken = vi.fn(() => {
+      if (!signedIn) throw new Error('not signed in yet')
+      return 'tok'
+    })
+    const tm = new TokenManager(getToken, Date.now, 0)
+    await expect(tm.get()).rejects.toMatchObject({ code: 'unauthorized' })
+    signedIn = true
+    expect(await tm.get()).toBe('tok')
+    expect(getToken).toHaveBeenCalledTimes(2)
+  })
+
   test('the token-expired close fetches a new token and reconnects at once', async () => {
     start()
     let n = 0
