@@ -118,55 +118,57 @@ const UTF8 = new TextEncoder()
 
 /** The transport-agnostic client. Create it with `createClient`. */
 export class HoldfastClient {
-  private current: ConnectionState
-  private readonly stateListeners = new Set<(state: ConnectionState) => void>()
-  private readonly eventListeners: { [K in keyof ClientEvents]: Set<(e: ClientEvents[K]) => void> } = {
+  #current: ConnectionState
+  readonly #stateListeners = new Set<(state: ConnectionState) => void>()
+  readonly #eventListeners: { [K in keyof ClientEvents]: Set<(e: ClientEvents[K]) => void> } = {
     gap: new Set(),
     error: new Set(),
   }
-  private readonly channels = new Map<string, ChannelEntry>()
-  private readonly queue: PublishQueue
-  private readonly tokens: TokenManager
-  private readonly backoff: ResolvedBackoff
-  private readonly timers: Timers
-  private readonly now: () => number
-  private readonly random: () => number
-  private readonly order: TransportName[]
-  private readonly log: ((message: string, details?: unknown) => void) | undefined
-  private readonly heartbeat: Heartbeat | undefined
-  private readonly waitTimer: Timer
-  private readonly stableTimer: Timer
-  private readonly tokenTimer: Timer
-  private readonly probeTimer: Timer
-  private readonly queueTimer: Timer
-  private readonly retryPublishTimer: Timer
+  readonly #channels = new Map<string, ChannelEntry>()
+  readonly #queue: PublishQueue
+  readonly #tokens: TokenManager
+  readonly #backoff: ResolvedBackoff
+  readonly #timers: Timers
+  readonly #now: () => number
+  readonly #random: () => number
+  readonly #order: TransportName[]
+  readonly #log: ((message: string, details?: unknown) => void) | undefined
+  readonly #heartbeat: Heartbeat | undefined
+  readonly #waitTimer: Timer
+  readonly #stableTimer: Timer
+  readonly #tokenTimer: Timer
+  readonly #probeTimer: Timer
+  readonly #queueTimer: Timer
+  readonly #retryPublishTimer: Timer
 
-  private transport: Transport | undefined
-  private transportIndex = 0
-  private generation = 0
-  private running = false
-  private connected = false
-  private attempt = 0
-  private lastDelayMs = 0
+  #transport: Transport | undefined
+  #transportIndex = 0
+  #generation = 0
+  #running = false
+  #connected = false
+  #attempt = 0
+  #lastDelayMs = 0
   /** When the next attempt may start (ms since epoch); 0 means at once. */
-  private retryAt = 0
-  private cycledAll = false
-  private refreshStreak = 0
-  private lastError: HoldfastError | undefined
-  private maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES
-  private readonly failures = new Map<TransportName, number>()
-  private readonly everOpened = new Set<TransportName>()
-  private wake: ((go: boolean) => void) | undefined
-  private offOnline: (() => void) | undefined
-  private keyCounter = 0
+  #retryAt = 0
+  #cycledAll = false
+  #refreshStreak = 0
+  #lastError: HoldfastError | undefined
+  #maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES
+  readonly #failures = new Map<TransportName, number>()
+  readonly #everOpened = new Set<TransportName>()
+  #wake: ((go: boolean) => void) | undefined
+  #offOnline: (() => void) | undefined
+  #keyCounter = 0
 
   /** Counters for tests and dashboards. */
   readonly stats: ClientStats = { messagesDelivered: 0, duplicatesDropped: 0, gaps: 0, connects: 0 }
 
-  constructor(
-    private readonly options: ClientOptions,
-    private readonly factories: Partial<Record<TransportName, TransportFactory>>,
-  ) {
+  readonly #options: ClientOptions
+  readonly #factories: Partial<Record<TransportName, TransportFactory>>
+
+  constructor(options: ClientOptions, factories: Partial<Record<TransportName, TransportFactory>>) {
+    this.#options = options
+    this.#factories = factories
     if (typeof options.url !== 'string' || !/^(https?|wss?):\/\//.test(options.url)) {
       throw new HoldfastError(
         'bad_request',
@@ -174,10 +176,10 @@ export class HoldfastClient {
       )
     }
     const available = Object.keys(factories) as TransportName[]
-    this.order = options.transports ?? available
-    if (this.order.length === 0)
+    this.#order = options.transports ?? available
+    if (this.#order.length === 0)
       throw new HoldfastError('bad_request', 'transports must name at least one transport')
-    for (const name of this.order) {
+    for (const name of this.#order) {
       if (!factories[name]) {
         throw new HoldfastError(
           'bad_request',
@@ -185,57 +187,57 @@ export class HoldfastClient {
         )
       }
     }
-    this.timers = options.timers ?? globalTimers
-    this.now = options.now ?? systemClock
-    this.random = options.random ?? Math.random
-    this.backoff = resolveBackoff(options.backoff)
-    this.queue = new PublishQueue(options.queue)
-    this.tokens = new TokenManager(options.getToken, this.now, options.tokenRefreshMarginMs ?? 30_000)
-    this.log =
+    this.#timers = options.timers ?? globalTimers
+    this.#now = options.now ?? systemClock
+    this.#random = options.random ?? Math.random
+    this.#backoff = resolveBackoff(options.backoff)
+    this.#queue = new PublishQueue(options.queue)
+    this.#tokens = new TokenManager(options.getToken, this.#now, options.tokenRefreshMarginMs ?? 30_000)
+    this.#log =
       options.debug === true
         ? (message, details) => console.debug(`[holdfast] ${message}`, details ?? '')
         : typeof options.debug === 'function'
           ? options.debug
           : undefined
-    this.waitTimer = new Timer(this.timers)
-    this.stableTimer = new Timer(this.timers)
-    this.tokenTimer = new Timer(this.timers)
-    this.probeTimer = new Timer(this.timers)
-    this.queueTimer = new Timer(this.timers)
-    this.retryPublishTimer = new Timer(this.timers)
+    this.#waitTimer = new Timer(this.#timers)
+    this.#stableTimer = new Timer(this.#timers)
+    this.#tokenTimer = new Timer(this.#timers)
+    this.#probeTimer = new Timer(this.#timers)
+    this.#queueTimer = new Timer(this.#timers)
+    this.#retryPublishTimer = new Timer(this.#timers)
     if (options.heartbeat !== false) {
-      this.heartbeat = new Heartbeat(
+      this.#heartbeat = new Heartbeat(
         {
           intervalMs: options.heartbeat?.intervalMs ?? 20_000,
           timeoutMs: options.heartbeat?.timeoutMs ?? 10_000,
         },
-        this.timers,
-        this.now,
-        () => this.transport?.ping?.(),
+        this.#timers,
+        this.#now,
+        () => this.#transport?.ping?.(),
         () => {
-          this.debug('heartbeat timeout: connection is dead')
-          this.transport?.reconnect(CloseCode.HeartbeatTimeout, 'heartbeat timeout')
+          this.#debug('heartbeat timeout: connection is dead')
+          this.#transport?.reconnect(CloseCode.HeartbeatTimeout, 'heartbeat timeout')
         },
       )
     }
-    this.current = { status: 'closed', transport: undefined, error: undefined }
+    this.#current = { status: 'closed', transport: undefined, error: undefined }
     if (!options.lazy) this.connect()
   }
 
   /** The current connection state. */
   get state(): ConnectionState {
-    return this.current
+    return this.#current
   }
 
   /** Calls `fn` on every state change; returns an unsubscribe function. */
   onStateChange(fn: (state: ConnectionState) => void): () => void {
-    this.stateListeners.add(fn)
-    return () => this.stateListeners.delete(fn)
+    this.#stateListeners.add(fn)
+    return () => this.#stateListeners.delete(fn)
   }
 
   /** Listens to client-wide events: `gap` (history lost on a channel) and `error`. */
   on<K extends keyof ClientEvents>(event: K, fn: (payload: ClientEvents[K]) => void): () => void {
-    const set = this.eventListeners[event] as Set<(e: ClientEvents[K]) => void>
+    const set = this.#eventListeners[event] as Set<(e: ClientEvents[K]) => void>
     set.add(fn)
     return () => set.delete(fn)
   }
@@ -253,7 +255,7 @@ export class HoldfastClient {
     checkChannel(channel)
     if (typeof handler !== 'function')
       throw new HoldfastError('bad_request', 'subscribe needs a handler function')
-    let entry = this.channels.get(channel)
+    let entry = this.#channels.get(channel)
     const isNew = !entry
     if (!entry) {
       entry = {
@@ -264,7 +266,7 @@ export class HoldfastClient {
         asked: undefined,
         failed: undefined,
       }
-      this.channels.set(channel, entry)
+      this.#channels.set(channel, entry)
     }
     const owner = entry
     let active = true
@@ -273,19 +275,19 @@ export class HoldfastClient {
       active = false
       listener.delivery.close()
       owner.listeners.delete(listener)
-      if (owner.listeners.size === 0 && this.channels.get(channel) === owner) {
-        this.channels.delete(channel)
-        this.scheduleSync()
+      if (owner.listeners.size === 0 && this.#channels.get(channel) === owner) {
+        this.#channels.delete(channel)
+        this.#scheduleSync()
       }
     }
     const listener: Listener = {
       options,
       delivery: createDelivery(options.delivery, handler as (m: Message) => unknown, {
-        timers: this.timers,
+        timers: this.#timers,
         fail: (error, fatal) => {
           if (fatal) unsubscribe()
-          this.safely(() => options.onError?.(error))
-          this.emit('error', error)
+          this.#safely(() => options.onError?.(error))
+          this.#emit('error', error)
         },
       }),
     }
@@ -294,14 +296,14 @@ export class HoldfastClient {
     if (refused) {
       // The channel was already refused: tell this subscriber too instead of leaving it waiting.
       queueMicrotask(() => {
-        if (active) this.safely(() => options.onError?.(refused))
+        if (active) this.#safely(() => options.onError?.(refused))
       })
     }
     if (isNew) {
-      if (!this.running && this.options.lazy && this.current.status === 'closed' && !this.current.error) {
+      if (!this.#running && this.#options.lazy && this.#current.status === 'closed' && !this.#current.error) {
         this.connect()
       }
-      this.scheduleSync()
+      this.#scheduleSync()
     }
     return {
       channel,
@@ -334,14 +336,14 @@ export class HoldfastClient {
     )
   }
 
-  private syncScheduled = false
+  #syncScheduled = false
   /** Coalesces subscribe/unsubscribe bursts (React StrictMode mounts twice) into one network update. */
-  private scheduleSync(): void {
-    if (this.syncScheduled) return
-    this.syncScheduled = true
+  #scheduleSync(): void {
+    if (this.#syncScheduled) return
+    this.#syncScheduled = true
     queueMicrotask(() => {
-      this.syncScheduled = false
-      this.transport?.syncSubscriptions()
+      this.#syncScheduled = false
+      this.#transport?.syncSubscriptions()
     })
   }
 
@@ -351,7 +353,7 @@ export class HoldfastClient {
    */
   async publish(channel: string, data: unknown, options: PublishOptions = {}): Promise<PublishResult> {
     checkChannel(channel)
-    if (this.current.status === 'closed' && (this.current.error || !this.options.lazy) && !this.running) {
+    if (this.#current.status === 'closed' && (this.#current.error || !this.#options.lazy) && !this.#running) {
       throw new HoldfastError('closed', 'client is closed; call connect() first')
     }
     let json: string | undefined
@@ -362,312 +364,312 @@ export class HoldfastClient {
     }
     if (json === undefined) throw new HoldfastError('bad_request', 'publish data must not be undefined')
     const bytes = UTF8.encode(json).length
-    if (bytes > this.maxMessageBytes) {
+    if (bytes > this.#maxMessageBytes) {
       throw new HoldfastError(
         'message_too_large',
-        `message is ${bytes} bytes; the server accepts at most ${this.maxMessageBytes}`,
+        `message is ${bytes} bytes; the server accepts at most ${this.#maxMessageBytes}`,
       )
     }
     // A full queue throws inside the executor, which rejects this promise.
     return new Promise<PublishResult>((resolve, reject) => {
-      this.queue.add({
+      this.#queue.add({
         channel,
         data,
-        key: options.key ?? this.newKey(),
+        key: options.key ?? this.#newKey(),
         bytes,
-        enqueuedAt: this.now(),
+        enqueuedAt: this.#now(),
         inFlight: false,
         resolve,
         reject,
       })
-      if (!this.running && this.options.lazy) this.connect()
-      this.scheduleQueueExpiry()
-      this.flushQueue()
+      if (!this.#running && this.#options.lazy) this.connect()
+      this.#scheduleQueueExpiry()
+      this.#flushQueue()
     })
   }
 
   /** Starts (or restarts after `close()` or a terminal error) connecting. */
   connect(): void {
-    if (this.running) return
-    this.running = true
-    this.lastError = undefined
-    this.attempt = 0
-    this.retryAt = 0
-    this.refreshStreak = 0
-    this.cycledAll = false
-    this.failures.clear()
-    for (const entry of this.channels.values()) entry.failed = undefined
-    this.subscribeOnline()
-    this.startTransport(0)
+    if (this.#running) return
+    this.#running = true
+    this.#lastError = undefined
+    this.#attempt = 0
+    this.#retryAt = 0
+    this.#refreshStreak = 0
+    this.#cycledAll = false
+    this.#failures.clear()
+    for (const entry of this.#channels.values()) entry.failed = undefined
+    this.#subscribeOnline()
+    this.#startTransport(0)
   }
 
   /** Closes the connection for good and rejects queued publishes with `closed`. */
   close(): void {
-    this.shutdown(undefined)
-    this.queue.rejectAll(new HoldfastError('closed', 'client closed'))
+    this.#shutdown(undefined)
+    this.#queue.rejectAll(new HoldfastError('closed', 'client closed'))
   }
 
   // ---- connection orchestration -------------------------------------------------------------
 
-  private startTransport(index: number): void {
-    this.generation++
-    this.transport?.stop()
-    this.connected = false
-    this.transportIndex = index
-    const name = this.order[index]!
-    const factory = this.factories[name]!
-    this.connecting(name)
-    this.transport = factory(this.context(this.generation, name))
-    this.transport.start()
+  #startTransport(index: number): void {
+    this.#generation++
+    this.#transport?.stop()
+    this.#connected = false
+    this.#transportIndex = index
+    const name = this.#order[index]!
+    const factory = this.#factories[name]!
+    this.#connecting(name)
+    this.#transport = factory(this.#context(this.#generation, name))
+    this.#transport.start()
   }
 
-  private context(generation: number, name: TransportName): TransportContext {
-    const live = () => this.running && this.generation === generation
+  #context(generation: number, name: TransportName): TransportContext {
+    const live = () => this.#running && this.#generation === generation
     return {
-      baseUrl: this.options.url,
-      timers: this.timers,
-      now: this.now,
-      random: this.random,
-      webSocket: () => this.resolveWebSocket(),
-      fetch: () => this.resolveFetch(),
-      getToken: () => this.tokens.get(),
-      refreshToken: () => this.tokens.fetch(),
-      subscriptions: () => this.subscriptionRequests(),
-      waitToConnect: () => (live() ? this.waitToConnect(generation, name) : Promise.resolve(false)),
+      baseUrl: this.#options.url,
+      timers: this.#timers,
+      now: this.#now,
+      random: this.#random,
+      webSocket: () => this.#resolveWebSocket(),
+      fetch: () => this.#resolveFetch(),
+      getToken: () => this.#tokens.get(),
+      refreshToken: () => this.#tokens.fetch(),
+      subscriptions: () => this.#subscriptionRequests(),
+      waitToConnect: () => (live() ? this.#waitToConnect(generation, name) : Promise.resolve(false)),
       opened: (welcome) => {
-        if (live()) this.onOpened(name, welcome)
+        if (live()) this.#onOpened(name, welcome)
       },
       frame: (frame) => {
-        if (live()) this.onFrame(frame)
+        if (live()) this.#onFrame(frame)
       },
       activity: () => {
-        if (live()) this.heartbeat?.activity()
+        if (live()) this.#heartbeat?.activity()
       },
       closed: (info) => {
-        if (live()) this.onClosed(name, info)
+        if (live()) this.#onClosed(name, info)
       },
       error: (error) => {
-        if (live()) this.emit('error', error)
+        if (live()) this.#emit('error', error)
       },
-      debug: (message, details) => this.debug(`${name}: ${message}`, details),
+      debug: (message, details) => this.#debug(`${name}: ${message}`, details),
     }
   }
 
-  private async waitToConnect(generation: number, name: TransportName): Promise<boolean> {
-    const retryAt = this.retryAt
-    this.retryAt = 0
-    const delay = retryAt - this.now()
+  async #waitToConnect(generation: number, name: TransportName): Promise<boolean> {
+    const retryAt = this.#retryAt
+    this.#retryAt = 0
+    const delay = retryAt - this.#now()
     if (delay > 0) {
       // Usually already the state scheduleRetry set: same nextRetryAt, so no second notification.
-      this.reconnecting(name, retryAt, this.lastError)
+      this.#reconnecting(name, retryAt, this.#lastError)
       const go = await new Promise<boolean>((resolve) => {
-        this.wake = resolve
-        this.waitTimer.start(delay, () => resolve(true))
+        this.#wake = resolve
+        this.#waitTimer.start(delay, () => resolve(true))
       })
-      this.wake = undefined
-      if (!go || !this.running || this.generation !== generation) return false
+      this.#wake = undefined
+      if (!go || !this.#running || this.#generation !== generation) return false
     }
-    this.connecting(name)
+    this.#connecting(name)
     return true
   }
 
-  private onOpened(name: TransportName, welcome?: Partial<WelcomeFrame>): void {
-    this.connected = true
-    this.everOpened.add(name)
-    this.failures.set(name, 0)
-    this.cycledAll = false
-    this.lastError = undefined
+  #onOpened(name: TransportName, welcome?: Partial<WelcomeFrame>): void {
+    this.#connected = true
+    this.#everOpened.add(name)
+    this.#failures.set(name, 0)
+    this.#cycledAll = false
+    this.#lastError = undefined
     this.stats.connects++
-    if (typeof welcome?.maxMessageBytes === 'number') this.maxMessageBytes = welcome.maxMessageBytes
-    this.setState({ status: 'connected', transport: name, connectedAt: this.now() })
-    this.stableTimer.start(this.backoff.stableAfterMs, () => {
-      this.attempt = 0
-      this.lastDelayMs = 0
-      this.refreshStreak = 0
+    if (typeof welcome?.maxMessageBytes === 'number') this.#maxMessageBytes = welcome.maxMessageBytes
+    this.#setState({ status: 'connected', transport: name, connectedAt: this.#now() })
+    this.#stableTimer.start(this.#backoff.stableAfterMs, () => {
+      this.#attempt = 0
+      this.#lastDelayMs = 0
+      this.#refreshStreak = 0
     })
-    if (this.transport?.ping) this.heartbeat?.start()
-    this.scheduleTokenRefresh()
-    this.scheduleProbe()
-    this.flushQueue()
+    if (this.#transport?.ping) this.#heartbeat?.start()
+    this.#scheduleTokenRefresh()
+    this.#scheduleProbe()
+    this.#flushQueue()
   }
 
-  private onClosed(name: TransportName, info: DisconnectInfo): void {
-    const wasConnected = this.connected
-    this.connected = false
-    this.heartbeat?.stop()
-    this.stableTimer.cancel()
-    this.tokenTimer.cancel()
-    this.probeTimer.cancel()
-    this.queue.markAllUnsent()
-    this.lastError = info.error
-    this.debug(`closed (${info.code ?? '-'}) ${info.error?.message ?? ''}`, info)
-    if (info.error && (info.action === 'stop' || !wasConnected)) this.emit('error', info.error)
+  #onClosed(name: TransportName, info: DisconnectInfo): void {
+    const wasConnected = this.#connected
+    this.#connected = false
+    this.#heartbeat?.stop()
+    this.#stableTimer.cancel()
+    this.#tokenTimer.cancel()
+    this.#probeTimer.cancel()
+    this.#queue.markAllUnsent()
+    this.#lastError = info.error
+    this.#debug(`closed (${info.code ?? '-'}) ${info.error?.message ?? ''}`, info)
+    if (info.error && (info.action === 'stop' || !wasConnected)) this.#emit('error', info.error)
 
     if (info.action === 'stop') {
-      this.shutdown(info.error ?? new HoldfastError('forbidden', 'server ended the session'))
-      this.queue.rejectAll(info.error ?? new HoldfastError('closed', 'connection closed by the server'))
+      this.#shutdown(info.error ?? new HoldfastError('forbidden', 'server ended the session'))
+      this.#queue.rejectAll(info.error ?? new HoldfastError('closed', 'connection closed by the server'))
       return
     }
     if (info.action === 'refresh') {
-      this.tokens.invalidate()
-      this.refreshStreak++
+      this.#tokens.invalidate()
+      this.#refreshStreak++
       // A token that is rejected twice in a row will not get better by retrying: stop (no auth loop).
-      if (info.code === CloseCode.Unauthorized && this.refreshStreak >= 2) {
+      if (info.code === CloseCode.Unauthorized && this.#refreshStreak >= 2) {
         const error = info.error ?? new HoldfastError('unauthorized', 'token rejected')
-        this.shutdown(error)
-        this.queue.rejectAll(error)
+        this.#shutdown(error)
+        this.#queue.rejectAll(error)
         return
       }
-      if (this.refreshStreak <= 1) {
-        this.retryAt = 0
-        this.reconnecting(name, this.now(), info.error)
+      if (this.#refreshStreak <= 1) {
+        this.#retryAt = 0
+        this.#reconnecting(name, this.#now(), info.error)
         return
       }
     }
-    if (!info.opened && this.shouldFallBack(name)) {
-      this.fallBack()
+    if (!info.opened && this.#shouldFallBack(name)) {
+      this.#fallBack()
       return
     }
-    this.scheduleRetry(name, info.retryAfterMs)
+    this.#scheduleRetry(name, info.retryAfterMs)
   }
 
-  private scheduleRetry(name: TransportName, retryAfterMs: number | undefined): void {
+  #scheduleRetry(name: TransportName, retryAfterMs: number | undefined): void {
     let delay = nextBackoffDelay(
-      this.backoff,
-      this.attempt,
-      this.lastDelayMs || this.backoff.initialMs,
-      this.random,
+      this.#backoff,
+      this.#attempt,
+      this.#lastDelayMs || this.#backoff.initialMs,
+      this.#random,
     )
-    this.lastDelayMs = delay
+    this.#lastDelayMs = delay
     // A server hint is a floor, still jittered above so a restarted fleet is not hit in lockstep.
     if (retryAfterMs !== undefined && retryAfterMs > 0) delay += retryAfterMs
-    this.attempt++
-    this.retryAt = this.now() + delay
-    this.reconnecting(name, this.retryAt, this.lastError)
+    this.#attempt++
+    this.#retryAt = this.#now() + delay
+    this.#reconnecting(name, this.#retryAt, this.#lastError)
   }
 
-  private connecting(name: TransportName): void {
-    this.setState({ status: 'connecting', transport: name, attempt: this.attempt })
+  #connecting(name: TransportName): void {
+    this.#setState({ status: 'connecting', transport: name, attempt: this.#attempt })
   }
 
-  private reconnecting(name: TransportName, nextRetryAt: number, error: HoldfastError | undefined): void {
-    this.setState({ status: 'reconnecting', transport: name, attempt: this.attempt, nextRetryAt, error })
+  #reconnecting(name: TransportName, nextRetryAt: number, error: HoldfastError | undefined): void {
+    this.#setState({ status: 'reconnecting', transport: name, attempt: this.#attempt, nextRetryAt, error })
   }
 
-  private shouldFallBack(name: TransportName): boolean {
-    if (this.order.length < 2) return false
-    const failures = (this.failures.get(name) ?? 0) + 1
-    this.failures.set(name, failures)
-    const limit = this.everOpened.has(name) ? (this.options.fallback?.failuresBeforeFallback ?? 3) : 1
+  #shouldFallBack(name: TransportName): boolean {
+    if (this.#order.length < 2) return false
+    const failures = (this.#failures.get(name) ?? 0) + 1
+    this.#failures.set(name, failures)
+    const limit = this.#everOpened.has(name) ? (this.#options.fallback?.failuresBeforeFallback ?? 3) : 1
     return failures >= limit
   }
 
-  private fallBack(): void {
-    const from = this.order[this.transportIndex]!
-    let next = this.transportIndex + 1
-    if (next >= this.order.length) {
+  #fallBack(): void {
+    const from = this.#order[this.#transportIndex]!
+    let next = this.#transportIndex + 1
+    if (next >= this.#order.length) {
       // Every transport failed: start over from the best one, with backoff this time.
       next = 0
-      this.cycledAll = true
+      this.#cycledAll = true
     }
-    const to = this.order[next]!
-    this.debug(`falling back from ${from} to ${to}`)
-    this.failures.set(to, 0)
-    if (this.cycledAll) {
-      this.startTransport(next)
-      this.scheduleRetry(to, undefined)
+    const to = this.#order[next]!
+    this.#debug(`falling back from ${from} to ${to}`)
+    this.#failures.set(to, 0)
+    if (this.#cycledAll) {
+      this.#startTransport(next)
+      this.#scheduleRetry(to, undefined)
     } else {
-      this.retryAt = 0
-      this.startTransport(next)
+      this.#retryAt = 0
+      this.#startTransport(next)
     }
   }
 
-  private scheduleProbe(): void {
-    const interval = this.options.fallback?.probeIntervalMs ?? 30_000
-    if (this.transportIndex === 0 || interval <= 0) return
-    const delay = interval * (0.5 + this.random())
-    this.probeTimer.start(delay, () => {
-      if (!this.connected || this.transportIndex === 0) return
+  #scheduleProbe(): void {
+    const interval = this.#options.fallback?.probeIntervalMs ?? 30_000
+    if (this.#transportIndex === 0 || interval <= 0) return
+    const delay = interval * (0.5 + this.#random())
+    this.#probeTimer.start(delay, () => {
+      if (!this.#connected || this.#transportIndex === 0) return
       // Move back up: the better transport resumes every channel from its cursor, so nothing is lost.
-      this.debug(`probing ${this.order[0]} again`)
-      this.failures.set(this.order[0]!, 0)
-      this.everOpened.delete(this.order[0]!)
-      this.retryAt = 0
-      this.startTransport(0)
+      this.#debug(`probing ${this.#order[0]} again`)
+      this.#failures.set(this.#order[0]!, 0)
+      this.#everOpened.delete(this.#order[0]!)
+      this.#retryAt = 0
+      this.#startTransport(0)
     })
   }
 
-  private shutdown(error: HoldfastError | undefined): void {
-    this.running = false
-    this.connected = false
-    this.generation++
-    this.transport?.stop()
-    this.transport = undefined
-    this.heartbeat?.stop()
+  #shutdown(error: HoldfastError | undefined): void {
+    this.#running = false
+    this.#connected = false
+    this.#generation++
+    this.#transport?.stop()
+    this.#transport = undefined
+    this.#heartbeat?.stop()
     for (const timer of [
-      this.waitTimer,
-      this.stableTimer,
-      this.tokenTimer,
-      this.probeTimer,
-      this.retryPublishTimer,
+      this.#waitTimer,
+      this.#stableTimer,
+      this.#tokenTimer,
+      this.#probeTimer,
+      this.#retryPublishTimer,
     ]) {
       timer.cancel()
     }
-    this.wake?.(false)
-    this.offOnline?.()
-    this.offOnline = undefined
-    this.setState({ status: 'closed', transport: this.current.transport, error })
+    this.#wake?.(false)
+    this.#offOnline?.()
+    this.#offOnline = undefined
+    this.#setState({ status: 'closed', transport: this.#current.transport, error })
   }
 
-  private subscribeOnline(): void {
-    if (this.offOnline || this.options.onOnline === false) return
-    this.offOnline = (this.options.onOnline ?? onlineOrVisible)(() => this.onNetworkOnline())
+  #subscribeOnline(): void {
+    if (this.#offOnline || this.#options.onOnline === false) return
+    this.#offOnline = (this.#options.onOnline ?? onlineOrVisible)(() => this.#onNetworkOnline())
   }
 
-  private onNetworkOnline(): void {
-    this.debug('network online or page visible')
-    if (this.wake) {
+  #onNetworkOnline(): void {
+    this.#debug('network online or page visible')
+    if (this.#wake) {
       // Waiting out a backoff: the network is back, so try now.
-      this.waitTimer.cancel()
-      this.wake(true)
-    } else if (this.connected && this.transport?.ping) {
+      this.#waitTimer.cancel()
+      this.#wake(true)
+    } else if (this.#connected && this.#transport?.ping) {
       // The old socket may be dead after a network change or a sleep; find out fast. (HTTP transports
       // cannot ping; their idle timeout covers them, and a probe there would time out for nothing.)
-      this.heartbeat?.probe()
+      this.#heartbeat?.probe()
     }
   }
 
   // ---- frames -------------------------------------------------------------------------------
 
-  private onFrame(frame: ServerFrame): void {
+  #onFrame(frame: ServerFrame): void {
     switch (frame.type) {
       case 'message':
-        this.deliver(frame)
+        this.#deliver(frame)
         return
       case 'subscribed':
-        this.onSubscribed(frame)
+        this.#onSubscribed(frame)
         return
       case 'error': {
         const error = new HoldfastError(frame.code, frame.message, { retryAfterMs: frame.retryAfterMs })
         if (frame.code === 'token_expired') {
-          this.refreshTokenNow()
+          this.#refreshTokenNow()
           return
         }
-        const entry = frame.channel ? this.channels.get(frame.channel) : undefined
+        const entry = frame.channel ? this.#channels.get(frame.channel) : undefined
         if (entry) {
           // The server refused this channel: stop asking for it until the app resubscribes or reconnects.
           entry.failed = error
-          for (const listener of entry.listeners) this.safely(() => listener.options.onError?.(error))
+          for (const listener of entry.listeners) this.#safely(() => listener.options.onError?.(error))
         }
-        this.emit('error', error)
+        this.#emit('error', error)
         return
       }
       default:
     }
   }
 
-  private deliver(frame: { channel: string; cursor: Cursor; data: unknown }): void {
-    const entry = this.channels.get(frame.channel)
+  #deliver(frame: { channel: string; cursor: Cursor; data: unknown }): void {
+    const entry = this.#channels.get(frame.channel)
     if (!entry) return
     // Parse the incoming cursor once; the last one stays parsed (hot path: every message).
     const position = parseCursor(frame.cursor)
@@ -689,8 +691,8 @@ export class HoldfastClient {
     for (const listener of entry.listeners) listener.delivery.push(message)
   }
 
-  private onSubscribed(frame: Pick<SubscribedFrame, 'channel' | 'epoch' | 'cursor' | 'recovered'>): void {
-    const entry = this.channels.get(frame.channel)
+  #onSubscribed(frame: Pick<SubscribedFrame, 'channel' | 'epoch' | 'cursor' | 'recovered'>): void {
+    const entry = this.#channels.get(frame.channel)
     if (!entry) return
     const asked = entry.asked
     entry.asked = undefined
@@ -701,19 +703,19 @@ export class HoldfastClient {
       cursor: frame.cursor,
       recovered: frame.recovered,
     }
-    for (const listener of entry.listeners) this.safely(() => listener.options.onSubscribed?.(info))
+    for (const listener of entry.listeners) this.#safely(() => listener.options.onSubscribed?.(info))
     if (frame.recovered || asked === undefined) return
     // History since `asked` is gone: start over from what the server has, and say so.
     entry.cursor = undefined
     this.stats.gaps++
     const gap: GapInfo = { channel: frame.channel, since: asked, epoch: frame.epoch, cursor: frame.cursor }
-    for (const listener of entry.listeners) this.safely(() => listener.options.onGap?.(gap))
-    this.emit('gap', gap)
+    for (const listener of entry.listeners) this.#safely(() => listener.options.onGap?.(gap))
+    this.#emit('gap', gap)
   }
 
-  private subscriptionRequests(): SubscriptionRequest[] {
+  #subscriptionRequests(): SubscriptionRequest[] {
     const out: SubscriptionRequest[] = []
-    for (const entry of this.channels.values()) {
+    for (const entry of this.#channels.values()) {
       if (entry.failed) continue
       const since = entry.cursor ?? entry.head
       entry.asked = since
@@ -724,42 +726,42 @@ export class HoldfastClient {
 
   // ---- tokens -------------------------------------------------------------------------------
 
-  private scheduleTokenRefresh(): void {
-    const refreshAt = this.tokens.refreshAtMs
+  #scheduleTokenRefresh(): void {
+    const refreshAt = this.#tokens.refreshAtMs
     if (refreshAt === undefined) return
-    this.tokenTimer.start(refreshAt - this.now(), () => this.refreshTokenNow())
+    this.#tokenTimer.start(refreshAt - this.#now(), () => this.#refreshTokenNow())
   }
 
-  private refreshTokenNow(): void {
-    this.tokens.fetch().then(
+  #refreshTokenNow(): void {
+    this.#tokens.fetch().then(
       (token) => {
-        if (!this.connected || !token) return
-        this.transport?.refreshToken(token)
-        this.scheduleTokenRefresh()
+        if (!this.#connected || !token) return
+        this.#transport?.refreshToken(token)
+        this.#scheduleTokenRefresh()
       },
       (error: unknown) => {
-        this.emit('error', HoldfastError.from(error, 'unauthorized'))
+        this.#emit('error', HoldfastError.from(error, 'unauthorized'))
         // Keep the connection; try again shortly. If the token runs out the server closes with 4100.
-        if (this.connected) this.tokenTimer.start(5000, () => this.refreshTokenNow())
+        if (this.#connected) this.#tokenTimer.start(5000, () => this.#refreshTokenNow())
       },
     )
   }
 
   // ---- publishing ---------------------------------------------------------------------------
 
-  private flushQueue(): void {
-    const transport = this.transport
-    if (!this.connected || !transport) return
-    let inFlight = this.queue.inFlightCount()
-    for (const item of this.queue.pending()) {
+  #flushQueue(): void {
+    const transport = this.#transport
+    if (!this.#connected || !transport) return
+    let inFlight = this.#queue.inFlightCount()
+    for (const item of this.#queue.pending()) {
       if (inFlight >= transport.publishConcurrency) break
       item.inFlight = true
       inFlight++
       transport.publish({ channel: item.channel, data: item.data, key: item.key }).then(
         (result) => {
-          this.queue.remove(item)
+          this.#queue.remove(item)
           item.resolve(result)
-          this.flushQueue()
+          this.#flushQueue()
         },
         (error: unknown) => {
           const err = HoldfastError.from(error)
@@ -767,37 +769,37 @@ export class HoldfastClient {
             // Stays queued with the same key; the server drops the copy if the first one landed.
             item.inFlight = false
             // Still connected (an HTTP publish failed on its own): retry soon, jittered, without waiting for a reconnect.
-            if (this.connected) {
-              const delay = err.retryAfterMs ?? this.random() * this.backoff.initialMs
-              this.retryPublishTimer.start(delay, () => this.flushQueue())
+            if (this.#connected) {
+              const delay = err.retryAfterMs ?? this.#random() * this.#backoff.initialMs
+              this.#retryPublishTimer.start(delay, () => this.#flushQueue())
             }
             return
           }
-          this.queue.remove(item)
+          this.#queue.remove(item)
           item.reject(err)
-          this.flushQueue()
+          this.#flushQueue()
         },
       )
     }
   }
 
-  private scheduleQueueExpiry(): void {
-    if (this.queueTimer.pending) return
-    const next = this.queue.expire(this.now())
-    if (next !== undefined) this.queueTimer.start(next - this.now(), () => this.scheduleQueueExpiry())
+  #scheduleQueueExpiry(): void {
+    if (this.#queueTimer.pending) return
+    const next = this.#queue.expire(this.#now())
+    if (next !== undefined) this.#queueTimer.start(next - this.#now(), () => this.#scheduleQueueExpiry())
   }
 
-  private newKey(): string {
+  #newKey(): string {
     const uuid = globalThis.crypto?.randomUUID?.()
     if (uuid) return uuid
-    this.keyCounter++
-    return `${this.now().toString(36)}-${this.keyCounter.toString(36)}-${Math.floor(this.random() * 2 ** 48).toString(36)}`
+    this.#keyCounter++
+    return `${this.#now().toString(36)}-${this.#keyCounter.toString(36)}-${Math.floor(this.#random() * 2 ** 48).toString(36)}`
   }
 
   // ---- plumbing -----------------------------------------------------------------------------
 
-  private resolveWebSocket(): WebSocketConstructor {
-    const Impl = this.options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
+  #resolveWebSocket(): WebSocketConstructor {
+    const Impl = this.#options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
     if (!Impl) {
       throw new HoldfastError(
         'transport_unavailable',
@@ -807,8 +809,8 @@ export class HoldfastClient {
     return withErrorListener(Impl)
   }
 
-  private resolveFetch(): FetchFunction {
-    const impl = this.options.fetch ?? (globalThis.fetch?.bind(globalThis) as FetchFunction | undefined)
+  #resolveFetch(): FetchFunction {
+    const impl = this.#options.fetch ?? (globalThis.fetch?.bind(globalThis) as FetchFunction | undefined)
     if (!impl)
       throw new HoldfastError(
         'transport_unavailable',
@@ -817,14 +819,14 @@ export class HoldfastClient {
     return impl
   }
 
-  private setState(state: ConnectionState): void {
-    if (sameState(this.current, state)) return
-    this.current = state
-    for (const fn of [...this.stateListeners]) this.safely(() => fn(state))
+  #setState(state: ConnectionState): void {
+    if (sameState(this.#current, state)) return
+    this.#current = state
+    for (const fn of [...this.#stateListeners]) this.#safely(() => fn(state))
   }
 
-  private emit<K extends keyof ClientEvents>(event: K, payload: ClientEvents[K]): void {
-    for (const fn of [...this.eventListeners[event]]) {
+  #emit<K extends keyof ClientEvents>(event: K, payload: ClientEvents[K]): void {
+    for (const fn of [...this.#eventListeners[event]]) {
       try {
         ;(fn as (p: ClientEvents[K]) => void)(payload)
       } catch {
@@ -833,16 +835,16 @@ export class HoldfastClient {
     }
   }
 
-  private safely(fn: () => void): void {
+  #safely(fn: () => void): void {
     try {
       fn()
     } catch (error) {
-      this.emit('error', HoldfastError.from(error))
+      this.#emit('error', HoldfastError.from(error))
     }
   }
 
-  private debug(message: string, details?: unknown): void {
-    this.log?.(message, details)
+  #debug(message: string, details?: unknown): void {
+    this.#log?.(message, details)
   }
 }
 

@@ -27,8 +27,8 @@ export interface QueuedPublish {
 
 /** Bounded FIFO of publishes not yet acknowledged. Overflow is refused, never dropped silently. */
 export class PublishQueue {
-  private readonly items: QueuedPublish[] = []
-  private bytes = 0
+  readonly #items: QueuedPublish[] = []
+  #bytes = 0
   // `declare`: assigned in the constructor, so no class-field code is emitted for them.
   declare readonly maxMessages: number
   declare readonly maxBytes: number
@@ -41,18 +41,18 @@ export class PublishQueue {
   }
 
   get size(): number {
-    return this.items.length
+    return this.#items.length
   }
 
   get byteSize(): number {
-    return this.bytes
+    return this.#bytes
   }
 
   add(item: QueuedPublish): void {
     const limit =
-      this.items.length >= this.maxMessages
+      this.#items.length >= this.maxMessages
         ? 'maxMessages'
-        : this.bytes + item.bytes > this.maxBytes
+        : this.#bytes + item.bytes > this.maxBytes
           ? 'maxBytes'
           : undefined
     if (limit) {
@@ -61,35 +61,35 @@ export class PublishQueue {
         `publish queue is full (queue.${limit} = ${this[limit]}); wait for the connection or raise the limit`,
       )
     }
-    this.items.push(item)
-    this.bytes += item.bytes
+    this.#items.push(item)
+    this.#bytes += item.bytes
   }
 
   remove(item: QueuedPublish): void {
-    const i = this.items.indexOf(item)
+    const i = this.#items.indexOf(item)
     if (i >= 0) {
-      this.items.splice(i, 1)
-      this.bytes -= item.bytes
+      this.#items.splice(i, 1)
+      this.#bytes -= item.bytes
     }
   }
 
   /** Items not currently on the wire, oldest first. */
   pending(): QueuedPublish[] {
-    return this.items.filter((item) => !item.inFlight)
+    return this.#items.filter((item) => !item.inFlight)
   }
 
   inFlightCount(): number {
-    return this.items.length - this.pending().length
+    return this.#items.length - this.pending().length
   }
 
   /** After a disconnect nothing is on the wire any more; everything is sent again (same keys). */
   markAllUnsent(): void {
-    for (const item of this.items) item.inFlight = false
+    for (const item of this.#items) item.inFlight = false
   }
 
   /** Rejects and removes items older than `ttlMs`. Returns when the next one expires. */
   expire(now: number): number | undefined {
-    for (const item of this.items.filter((item) => now - item.enqueuedAt >= this.ttlMs)) {
+    for (const item of this.#items.filter((item) => now - item.enqueuedAt >= this.ttlMs)) {
       this.remove(item)
       item.reject(
         new HoldfastError(
@@ -98,13 +98,13 @@ export class PublishQueue {
         ),
       )
     }
-    const oldest = this.items[0]
+    const oldest = this.#items[0]
     return oldest && oldest.enqueuedAt + this.ttlMs
   }
 
   rejectAll(error: HoldfastError): void {
-    const items = this.items.splice(0)
-    this.bytes = 0
+    const items = this.#items.splice(0)
+    this.#bytes = 0
     for (const item of items) item.reject(error)
   }
 }

@@ -14,14 +14,18 @@ export const systemClock = (): number => Date.now()
 
 /** A timer that can be re-armed and cancelled; at most one pending callback. */
 export class Timer {
-  private handle: unknown
-  constructor(private readonly timers: Timers) {}
+  #handle: unknown
+  readonly #timers: Timers
+
+  constructor(timers: Timers) {
+    this.#timers = timers
+  }
 
   start(ms: number, fn: () => void): void {
     this.cancel()
-    this.handle = this.timers.setTimeout(
+    this.#handle = this.#timers.setTimeout(
       () => {
-        this.handle = undefined
+        this.#handle = undefined
         fn()
       },
       Math.max(0, ms),
@@ -29,13 +33,13 @@ export class Timer {
   }
 
   cancel(): void {
-    if (this.handle !== undefined) {
-      this.timers.clearTimeout(this.handle)
-      this.handle = undefined
+    if (this.#handle !== undefined) {
+      this.#timers.clearTimeout(this.#handle)
+      this.#handle = undefined
     }
   }
 
   get pending(): boolean {
-    return this.handle !== undefined
+    return this.#handle !== undefined
   }
 }

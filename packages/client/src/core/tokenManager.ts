@@ -28,62 +28,66 @@ export function jwtExpiresAtMs(token: string): number | undefined {
  * A token within `marginMs` of its `exp` counts as stale and is fetched anew.
  */
 export class TokenManager {
-  private token: string | undefined
-  private refreshAt: number | undefined
-  private stale = true
-  private inflight: Promise<string | undefined> | undefined
+  #token: string | undefined
+  #refreshAt: number | undefined
+  #stale = true
+  #inflight: Promise<string | undefined> | undefined
 
-  constructor(
-    private readonly getToken: GetToken | undefined,
-    private readonly now: () => number,
-    private readonly marginMs: number,
-  ) {}
+  readonly #getToken: GetToken | undefined
+  readonly #now: () => number
+  readonly #marginMs: number
+
+  constructor(getToken: GetToken | undefined, now: () => number, marginMs: number) {
+    this.#getToken = getToken
+    this.#now = now
+    this.#marginMs = marginMs
+  }
 
   get enabled(): boolean {
-    return this.getToken !== undefined
+    return this.#getToken !== undefined
   }
 
   /** Milliseconds since epoch when the current token must be refreshed, if it expires. */
   get refreshAtMs(): number | undefined {
-    return this.refreshAt
+    return this.#refreshAt
   }
 
   get current(): string | undefined {
-    return this.token
+    return this.#token
   }
 
   invalidate(): void {
-    this.stale = true
+    this.#stale = true
   }
 
   async get(): Promise<string | undefined> {
     const refreshAt = this.refreshAtMs
     const fresh =
-      !this.stale && this.token !== undefined && (refreshAt === undefined || this.now() < refreshAt)
+      !this.#stale && this.#token !== undefined && (refreshAt === undefined || this.#now() < refreshAt)
     // Without getToken there is never a token: resolve undefined at once.
-    return fresh || !this.getToken ? this.token : this.fetch()
+    return fresh || !this.#getToken ? this.#token : this.fetch()
   }
 
   /** Fetches a new token even if the current one looks fresh (still single-flight). */
   fetch(): Promise<string | undefined> {
-    const getToken = this.getToken
+    const getToken = this.#getToken
     if (!getToken) return Promise.resolve(undefined)
-    if (this.inflight) return this.inflight
+    if (this.#inflight) return this.#inflight
     const flight = (async () => {
       try {
         const value = await getToken()
         if (value !== null && value !== undefined && typeof value !== 'string') {
           throw new HoldfastError('unauthorized', 'getToken() must resolve to a string, null or undefined')
         }
-        this.token = value ?? undefined
+        this.#token = value ?? undefined
         const expiresAt = value ? jwtExpiresAtMs(value) : undefined
         // The margin is at most half the token's lifetime, so short-lived tokens are not refreshed in a tight loop.
-        this.refreshAt =
+        this.#refreshAt =
           expiresAt === undefined
             ? undefined
-            : expiresAt - Math.min(this.marginMs, Math.max(0, expiresAt - this.now()) / 2)
-        this.stale = false
-        return this.token
+            : expiresAt - Math.min(this.#marginMs, Math.max(0, expiresAt - this.#now()) / 2)
+        this.#stale = false
+        return this.#token
       } catch (error) {
         throw error instanceof HoldfastError
           ? error
@@ -93,10 +97,10 @@ export class TokenManager {
     // Cleared once settled, not in a `finally`: a getToken that throws synchronously settles the flight
     // before it is stored, and a `finally` would then leave the failure cached for good.
     const clear = () => {
-      if (this.inflight === flight) this.inflight = undefined
+      if (this.#inflight === flight) this.#inflight = undefined
     }
     flight.then(clear, clear)
-    this.inflight = flight
+    this.#inflight = flight
     return flight
   }
 }
