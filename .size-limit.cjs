@@ -1,7 +1,9 @@
 // Size budgets per published entry, checked in CI with `size-limit` (esbuild bundle, gzip -9, deps included).
-// Budgets only go down. Issue 7 asks for 10 kB for the full client; it measures 17.6 kB today
-// (reconnecting-websocket alone is 2.9 kB of it), so these budgets sit just above today's sizes to stop
-// growth while the code is cut. See bench/RESULTS.md and `node bench/size-report.mjs`.
+// Budgets only go down. Issue 7 asks for 10 kB for the full client; it measures 16.2 kB (down from 17.6 kB):
+// reconnecting-websocket and eventsource-parser, both named in the design card, are 4.1 kB of it, and the
+// features issues 2-5 require are about 12 kB of our own code. Reaching 10 kB needs a decision (drop
+// reconnecting-websocket and move features out of the main entry, or raise the budget), so these budgets sit
+// just above today's sizes to stop growth. See bench/RESULTS.md and `node bench/size-report.mjs`.
 const { existsSync } = require('node:fs')
 const { join } = require('node:path')
 
@@ -11,7 +13,7 @@ const checks = [
     path: 'packages/client/dist/index.js',
     import: '*',
     gzip: true,
-    limit: '18 kB',
+    limit: '16.5 kB',
   },
   {
     // A subset of the full client: never allowed more than the full client's budget.
@@ -19,7 +21,7 @@ const checks = [
     path: 'packages/client/dist/websocket.js',
     import: '*',
     gzip: true,
-    limit: '13.2 kB',
+    limit: '12.5 kB',
   },
   {
     // The fetch-based EventSource on its own (not part of the client; the IIFE global carries it too).
@@ -34,7 +36,7 @@ const checks = [
     name: 'holdfast.global.js (IIFE for <script>)',
     path: 'packages/client/dist/holdfast.global.js',
     gzip: true,
-    limit: '18.4 kB',
+    limit: '17.3 kB',
   },
 ]
 
@@ -44,14 +46,13 @@ const reactHasCode = ['src/index.ts', 'src/index.tsx', 'dist/index.js'].some((f)
 )
 if (reactHasCode) {
   checks.push({
-    // The hooks and what they import from the client; React itself is the app's. (Today 2.9 kB of it is
-    // reconnecting-websocket, dragged in by the `HoldfastError` import; see bench/RESULTS.md.)
+    // The hooks and what they import from the client (`HoldfastError`); React itself is the app's.
     name: '@holdfast/react (React external)',
     path: 'packages/react/dist/index.js',
     import: '*',
     ignore: ['react', 'react-dom'],
     gzip: true,
-    limit: '5.5 kB',
+    limit: '2.6 kB',
   })
 } else {
   console.warn('[size-limit] packages/react has no source: its budget is skipped')

@@ -94,7 +94,12 @@ async function bundleSection(r) {
     '',
     `Budget (issue 7): full client ≤ ${num(b.fullClientGzip)} B gzip. Measured ${num(b.measuredGzip)} B: ` +
       `**${b.within ? 'within' : `over by ${num(b.measuredGzip - b.fullClientGzip)} B`}**. ` +
-      'CI checks it with `npx size-limit` (`.size-limit.cjs`); `node bench/size-report.mjs` lists what the bundle is made of.',
+      'CI checks it with `npx size-limit` (`.size-limit.cjs`); `node bench/size-report.mjs` lists what the bundle is made of.' +
+      (b.within
+        ? ''
+        : ' The two dependencies the design card names (the floor row) are part of every full-client byte count; ' +
+          "the budgets in `.size-limit.cjs` sit just above today's sizes until the 10 kB target is decided " +
+          "(see the file's header)."),
     breakdown,
     '',
     chart,
