@@ -2,7 +2,7 @@ import { Endpoint, type PollResponse } from '@holdfast/protocol'
 import { Timer } from '../core/timers'
 import { HoldfastError } from '../HoldfastError'
 import { parseRetryAfter } from '../sse/readEventStream'
-import { deliver, httpTransport } from './HttpTransport'
+import { deliver, httpTransport } from './httpTransport'
 import { disconnectFromStatus } from './httpHelpers'
 import type { TransportContext } from './Transport'
 

@@ -1,8 +1,8 @@
 import { Endpoint, SseEvent } from '@holdfast/protocol'
 import { HoldfastError } from '../HoldfastError'
-import { bufferingDetector } from '../sse/BufferingDetector'
+import { bufferingDetector } from '../sse/bufferingDetector'
 import { readEventStream } from '../sse/readEventStream'
-import { deliver, httpTransport } from './HttpTransport'
+import { deliver, httpTransport } from './httpTransport'
 import { disconnectFromStatus } from './httpHelpers'
 import type { TransportContext } from './Transport'
 
