@@ -2,8 +2,8 @@ import { Endpoint, type PollResponse } from '@holdfast/protocol'
 import { Timer } from '../core/timers'
 import { HoldfastError } from '../HoldfastError'
 import { parseRetryAfter } from '../sse/readEventStream'
-import { deliver, httpTransport } from './httpTransport'
 import { disconnectFromStatus } from './httpHelpers'
+import { deliver, httpTransport } from './httpTransport'
 import type { TransportContext } from './Transport'
 
 export interface LongPollTransportOptions {

@@ -2,8 +2,8 @@ import { Endpoint, SseEvent } from '@holdfast/protocol'
 import { HoldfastError } from '../HoldfastError'
 import { bufferingDetector } from '../sse/bufferingDetector'
 import { readEventStream } from '../sse/readEventStream'
-import { deliver, httpTransport } from './httpTransport'
 import { disconnectFromStatus } from './httpHelpers'
+import { deliver, httpTransport } from './httpTransport'
 import type { TransportContext } from './Transport'
 
 export interface SseTransportOptions {
