@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createDispatcher, type Dispatcher, type DispatcherOptions } from '../src/dispatcher/index'
 import { sign } from '../src/index'
 import { createReceiver, type ReceivedWebhook } from '../src/receiver/index'
-import { SECRET, startServer, type TestServer, until } from './helpers'
+import { resolvesTo, SECRET, startServer, type TestServer, until } from './helpers'
 
 // Real fetch, real sockets, real timers: the dispatcher talks to the receiver over 127.0.0.1.
 const cleanups: Array<() => Promise<void>> = []
@@ -211,6 +211,44 @@ describe('real sender and receiver on loopback', () => {
     ).rejects.toMatchObject({
       code: 'blocked_address',
     })
+    expect(target.hits()).toBe(0)
+  })
+
+  it('connects to the addresses its lookup gave, not to what a second DNS query says', async () => {
+    const target = await receiverServer()
+    const port = new URL(target.url).port
+    // `.invalid` never resolves in real DNS: only the injected lookup can take the request to loopback.
+    const dispatcher = loopbackDispatcher({ lookup: resolvesTo('127.0.0.1') })
+    await dispatcher.addEndpoint({
+      url: `http://hooks.invalid:${port}/`,
+      eventTypes: ['*'],
+      secrets: [SECRET],
+    })
+    await dispatcher.send({ eventType: 'e', payload: { n: 1 } })
+    await until(() => target.processed.length === 1)
+    expect(dispatcher.metrics()).toMatchObject({ attempts: 1, succeeded: 1 })
+  })
+
+  it('DNS rebinding: a name that turns into a loopback address between the check and the connection is refused', async () => {
+    const target = await receiverServer()
+    const port = new URL(target.url).port
+    let calls = 0
+    // addEndpoint's check and the check before sending see a public address; the connection sees loopback.
+    const rebinding = vi.fn(async () =>
+      (++calls <= 2 ? resolvesTo('93.184.216.34') : resolvesTo('127.0.0.1'))(''),
+    )
+    const dispatcher = loopbackDispatcher({ allowPrivateNetworks: false, lookup: rebinding })
+    await dispatcher.addEndpoint({
+      url: `http://rebind.invalid:${port}/`,
+      eventTypes: ['*'],
+      secrets: [SECRET],
+    })
+    await dispatcher.send({ eventType: 'e', payload: { n: 1 } })
+    await dispatcher.whenIdle()
+    const [dead] = await dispatcher.listDeadLetters()
+    expect(dead).toMatchObject({ deadReason: 'blocked_address', lastFailure: { kind: 'blocked' } })
+    expect(dead!.lastFailure!.message).toMatch(/at connect time it resolves to 127\.0\.0\.1/)
+    expect(rebinding).toHaveBeenCalledTimes(3)
     expect(target.hits()).toBe(0)
   })
 })

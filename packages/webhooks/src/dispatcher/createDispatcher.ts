@@ -1,7 +1,7 @@
 import { decodeSecret, generateSecret, MIN_SIGNING_SECRET_BYTES } from '../generateSecret'
 import { sign } from '../sign'
 import { WebhookVerificationError } from '../WebhookVerificationError'
-import { assertDeliverableUrl, type LookupAll } from './assertDeliverableUrl'
+import { assertDeliverableUrl, type LookupAll, systemLookup } from './assertDeliverableUrl'
 import type {
   ClaimedDelivery,
   DeadLetterReason,
@@ -12,6 +12,7 @@ import type {
 } from './DeliveryStore'
 import { type DispatcherMetrics, formatPrometheus, MetricsRecorder } from './DispatcherMetrics'
 import { MemoryDeliveryStore } from './MemoryDeliveryStore'
+import { postWebhook, type WebhookAnswer } from './postWebhook'
 import {
   DEFAULT_JITTER,
   DEFAULT_MAX_RETRY_AFTER_MS,
@@ -64,7 +65,11 @@ export interface DispatcherOptions {
   autoStart?: boolean
   /** `user-agent` header. Defaults to `holdfast-webhooks`. */
   userAgent?: string
-  /** Fetch implementation. Defaults to `globalThis.fetch`, looked up on each attempt. */
+  /**
+   * Sends with this `fetch` instead (tests, a proxy-aware fetch). By default deliveries go over node:http(s),
+   * which connects to the very addresses the SSRF guard checked; an injected `fetch` resolves names itself,
+   * so the guard then checks before the request only (see docs/webhooks.md, DNS rebinding).
+   */
   fetch?: typeof fetch
   /** Resolver used by the SSRF guard. Defaults to `dns.lookup(host, { all: true })`. */
   lookup?: LookupAll
@@ -204,6 +209,24 @@ export function createDispatcher(options: DispatcherOptions = {}): Dispatcher {
     options.onError ?? ((error: unknown) => console.error('[holdfast] webhook dispatcher:', error))
   const guardOptions = { allowPrivateNetworks: options.allowPrivateNetworks ?? false, lookup: options.lookup }
 
+  /** An injected `fetch` resolves names itself; by default node:http connects to the addresses it checks. */
+  async function post(
+    url: string,
+    headers: Record<string, string>,
+    body: string,
+    signal: AbortSignal,
+  ): Promise<WebhookAnswer> {
+    if (!options.fetch) {
+      const lookup = options.lookup ?? systemLookup
+      return postWebhook(url, { headers, body, signal, lookup, guard: !guardOptions.allowPrivateNetworks })
+    }
+    // Following a redirect would let an endpoint bounce us to an address the SSRF guard refused.
+    const response = await options.fetch(url, { method: 'POST', headers, body, redirect: 'manual', signal })
+    // The body is never read; cancelling it frees the connection.
+    response.body?.cancel().catch(() => {})
+    return { status: response.status, retryAfter: response.headers.get('retry-after') }
+  }
+
   if (!retryDelaysMs.every((d) => Number.isFinite(d) && d >= 0)) {
     throw invalidOption('retryDelaysMs must hold non-negative numbers of milliseconds')
   }
@@ -324,17 +347,16 @@ export function createDispatcher(options: DispatcherOptions = {}): Dispatcher {
       controller.abort()
     }, timeoutMs)
     try {
-      const response = await (options.fetch ?? globalThis.fetch)(endpoint.url, {
-        method: 'POST',
-        headers: { ...headers, 'content-type': 'application/json', 'user-agent': userAgent },
-        body: delivery.payload,
-        // Following a redirect would let an endpoint bounce us to an address the SSRF guard refused.
-        redirect: 'manual',
-        signal: controller.signal,
-      })
-      // The body is never read; cancelling it frees the connection.
-      response.body?.cancel().catch(() => {})
-      const status = response.status
+      const { status, retryAfter } = await post(
+        endpoint.url,
+        {
+          ...headers,
+          'content-type': 'application/json',
+          'user-agent': userAgent,
+        },
+        delivery.payload,
+        controller.signal,
+      )
       if (status >= 200 && status < 300) return { kind: 'delivered', status }
       const failure: DeliveryFailure = { kind: 'status', status, message: `HTTP ${status}`, at: failedAt() }
       if (status === 410) return { kind: 'gone', failure }
@@ -342,11 +364,19 @@ export function createDispatcher(options: DispatcherOptions = {}): Dispatcher {
         return {
           kind: 'retry',
           failure,
-          retryAfterMs: parseRetryAfterMs(response.headers.get('retry-after'), now()),
+          retryAfterMs: parseRetryAfterMs(retryAfter, now()),
         }
       }
       return { kind: 'rejected', reason: 'rejected', failure }
     } catch (error) {
+      if (error instanceof WebhookVerificationError && error.code === 'blocked_address') {
+        // The name resolved to a refused address when connecting, though not when checked: rebinding.
+        return {
+          kind: 'rejected',
+          reason: 'blocked_address',
+          failure: { kind: 'blocked', message: error.message, at: failedAt() },
+        }
+      }
       if (timedOut) {
         return {
           kind: 'retry',

@@ -1,0 +1,84 @@
+import { request as httpRequest } from 'node:http'
+import { request as httpsRequest } from 'node:https'
+import type { LookupFunction } from 'node:net'
+import { WebhookVerificationError } from '../WebhookVerificationError'
+import { isBlockedAddress, type LookupAll } from './assertDeliverableUrl'
+
+export interface PostWebhookOptions {
+  headers: Record<string, string>
+  body: string
+  signal: AbortSignal
+  /** Resolves the host at connect time. */
+  lookup: LookupAll
+  /** Refuse loopback, private and link-local addresses at connect time (the SSRF guard). */
+  guard: boolean
+}
+
+/** What the dispatcher needs of an answer: the status and `Retry-After`. The body is discarded. */
+export interface WebhookAnswer {
+  status: number
+  retryAfter: string | null
+}
+
+/**
+ * One webhook `POST` over node:http(s). Unlike `fetch`, it resolves the host name through `lookup` at
+ * the moment it connects and checks those very addresses, so a DNS answer that changes after the SSRF
+ * check (rebinding) cannot point the request at an internal address. Redirects are never followed.
+ */
+export function postWebhook(url: string, options: PostWebhookOptions): Promise<WebhookAnswer> {
+  const target = new URL(url)
+  const send = target.protocol === 'https:' ? httpsRequest : httpRequest
+  return new Promise((resolve, reject) => {
+    const req = send(
+      target,
+      {
+        method: 'POST',
+        headers: { ...options.headers, 'content-length': String(Buffer.byteLength(options.body)) },
+        signal: options.signal,
+        lookup: connectLookup(options.lookup, options.guard),
+        // One connection per delivery: no pooled socket outlives the address it was checked for.
+        agent: false,
+      },
+      (res) => {
+        res.resume()
+        const retryAfter = res.headers['retry-after']
+        resolve({
+          status: res.statusCode ?? 0,
+          retryAfter: typeof retryAfter === 'string' ? retryAfter : null,
+        })
+      },
+    )
+    req.on('error', reject)
+    req.end(options.body)
+  })
+}
+
+/** A `net` lookup over `LookupAll` that, when guarding, refuses the connection unless every address is allowed. */
+function connectLookup(lookup: LookupAll, guard: boolean): LookupFunction {
+  return (hostname, lookupOptions, callback) => {
+    lookup(hostname).then(
+      (addresses) => {
+        if (addresses.length === 0) {
+          callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), '', 0)
+          return
+        }
+        const blocked = guard ? addresses.filter((a) => isBlockedAddress(a.address)) : []
+        if (blocked.length > 0) {
+          const error = new WebhookVerificationError(
+            'blocked_address',
+            `[holdfast] refusing to connect to ${hostname}: at connect time it resolves to ${blocked.map((a) => a.address).join(', ')}, which is loopback, private or link-local`,
+          )
+          callback(error as unknown as NodeJS.ErrnoException, '', 0)
+          return
+        }
+        if (lookupOptions.all)
+          callback(
+            null,
+            addresses.map((a) => ({ address: a.address, family: a.family })),
+          )
+        else callback(null, addresses[0]!.address, addresses[0]!.family)
+      },
+      (error: NodeJS.ErrnoException) => callback(error, '', 0),
+    )
+  }
+}
