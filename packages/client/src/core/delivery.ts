@@ -27,10 +27,6 @@ export interface DeliveryEnv {
 export interface Delivery {
   push(message: Message): void
   close(): void
-  /** Messages waiting for the handler. */
-  readonly backlog: number
-  /** Messages dropped by the policy (overflow, superseded). */
-  readonly dropped: number
 }
 
 type Handler = (message: Message) => unknown
@@ -55,7 +51,6 @@ export function createDelivery(
   let closed = false
   // Each policy below supplies these three; `delivery` wraps them.
   let accept: (message: Message) => void
-  let size: () => number
   let clear: () => void
 
   if (!policy || policy.policy === 'buffer') {
@@ -91,11 +86,9 @@ export function createDelivery(
           )
         }
         queue.shift()
-        delivery.dropped++
       }
       queue.push(message)
     }
-    size = () => queue.length
     clear = () => {
       queue.length = 0
     }
@@ -143,14 +136,12 @@ export function createDelivery(
         return report(error)
       }
       if (pending.has(k)) {
-        delivery.dropped++
         // Delete first so the key moves to the end: flush order follows the newest update.
         pending.delete(k)
       }
       pending.set(k, message)
       cancel ??= arm()
     }
-    size = () => pending.size
     clear = () => {
       cancel?.()
       cancel = undefined
@@ -158,11 +149,7 @@ export function createDelivery(
     }
   }
 
-  const delivery = {
-    dropped: 0,
-    get backlog() {
-      return size()
-    },
+  const delivery: Delivery = {
     push(message: Message) {
       if (!closed) accept(message)
     },

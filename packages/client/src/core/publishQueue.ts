@@ -40,14 +40,6 @@ export class PublishQueue {
     this.ttlMs = options.ttlMs ?? 60_000
   }
 
-  get size(): number {
-    return this.#items.length
-  }
-
-  get byteSize(): number {
-    return this.#bytes
-  }
-
   add(item: QueuedPublish): void {
     const limit =
       this.#items.length >= this.maxMessages

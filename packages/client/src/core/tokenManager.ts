@@ -43,17 +43,9 @@ export class TokenManager {
     this.#marginMs = marginMs
   }
 
-  get enabled(): boolean {
-    return this.#getToken !== undefined
-  }
-
   /** Milliseconds since epoch when the current token must be refreshed, if it expires. */
   get refreshAtMs(): number | undefined {
     return this.#refreshAt
-  }
-
-  get current(): string | undefined {
-    return this.#token
   }
 
   invalidate(): void {
