@@ -1,6 +1,5 @@
-import { join } from 'node:path'
 import { expect, test } from '@playwright/test'
-import { type RunningProcess, repoRoot, startDemo } from '../fixtures/processes'
+import { type RunningProcess, screenshotPath, startDemo } from '../fixtures/processes'
 
 let demo: RunningProcess
 test.beforeAll(async () => {
@@ -30,7 +29,7 @@ test('with WebSocket blocked by the server, the demo keeps working through fallb
     await page.getByTestId('chat-input').fill('via fallback')
     await page.getByTestId('chat-send').click()
     await expect(page.getByTestId('chat-log')).toContainText('carol: via fallback')
-    await page.screenshot({ path: join(repoRoot, 'docs/screenshots/demo-fallback.png') })
+    await page.screenshot({ path: screenshotPath('demo-fallback.png') })
   } finally {
     await request.post(`${demo.url}/demo/websocket?blocked=false`)
   }
