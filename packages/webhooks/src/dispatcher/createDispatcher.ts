@@ -12,7 +12,7 @@ import type {
 } from './DeliveryStore'
 import { type DispatcherMetrics, formatPrometheus, MetricsRecorder } from './DispatcherMetrics'
 import { MemoryDeliveryStore } from './MemoryDeliveryStore'
-import { postWebhook, type WebhookAnswer } from './postWebhook'
+import { createWebhookAgents, postWebhook, type WebhookAgents, type WebhookAnswer } from './postWebhook'
 import {
   DEFAULT_JITTER,
   DEFAULT_MAX_RETRY_AFTER_MS,
@@ -209,6 +209,7 @@ export function createDispatcher(options: DispatcherOptions = {}): Dispatcher {
     options.onError ?? ((error: unknown) => console.error('[holdfast] webhook dispatcher:', error))
   const guardOptions = { allowPrivateNetworks: options.allowPrivateNetworks ?? false, lookup: options.lookup }
 
+  let agents: WebhookAgents | undefined
   /** An injected `fetch` resolves names itself; by default node:http connects to the addresses it checks. */
   async function post(
     url: string,
@@ -217,8 +218,10 @@ export function createDispatcher(options: DispatcherOptions = {}): Dispatcher {
     signal: AbortSignal,
   ): Promise<WebhookAnswer> {
     if (!options.fetch) {
+      agents ??= createWebhookAgents()
       const lookup = options.lookup ?? systemLookup
-      return postWebhook(url, { headers, body, signal, lookup, guard: !guardOptions.allowPrivateNetworks })
+      const guard = !guardOptions.allowPrivateNetworks
+      return postWebhook(url, { headers, body, signal, lookup, guard, agents })
     }
     // Following a redirect would let an endpoint bounce us to an address the SSRF guard refused.
     const response = await options.fetch(url, { method: 'POST', headers, body, redirect: 'manual', signal })
@@ -612,6 +615,9 @@ export function createDispatcher(options: DispatcherOptions = {}): Dispatcher {
       running = false
       clearTimer()
       await dispatcher.whenIdle()
+      agents?.http.destroy()
+      agents?.https.destroy()
+      agents = undefined
     },
 
     async whenIdle() {

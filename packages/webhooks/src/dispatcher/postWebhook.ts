@@ -1,5 +1,5 @@
-import { request as httpRequest } from 'node:http'
-import { request as httpsRequest } from 'node:https'
+import { Agent as HttpAgent, request as httpRequest } from 'node:http'
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import type { LookupFunction } from 'node:net'
 import { WebhookVerificationError } from '../WebhookVerificationError'
 import { isBlockedAddress, type LookupAll } from './assertDeliverableUrl'
@@ -12,6 +12,17 @@ export interface PostWebhookOptions {
   lookup: LookupAll
   /** Refuse loopback, private and link-local addresses at connect time (the SSRF guard). */
   guard: boolean
+  agents: WebhookAgents
+}
+
+/** Keep-alive connection pools. A pooled socket stays connected to the address checked when it was opened. */
+export interface WebhookAgents {
+  http: HttpAgent
+  https: HttpsAgent
+}
+
+export function createWebhookAgents(): WebhookAgents {
+  return { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) }
 }
 
 /** What the dispatcher needs of an answer: the status and `Retry-After`. The body is discarded. */
@@ -23,11 +34,13 @@ export interface WebhookAnswer {
 /**
  * One webhook `POST` over node:http(s). Unlike `fetch`, it resolves the host name through `lookup` at
  * the moment it connects and checks those very addresses, so a DNS answer that changes after the SSRF
- * check (rebinding) cannot point the request at an internal address. Redirects are never followed.
+ * check (rebinding) cannot point the request at an internal address; a reused keep-alive socket is still
+ * connected to the address that was checked when it opened. Redirects are never followed.
  */
 export function postWebhook(url: string, options: PostWebhookOptions): Promise<WebhookAnswer> {
   const target = new URL(url)
-  const send = target.protocol === 'https:' ? httpsRequest : httpRequest
+  const secure = target.protocol === 'https:'
+  const send = secure ? httpsRequest : httpRequest
   return new Promise((resolve, reject) => {
     const req = send(
       target,
@@ -36,8 +49,7 @@ export function postWebhook(url: string, options: PostWebhookOptions): Promise<W
         headers: { ...options.headers, 'content-length': String(Buffer.byteLength(options.body)) },
         signal: options.signal,
         lookup: connectLookup(options.lookup, options.guard),
-        // One connection per delivery: no pooled socket outlives the address it was checked for.
-        agent: false,
+        agent: secure ? options.agents.https : options.agents.http,
       },
       (res) => {
         res.resume()
