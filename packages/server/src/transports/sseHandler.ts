@@ -11,11 +11,11 @@ import { authenticateRequest, authorizeChannels } from '../auth/authenticateRequ
 import type { ReadResult, StoredMessage } from '../broker/Broker'
 import { MAX_TIMER_DELAY_MS, type TimerHandle } from '../Clock'
 import { ChannelFeed, type FeedFailure, type FeedSink } from '../delivery/ChannelFeed'
+import { SendGate } from '../delivery/SendGate'
 import { parseChannelQuery } from '../http/channelQuery'
 import { sendError } from '../http/responses'
 import { errorFields } from '../Logger'
 import type { ServerContext } from '../ServerContext'
-import type { SlowConsumerPolicy } from '../ServerOptions'
 
 const BLANK_LINE = Buffer.from('\n\n')
 
@@ -71,9 +71,7 @@ class SseStream {
   #closed = false
   #heartbeatTimer: TimerHandle | undefined
   #expiryTimer: TimerHandle | undefined
-  // Under the 'latest' policy: the newest message of each channel that found no room, sent on 'drain'.
-  readonly #parked = new Map<string, StoredMessage>()
-  #waitingForRoom = false
+  readonly #gate: SendGate
 
   constructor(
     ctx: ServerContext,
@@ -84,6 +82,16 @@ class SseStream {
   ) {
     this.#ctx = ctx
     this.#res = res
+    this.#gate = new SendGate(ctx, {
+      transport: 'sse',
+      emitter: () => res,
+      bufferedBytes: () => res.writableLength,
+      sizeOf: (message) => message.bodyBytes.length,
+      writable: () => !this.#closed,
+      closed: () => this.#closed,
+      send: (message, live) => this.#send(message, live),
+      slowConsumer: () => this.#slowConsumer(),
+    })
     this.#channels = channels
     this.#expiresAtMs = expiresAtMs
     this.#resumedFrom = new Set(since.keys())
@@ -162,50 +170,15 @@ class SseStream {
   }
 
   readonly #sink: FeedSink = {
-    write: (message, live, policy) => this.#writeMessage(message, live, policy),
+    write: (message, live, policy) => this.#gate.write(message, live, policy),
     dropped: (reason) => this.#ctx.metrics.dropped('sse', reason),
     bufferedBytes: () => this.#res.writableLength,
-    drained: () =>
-      new Promise<void>((resolve) => {
-        if (this.#closed || this.#res.writableLength <= this.#ctx.options.sendBufferBytes / 2)
-          return resolve()
-        const done = () => {
-          this.#res.off('drain', done)
-          this.#res.off('close', done)
-          resolve()
-        }
-        this.#res.on('drain', done)
-        this.#res.on('close', done)
-      }),
+    drained: () => this.#gate.drained(),
     fail: (reason: FeedFailure) => {
       if (reason === 'slow_consumer') return this.#slowConsumer()
       // The client reconnects with the last id it saw; a fresh read then reports any gap honestly.
       this.#end()
     },
-  }
-
-  #writeMessage(message: StoredMessage, live: boolean, policy: SlowConsumerPolicy): void {
-    if (this.#closed) return
-    if (live && policy === 'latest' && this.#parked.has(message.channel)) {
-      this.#parked.set(message.channel, message)
-      this.#ctx.metrics.dropped('sse', 'latest')
-      return
-    }
-    if (this.#res.writableLength + message.bodyBytes.length > this.#ctx.options.sendBufferBytes) {
-      // A replay is paced by `drained` and only overflows on a message larger than half the buffer.
-      if (!live || policy === 'close') {
-        this.#slowConsumer()
-        return
-      }
-      if (policy === 'drop') {
-        this.#ctx.metrics.dropped('sse', 'drop')
-        return
-      }
-      this.#parked.set(message.channel, message)
-      this.#waitForRoom()
-      return
-    }
-    this.#send(message, live)
   }
 
   #send(message: StoredMessage, live: boolean): void {
@@ -223,22 +196,6 @@ class SseStream {
     res.write(BLANK_LINE)
     process.nextTick(() => res.uncork())
     this.#ctx.metrics.delivered('sse', message, live)
-  }
-
-  #waitForRoom(): void {
-    if (this.#waitingForRoom) return
-    this.#waitingForRoom = true
-    const onDrain = () => {
-      if (this.#closed) return
-      for (const [channel, message] of this.#parked) {
-        if (this.#res.writableLength + message.bodyBytes.length > this.#ctx.options.sendBufferBytes) return
-        this.#parked.delete(channel)
-        this.#send(message, true)
-      }
-      this.#res.off('drain', onDrain)
-      this.#waitingForRoom = false
-    }
-    this.#res.on('drain', onDrain)
   }
 
   // Heartbeats and goodbyes: never dropped; closed only past twice the send buffer, whatever the policy.
@@ -320,7 +277,7 @@ class SseStream {
     this.#ctx.clock.clearTimeout(this.#heartbeatTimer)
     this.#ctx.clock.clearTimeout(this.#expiryTimer)
     for (const feed of this.#feeds) feed.close()
-    this.#parked.clear()
+    this.#gate.clear()
     this.#unregister()
   }
 }

@@ -12,15 +12,14 @@ import {
 } from '@holdfast/protocol'
 import { type RawData, type WebSocket, WebSocketServer } from 'ws'
 import type { AuthUser } from '../auth/createAuthenticator'
-import type { StoredMessage } from '../broker/Broker'
 import { MAX_TIMER_DELAY_MS, type TimerHandle, unrefTimer } from '../Clock'
 import { ChannelFeed, type FeedFailure, type FeedSink } from '../delivery/ChannelFeed'
+import { SendGate } from '../delivery/SendGate'
 import { HoldfastServerError } from '../HoldfastServerError'
 import { isOriginAllowed } from '../http/originPolicy'
 import { rejectUpgrade } from '../http/upgradeResponse'
 import { errorFields } from '../Logger'
 import type { ServerContext } from '../ServerContext'
-import type { SlowConsumerPolicy } from '../ServerOptions'
 
 export interface WebSocketHandler {
   /** Takes over an HTTP upgrade request for the WebSocket endpoint. */
@@ -111,7 +110,6 @@ type ConnectionState = 'handshake' | 'authenticating' | 'open' | 'closed'
 class WebSocketConnection {
   readonly #ctx: ServerContext
   readonly #ws: WebSocket
-  readonly #socket: Duplex
   readonly #session = randomUUID()
   readonly #feeds = new Map<string, ChannelFeed>()
   readonly #unregister: () => void
@@ -125,14 +123,24 @@ class WebSocketConnection {
   #connectReceived = false
   #queue: Promise<void> = Promise.resolve()
   #queued = 0
-  // Under the 'latest' policy: the newest message of each channel that found no room, sent on 'drain'.
-  readonly #parked = new Map<string, StoredMessage>()
-  #waitingForRoom = false
+  readonly #gate: SendGate
 
   constructor(ctx: ServerContext, ws: WebSocket, socket: Duplex) {
     this.#ctx = ctx
     this.#ws = ws
-    this.#socket = socket
+    this.#gate = new SendGate(ctx, {
+      transport: 'websocket',
+      emitter: () => socket,
+      bufferedBytes: () => ws.bufferedAmount,
+      sizeOf: (message) => message.frameBytes.length,
+      writable: () => ws.readyState === ws.OPEN,
+      closed: () => this.#isClosed(),
+      send: (message, live) => {
+        ws.send(message.frameBytes, { binary: false })
+        ctx.metrics.delivered('websocket', message, live)
+      },
+      slowConsumer: () => this.#slowConsumer(),
+    })
     this.#unregister = ctx.connections.add({
       transport: 'websocket',
       drain: (retryAfterMs) => this.#drain(retryAfterMs),
@@ -447,21 +455,10 @@ class WebSocketConnection {
   }
 
   readonly #sink: FeedSink = {
-    write: (message, live, policy) => this.#writeMessage(message, live, policy),
+    write: (message, live, policy) => this.#gate.write(message, live, policy),
     dropped: (reason) => this.#ctx.metrics.dropped('websocket', reason),
     bufferedBytes: () => this.#ws.bufferedAmount,
-    drained: () =>
-      new Promise<void>((resolve) => {
-        if (this.#isClosed() || this.#ws.bufferedAmount <= this.#ctx.options.sendBufferBytes / 2)
-          return resolve()
-        const done = () => {
-          this.#socket.off('drain', done)
-          this.#socket.off('close', done)
-          resolve()
-        }
-        this.#socket.on('drain', done)
-        this.#socket.on('close', done)
-      }),
+    drained: () => this.#gate.drained(),
     fail: (reason: FeedFailure) => {
       if (reason === 'slow_consumer') this.#slowConsumer()
       else if (reason === 'history_lost')
@@ -491,50 +488,6 @@ class WebSocketConnection {
       return
     }
     this.#ws.send(data, { binary: false })
-  }
-
-  #writeMessage(message: StoredMessage, live: boolean, policy: SlowConsumerPolicy): void {
-    if (this.#ws.readyState !== this.#ws.OPEN) return
-    if (live && policy === 'latest' && this.#parked.has(message.channel)) {
-      // Superseded before it could be sent.
-      this.#parked.set(message.channel, message)
-      this.#ctx.metrics.dropped('websocket', 'latest')
-      return
-    }
-    const bytes = message.frameBytes
-    if (this.#ws.bufferedAmount + bytes.length > this.#ctx.options.sendBufferBytes) {
-      // A replay is paced by `drained` and only overflows on a message larger than half the buffer.
-      if (!live || policy === 'close') {
-        this.#slowConsumer()
-        return
-      }
-      if (policy === 'drop') {
-        this.#ctx.metrics.dropped('websocket', 'drop')
-        return
-      }
-      this.#parked.set(message.channel, message)
-      this.#waitForRoom()
-      return
-    }
-    this.#ws.send(bytes, { binary: false })
-    this.#ctx.metrics.delivered('websocket', message, live)
-  }
-
-  #waitForRoom(): void {
-    if (this.#waitingForRoom) return
-    this.#waitingForRoom = true
-    const onDrain = () => {
-      if (this.#isClosed()) return
-      for (const [channel, message] of this.#parked) {
-        if (this.#ws.bufferedAmount + message.frameBytes.length > this.#ctx.options.sendBufferBytes) return
-        this.#parked.delete(channel)
-        this.#ws.send(message.frameBytes, { binary: false })
-        this.#ctx.metrics.delivered('websocket', message, true)
-      }
-      this.#socket.off('drain', onDrain)
-      this.#waitingForRoom = false
-    }
-    this.#socket.on('drain', onDrain)
   }
 
   #slowConsumer(): void {
@@ -583,7 +536,7 @@ class WebSocketConnection {
     clock.clearTimeout(this.#graceTimer)
     for (const feed of this.#feeds.values()) feed.close()
     this.#feeds.clear()
-    this.#parked.clear()
+    this.#gate.clear()
     // Paused behind a backlog of requests, the socket would never read the peer's close frame, and the
     // connection would only go when the close timeout cuts it (holding a graceful shutdown that long).
     if (this.#ws.isPaused) this.#ws.resume()
