@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Endpoint, parseCursorMap } from '@holdfast/protocol'
+import { bearerToken } from '../auth/createAuthenticator'
 import { HoldfastServerError } from '../HoldfastServerError'
 import { errorFields } from '../Logger'
 import type { ServerContext } from '../ServerContext'
@@ -158,7 +159,7 @@ function fail(ctx: ServerContext, res: ServerResponse, error: unknown): void {
 /** True when no token is configured, or the header carries it (compared in constant time). */
 function hasBearer(header: string | undefined, token: string | undefined): boolean {
   if (token === undefined) return true
-  const given = /^Bearer (.+)$/i.exec(header ?? '')?.[1] ?? ''
+  const given = bearerToken(header) ?? ''
   const digest = (v: string) => createHash('sha256').update(v).digest()
   return timingSafeEqual(digest(given), digest(token))
 }
