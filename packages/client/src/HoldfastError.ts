@@ -21,8 +21,12 @@ export class HoldfastError extends Error {
   /** Server-requested minimum delay before retrying, when it sent one. */
   declare readonly retryAfterMs: number | undefined
   constructor(code: ErrorCode, message: string, options: { cause?: unknown; retryAfterMs?: number } = {}) {
-    // No `cause` property at all when there is none (not one set to undefined).
-    super(`[holdfast] ${message}`, options.cause === undefined ? undefined : { cause: options.cause })
+    // One prefix even when a message is re-wrapped under another code. No `cause` property at all when
+    // there is none (not one set to undefined).
+    super(
+      message.startsWith('[holdfast] ') ? message : `[holdfast] ${message}`,
+      options.cause === undefined ? undefined : { cause: options.cause },
+    )
     this.code = code
     this.retryAfterMs = options.retryAfterMs
     this.name = 'HoldfastError'

@@ -25,10 +25,7 @@ export function disconnectFromStatus(
   return {
     opened: false,
     action: 'reconnect',
-    // Same words, new code: the message without the prefix the constructor adds again.
-    error: new HoldfastError('transport_unavailable', error.message.replace(/^\[holdfast\] /, ''), {
-      cause: error,
-    }),
+    error: new HoldfastError('transport_unavailable', error.message, { cause: error }),
   }
 }
 
