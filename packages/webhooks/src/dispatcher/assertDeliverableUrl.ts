@@ -141,11 +141,22 @@ export async function assertDeliverableUrl(
   // WHATWG URL parsing already turns 0x7f.1, 2130706433 and friends into dotted quads.
   const host = parsed.hostname.replace(/^\[|\]$/g, '')
   const addresses = isIP(host) ? [host] : (await (options.lookup ?? systemLookup)(host)).map((a) => a.address)
+  const refused = blockedAddressError(`deliver to ${parsed.origin}: it`, addresses)
+  if (refused) throw refused
+}
+
+/**
+ * The `blocked_address` error when `addresses` is empty or holds one `isBlockedAddress` refuses;
+ * `undefined` when all of them may be delivered to. `refusing` completes "refusing to … resolves to".
+ */
+export function blockedAddressError(
+  refusing: string,
+  addresses: readonly string[],
+): WebhookVerificationError | undefined {
   const blocked = addresses.filter(isBlockedAddress)
-  if (addresses.length === 0 || blocked.length > 0) {
-    throw new WebhookVerificationError(
-      'blocked_address',
-      `[holdfast] refusing to deliver to ${parsed.origin}: it resolves to ${blocked.join(', ') || 'no address'}, which is loopback, private or link-local. Pass allowPrivateNetworks: true to allow it (tests, internal networks)`,
-    )
-  }
+  if (addresses.length > 0 && blocked.length === 0) return undefined
+  return new WebhookVerificationError(
+    'blocked_address',
+    `[holdfast] refusing to ${refusing} resolves to ${blocked.join(', ') || 'no address'}, which is loopback, private or link-local. Pass allowPrivateNetworks: true to allow it (tests, internal networks)`,
+  )
 }

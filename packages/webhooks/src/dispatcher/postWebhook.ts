@@ -1,8 +1,7 @@
 import { Agent as HttpAgent, request as httpRequest } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import type { LookupFunction } from 'node:net'
-import { WebhookVerificationError } from '../WebhookVerificationError'
-import { isBlockedAddress, type LookupAll } from './assertDeliverableUrl'
+import { blockedAddressError, type LookupAll } from './assertDeliverableUrl'
 
 export interface PostWebhookOptions {
   headers: Record<string, string>
@@ -74,13 +73,14 @@ function connectLookup(lookup: LookupAll, guard: boolean): LookupFunction {
           callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), '', 0)
           return
         }
-        const blocked = guard ? addresses.filter((a) => isBlockedAddress(a.address)) : []
-        if (blocked.length > 0) {
-          const error = new WebhookVerificationError(
-            'blocked_address',
-            `[holdfast] refusing to connect to ${hostname}: at connect time it resolves to ${blocked.map((a) => a.address).join(', ')}, which is loopback, private or link-local`,
+        const refused =
+          guard &&
+          blockedAddressError(
+            `connect to ${hostname}: at connect time it`,
+            addresses.map((a) => a.address),
           )
-          callback(error as unknown as NodeJS.ErrnoException, '', 0)
+        if (refused) {
+          callback(refused as unknown as NodeJS.ErrnoException, '', 0)
           return
         }
         if (lookupOptions.all)
