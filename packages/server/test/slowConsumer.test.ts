@@ -1,11 +1,10 @@
-import { request } from 'node:http'
 import v8 from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { CloseCode } from '@holdfast/protocol'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import WebSocket from 'ws'
 import type { HoldfastServer, LimitOptions, SlowConsumerPolicy } from '../src/index'
-import { connect, eventually, startServer, type TestSocket, wsUrl } from './helpers/fixtures'
+import { connect, eventually, openPausableSse, startServer, type TestSocket, wsUrl } from './helpers/fixtures'
 
 const PAD = 'p'.repeat(8 * 1024)
 const tick = () => new Promise((resolve) => setImmediate(resolve))
@@ -123,23 +122,9 @@ describe('slow consumer policies', () => {
 
   it("'drop' on SSE: the stream stays open and carries on once the reader is back", async () => {
     const server = await policyServer({ slowConsumer: 'drop' })
-    let received = ''
-    let ended = false
-    const req = request(`${server.url}/sse?channel=feed`)
-    const response = await new Promise<import('node:http').IncomingMessage>((resolve) => {
-      req.on('response', resolve)
-      req.end()
-    })
-    onTestFinished(() => {
-      req.destroy()
-    })
-    response.on('data', (chunk: Buffer) => {
-      received += chunk.toString()
-    })
-    response.on('close', () => {
-      ended = true
-    })
-    await eventually(() => expect(received).toContain('event: subscribed'))
+    const sse = await openPausableSse(`${server.url}/sse?channel=feed`)
+    const { response } = sse
+    await eventually(() => expect(sse.text).toContain('event: subscribed'))
     response.pause()
     await flood(
       server,
@@ -149,8 +134,8 @@ describe('slow consumer policies', () => {
     expect(await metric(server, 'holdfast_slow_consumer_closes_total')).toBe(0)
     response.resume()
     await server.publish('feed', { marker: true })
-    await eventually(() => expect(received).toContain('"marker":true'), 5000)
-    expect(ended).toBe(false)
+    await eventually(() => expect(sse.text).toContain('"marker":true'), 5000)
+    expect(sse.ended).toBe(false)
   })
 })
 

@@ -1,7 +1,14 @@
-import { request } from 'node:http'
 import { formatCursorMap, parseCursor, parseCursorMap } from '@holdfast/protocol'
-import { describe, expect, it, onTestFinished } from 'vitest'
-import { captureLogger, eventually, openSse, SECRET, signToken, startServer } from './helpers/fixtures'
+import { describe, expect, it } from 'vitest'
+import {
+  captureLogger,
+  eventually,
+  openPausableSse,
+  openSse,
+  SECRET,
+  signToken,
+  startServer,
+} from './helpers/fixtures'
 import { ManualClock } from './helpers/manualClock'
 
 const epochOf = (cursor: string) => parseCursor(cursor)!.epoch
@@ -173,24 +180,9 @@ describe('GET /sse', () => {
       history: { size: 4000 },
       limits: { sendBufferBytes: 64 * 1024, maxMessageBytes: 16 * 1024 },
     })
-    let received = ''
-    let ended = false
-    const req = request(`${server.url}/sse?channel=firehose`)
-    const response = await new Promise<import('node:http').IncomingMessage>((resolve) => {
-      req.on('response', resolve)
-      req.end()
-    })
-    onTestFinished(() => {
-      req.destroy()
-    })
-    response.on('data', (chunk: Buffer) => {
-      received += chunk.toString()
-    })
-    response.on('close', () => {
-      ended = true
-    })
-    response.on('error', () => {})
-    await eventually(() => expect(received).toContain('event: subscribed'))
+    const sse = await openPausableSse(`${server.url}/sse?channel=firehose`)
+    const { response } = sse
+    await eventually(() => expect(sse.text).toContain('event: subscribed'))
     response.pause()
     const payload = 'y'.repeat(8 * 1024)
     let sent = 0
@@ -200,9 +192,9 @@ describe('GET /sse', () => {
     }
     expect(logger.records.some((r) => r.message.includes('slow SSE consumer'))).toBe(true)
     response.resume()
-    await eventually(() => expect(ended).toBe(true))
+    await eventually(() => expect(sse.ended).toBe(true))
     // Only complete events count: the cut may have left half of one behind (or, with a reset, none).
-    const complete = received
+    const complete = sse.text
       .split('\n\n')
       .slice(0, -1)
       .map((block) =>

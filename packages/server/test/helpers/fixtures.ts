@@ -1,3 +1,4 @@
+import { type IncomingMessage, request } from 'node:http'
 import { SignJWT } from 'jose'
 import { onTestFinished } from 'vitest'
 import WebSocket from 'ws'
@@ -273,6 +274,35 @@ export class SseReader {
 }
 
 /** Opens `/sse`; the stream is aborted when the test ends. */
+/** A raw SSE response over node:http, which `response.pause()` turns into a slow consumer. */
+export interface PausableSse {
+  response: IncomingMessage
+  /** Everything received so far, as text. */
+  readonly text: string
+  readonly ended: boolean
+}
+
+export async function openPausableSse(url: string): Promise<PausableSse> {
+  const req = request(url)
+  const response = await new Promise<IncomingMessage>((resolve) => {
+    req.on('response', resolve)
+    req.end()
+  })
+  onTestFinished(() => {
+    req.destroy()
+  })
+  const stream = { response, text: '', ended: false }
+  response.on('data', (chunk: Buffer) => {
+    stream.text += chunk.toString()
+  })
+  response.on('close', () => {
+    stream.ended = true
+  })
+  // A server cut is part of what these tests provoke; it must not surface as an unhandled error.
+  response.on('error', () => {})
+  return stream
+}
+
 export async function openSse(
   server: { url: string },
   query: string,
