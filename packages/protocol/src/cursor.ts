@@ -40,7 +40,20 @@ export function compareCursors(a: Cursor, b: Cursor): number {
   const pa = parseCursor(a)
   const pb = parseCursor(b)
   if (!pa || !pb || pa.epoch !== pb.epoch) return Number.NaN
-  return pa.major - pb.major || pa.minor - pb.minor
+  return comparePositions(pa, pb)
+}
+
+/** A position in one channel's log: the offset part of a cursor, without the epoch. */
+export type Position = Pick<ParsedCursor, 'major' | 'minor'>
+
+/** Orders two positions of one epoch: negative, zero or positive. The one cursor order, used everywhere. */
+export function comparePositions(a: Position, b: Position): number {
+  return a.major - b.major || a.minor - b.minor
+}
+
+/** The cursor of a position: `<epoch>:<major>`, or `<epoch>:<major>-<minor>` when `minor` is not 0. */
+export function formatPosition(epoch: string, position: Position): Cursor {
+  return `${epoch}:${position.major}${position.minor ? `-${position.minor}` : ''}`
 }
 
 export function cursorEpoch(cursor: Cursor): string | null {

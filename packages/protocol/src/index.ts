@@ -1,4 +1,6 @@
 export * from './codes'
 export * from './cursor'
 export * from './frames'
+export * from './resume'
+export * from './retryAfter'
 export * from './sse'

@@ -3,14 +3,18 @@ import {
   CloseCode,
   closeAction,
   compareCursors,
+  comparePositions,
   decodeClientFrame,
   decodeServerFrame,
   formatCursorMap,
+  formatPosition,
   formatRetryAfterReason,
   isChannelName,
   parseCursor,
   parseCursorMap,
+  parseRetryAfter,
   parseRetryAfterReason,
+  resolveResume,
 } from '../src'
 
 describe('cursors', () => {
@@ -121,5 +125,55 @@ describe('server frames and close codes', () => {
     expect(parseRetryAfterReason('{"retryAfterMs":-1}')).toBeUndefined()
     expect(parseRetryAfterReason('restarting')).toBeUndefined()
     expect(parseRetryAfterReason('{broken')).toBeUndefined()
+  })
+})
+
+describe('resume rule', () => {
+  const log = { epoch: 'e', head: { major: 10, minor: 0 }, trimmedThrough: { major: 4, minor: 0 } }
+
+  test('without since: start at the head, nothing to replay', () => {
+    expect(resolveResume(undefined, log)).toEqual({ recovered: true, from: 'e:10', after: log.head })
+  })
+
+  test('since between the trim point and the head (both included) is recovered', () => {
+    for (const since of ['e:4', 'e:7', 'e:10', 'e:7-2']) {
+      const point = resolveResume(since, log)
+      expect(point.recovered, since).toBe(true)
+      expect(point.from).toBe(since)
+      expect(point.after).toEqual(parseCursor(since) && { ...parseCursor(since) })
+    }
+  })
+
+  test('another epoch, a trimmed position, a position past the head or garbage is a gap from the trim point', () => {
+    for (const since of ['x:7', 'e:3', 'e:3-9', 'e:11', 'e:10-1', 'nonsense']) {
+      expect(resolveResume(since, log), since).toEqual({
+        recovered: false,
+        from: 'e:4',
+        after: log.trimmedThrough,
+      })
+    }
+  })
+
+  test('positions order by major then minor; formatPosition drops a zero minor', () => {
+    expect(comparePositions({ major: 5, minor: 1 }, { major: 5, minor: 0 })).toBeGreaterThan(0)
+    expect(comparePositions({ major: 4, minor: 9 }, { major: 5, minor: 0 })).toBeLessThan(0)
+    expect(formatPosition('e', { major: 5, minor: 0 })).toBe('e:5')
+    expect(formatPosition('e', { major: 5, minor: 2 })).toBe('e:5-2')
+  })
+})
+
+describe('Retry-After (RFC 9110 §10.2.3)', () => {
+  const now = Date.parse('Tue, 24 Nov 2026 10:00:00 GMT')
+  test('delay-seconds and HTTP dates, in ms from now', () => {
+    expect(parseRetryAfter('120', now)).toBe(120_000)
+    expect(parseRetryAfter(' 0 ', now)).toBe(0)
+    expect(parseRetryAfter('2147484', now)).toBe(2_147_484_000)
+    expect(parseRetryAfter('Tue, 24 Nov 2026 10:02:00 GMT', now)).toBe(120_000)
+    expect(parseRetryAfter('Tue, 24 Nov 2026 09:00:00 GMT', now)).toBe(0)
+  })
+  test('absent or unreadable values are undefined, not 0', () => {
+    for (const bad of [null, undefined, '', '1.5', '-3', 'soon', '5 s']) {
+      expect(parseRetryAfter(bad, now), String(bad)).toBeUndefined()
+    }
   })
 })

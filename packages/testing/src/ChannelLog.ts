@@ -1,4 +1,4 @@
-import { type Cursor, formatCursor, parseCursor } from '@holdfast/protocol'
+import { type Cursor, formatCursor, resolveResume } from '@holdfast/protocol'
 
 /** A message as the mock stored it. */
 export interface StoredMessage<TData = unknown> {
@@ -90,19 +90,13 @@ export class ChannelLog {
     const oldest = state.entries[0]?.offset ?? state.nextOffset
     const base = { channel, epoch: state.epoch, head }
     if (since === undefined) return { ...base, recovered: true, replay: [], startFrom: head }
-    const parsed = parseCursor(since)
-    // Offsets are plain integers here; a `<n>-<m>` cursor of the same epoch resumes after `n`.
-    const after = parsed?.major ?? -1
-    if (parsed && parsed.epoch === state.epoch && after <= newest && after >= oldest - 1) {
-      const replay = state.entries.filter((e) => e.offset > after).map((e) => e.message)
-      return { ...base, recovered: true, replay, startFrom: since }
-    }
-    return {
-      ...base,
-      recovered: false,
-      replay: state.entries.map((e) => e.message),
-      startFrom: formatCursor(state.epoch, oldest - 1),
-    }
+    const point = resolveResume(since, {
+      epoch: state.epoch,
+      head: { major: newest, minor: 0 },
+      trimmedThrough: { major: oldest - 1, minor: 0 },
+    })
+    const replay = state.entries.filter((e) => e.offset > point.after.major).map((e) => e.message)
+    return { ...base, recovered: point.recovered, replay, startFrom: point.from }
   }
 
   history(channel: string): StoredMessage[] {

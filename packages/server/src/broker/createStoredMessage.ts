@@ -52,8 +52,3 @@ class EncodedMessage implements StoredMessage {
 export function createStoredMessage(init: StoredMessageInit): StoredMessage {
   return new EncodedMessage(init)
 }
-
-/** Orders two positions of the same epoch. */
-export function comparePositions(a: StoredMessage['position'], b: StoredMessage['position']): number {
-  return a.major - b.major || a.minor - b.minor
-}

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { type Cursor, formatCursor, parseCursor } from '@holdfast/protocol'
+import { type Cursor, formatCursor, resolveResume } from '@holdfast/protocol'
 import { type Clock, systemClock, unrefTimer } from '../Clock'
 import { errorFields, type Logger, silentLogger } from '../Logger'
 import type {
@@ -11,7 +11,7 @@ import type {
   ReadResult,
   StoredMessage,
 } from './Broker'
-import { comparePositions, createStoredMessage } from './createStoredMessage'
+import { createStoredMessage } from './createStoredMessage'
 
 export interface HistoryOptions {
   /** Most messages kept per channel. Defaults to 1000. */
@@ -187,18 +187,14 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): Broker {
       if (readOptions.since === undefined)
         return { epoch: log.epoch, head, recovered: true, from: head, messages: [], more: false }
 
-      const since = parseCursor(readOptions.since)
-      const headPosition = { epoch: log.epoch, major: log.head, minor: 0 }
-      const recovered =
-        since !== null &&
-        since.epoch === log.epoch &&
-        comparePositions(since, headPosition) <= 0 &&
-        comparePositions(since, { epoch: log.epoch, major: log.trimmedThrough, minor: 0 }) >= 0
+      const { recovered, from, after } = resolveResume(readOptions.since, {
+        epoch: log.epoch,
+        head: { major: log.head, minor: 0 },
+        trimmedThrough: { major: log.trimmedThrough, minor: 0 },
+      })
       // Offsets are contiguous within an epoch, so the first message after a position is found by arithmetic.
-      const after = recovered && since ? since.major : log.trimmedThrough
-      const from = recovered ? readOptions.since : formatCursor(log.epoch, log.trimmedThrough)
       const first = log.messages[0]?.position.major ?? log.head + 1
-      const start = Math.min(log.messages.length, Math.max(0, after + 1 - first))
+      const start = Math.min(log.messages.length, Math.max(0, after.major + 1 - first))
       const end = Math.min(log.messages.length, start + limit)
       return {
         epoch: log.epoch,

@@ -71,6 +71,8 @@ return {0, cursor}
  * Returns {epoch, head} without since, else {epoch, head, recovered (0|1), from id, entries}.
  */
 export const READ_SCRIPT = `${HELPERS}
+-- The resume rule of @holdfast/protocol resolveResume: recovered when since has the epoch and lies between
+-- the trim point (the first kept entry's previous position, field p) and the head, both included.
 local epoch, head = current_epoch(KEYS[1], KEYS[2], ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 if ARGV[3] ~= '1' then return {epoch, head} end

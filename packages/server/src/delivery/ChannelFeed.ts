@@ -1,7 +1,6 @@
 import type { Cursor, ParsedCursor } from '@holdfast/protocol'
-import { parseCursor } from '@holdfast/protocol'
+import { comparePositions, parseCursor } from '@holdfast/protocol'
 import type { Broker, ReadResult, StoredMessage } from '../broker/Broker'
-import { comparePositions } from '../broker/createStoredMessage'
 import { errorFields, type Logger } from '../Logger'
 import type { DropReason } from '../metrics/ServerMetrics'
 import type { SlowConsumerPolicy } from '../ServerOptions'

@@ -1,3 +1,5 @@
+import { parseRetryAfter } from '@holdfast/protocol'
+
 const SECOND = 1000
 const MINUTE = 60 * SECOND
 const HOUR = 60 * MINUTE
@@ -58,13 +60,7 @@ export function retryDelayMs(options: RetryDelayOptions): number | undefined {
 /**
  * Reads a `Retry-After` header, either delay-seconds (`120`) or an HTTP date
  * (`Wed, 21 Oct 2015 07:28:00 GMT`), as milliseconds from `nowMs`. `undefined` when absent or unreadable.
+ * The one parser of `@holdfast/protocol`, which the realtime client uses too.
  */
-export function parseRetryAfterMs(value: string | null | undefined, nowMs: number): number | undefined {
-  if (value === null || value === undefined) return undefined
-  const text = value.trim()
-  if (/^\d+$/.test(text)) return Number(text) * SECOND
-  // Date.parse would also take "5" or "2025"; an HTTP date always names a weekday and a month.
-  if (!/[a-z]{3}/i.test(text)) return undefined
-  const at = Date.parse(text)
-  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs)
-}
+export const parseRetryAfterMs: (value: string | null | undefined, nowMs: number) => number | undefined =
+  parseRetryAfter
