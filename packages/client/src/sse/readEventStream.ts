@@ -16,6 +16,11 @@ export interface ReadEventStreamParams {
   maxBufferBytes?: number
   onOpen(response: Response): void
   onEvent(event: EventSourceMessage): void
+  /**
+   * A block ended that had an `id` field (`''` resets it): the last event id is now `id`, even when the block had
+   * no `data` and so no event (WHATWG dispatch step 1). Called before `onEvent`. Defaults to none.
+   */
+  onLastEventId?(id: string): void
   onRetry(ms: number): void
   onComment?(comment: string): void
   onBytes?(): void
@@ -31,7 +36,10 @@ export type StreamEnd =
   | { kind: 'not-sse'; contentType: string }
   | { kind: 'parse'; error: unknown }
 
-/** Opens one SSE response with `fetch` and feeds it through eventsource-parser until it ends. */
+/**
+ * Opens one SSE response with `fetch` and reads it with eventsource-parser until it ends, by the WHATWG rules for
+ * interpreting an event stream (test/unit/readEventStream.test.ts pins each).
+ */
 export async function readEventStream(params: ReadEventStreamParams): Promise<StreamEnd> {
   const idle = new Timer(params.timers)
   const controller = new AbortController()
@@ -81,7 +89,13 @@ export async function readEventStream(params: ReadEventStreamParams): Promise<St
     params.onOpen(response)
     let parseError: unknown
     const parser = createParser({
-      onEvent: params.onEvent,
+      // Each block reaches the parser ending in an added empty `data` line (see the read loop), so it dispatches every
+      // block and `data` is the spec's data buffer, each data line followed by LF. Empty: the block had no data field,
+      // which moves the last event id but dispatches no event (WHATWG "dispatch the event", steps 1 to 3).
+      onEvent: (event) => {
+        if (event.id !== undefined) params.onLastEventId?.(event.id)
+        if (event.data) params.onEvent({ ...event, data: event.data.slice(0, -1) })
+      },
       onRetry: params.onRetry,
       onComment: params.onComment,
       onError: (error) => {
@@ -93,8 +107,12 @@ export async function readEventStream(params: ReadEventStreamParams): Promise<St
       },
       maxBufferSize: params.maxBufferBytes ?? 1024 * 1024,
     })
-    // TextDecoder in streaming mode joins multi-byte characters split across chunks and drops a BOM.
+    // TextDecoder in streaming mode joins multi-byte characters split across chunks and drops one leading BOM. The
+    // parser would also strip a BOM left as UTF-8 bytes ("ï»¿", not a BOM once decoded) from its first chunk: spend
+    // that chunk on nothing.
     const decoder = new TextDecoder()
+    parser.feed('')
+    let last = '\n'
     const reader = response.body.getReader()
     // Not every fetch propagates an abort into a body already being read; cancel the reader as well.
     const cancelReader = () => void reader.cancel().catch(() => {})
@@ -102,10 +120,22 @@ export async function readEventStream(params: ReadEventStreamParams): Promise<St
     try {
       for (;;) {
         const { value, done } = await reader.read()
+        // Whatever the parser still holds is an unfinished line or block: the spec discards it.
         if (done) break
         lastByteAt = params.now()
         params.onBytes?.()
-        parser.feed(decoder.decode(value, { stream: true }))
+        const text = decoder.decode(value, { stream: true })
+        // Line ends become LF before the parser sees them: it holds a trailing CR until the next chunk in case an LF
+        // follows (for ever at the end of the stream), so `data: x\r\r` would wait. `last`, the previous chunk's last
+        // character (LF at the start), makes a CRLF split between chunks one line end. Before every blank line goes an
+        // empty `data` line (see onEvent).
+        parser.feed(
+          (last + text)
+            .replace(/\r\n?/g, '\n')
+            .replace(/\n(?=\n)/g, '\ndata\n')
+            .slice(1),
+        )
+        last = text.slice(-1) || last
       }
     } catch (error) {
       if (parseError) return { kind: 'parse', error: parseError }
