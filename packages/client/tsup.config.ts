@@ -2,7 +2,12 @@ import { defineConfig } from 'tsup'
 
 export default defineConfig([
   {
-    entry: { index: 'src/index.ts', websocket: 'src/websocket.ts', 'event-stream': 'src/eventStream.ts' },
+    entry: {
+      index: 'src/index.ts',
+      websocket: 'src/websocket.ts',
+      'event-stream': 'src/eventStream.ts',
+      delivery: 'src/delivery.ts',
+    },
     format: ['esm', 'cjs'],
     dts: true,
     sourcemap: true,

@@ -58,11 +58,11 @@ export interface UseSubscriptionOptions<TData = unknown> {
    */
   throwOnError?: boolean | ((error: HoldfastError) => boolean)
   /**
-   * Backpressure policy of this subscriber, passed to `client.subscribe` as is (`buffer`, `latest`,
-   * `coalesce`). Read when the subscription starts, like `since`. Defaults to the client's default
-   * (`buffer`).
+   * Backpressure policy of this subscriber, passed to `client.subscribe` as is: `buffer()`, `latest()` or
+   * `coalesce(key)` from `@holdfast/client/delivery`. Read when the subscription starts, like `since`.
+   * Defaults to the client's default (the handler in order, as each message arrives).
    */
-  delivery?: SubscribeOptions['delivery']
+  delivery?: SubscribeOptions<TData>['delivery']
 }
 
 export interface ObserverOptions<TData> extends UseSubscriptionOptions<TData> {
@@ -160,7 +160,7 @@ export class SubscriptionObserver<TData = unknown> {
     this.offState = client.onStateChange(() => this.update())
     if (this.options.enabled ?? true) {
       let sub: Subscription | undefined
-      const options: SubscribeOptions = {
+      const options: SubscribeOptions<TData> = {
         since: this.options.since,
         onGap: (gap) => {
           if (this.subscription !== sub) return

@@ -1,4 +1,5 @@
 import type { ConnectionState, HoldfastClient } from '@holdfast/client'
+import { latest } from '@holdfast/client/delivery'
 import { act, render, screen } from '@testing-library/react'
 import { Component, type ReactNode, StrictMode, useEffect, useState } from 'react'
 import { afterEach, describe, expect, test, vi } from 'vitest'
@@ -275,14 +276,7 @@ describe('messages', () => {
   test('delivery is passed to client.subscribe: `latest` hands over only the newest of a burst', async () => {
     const { server, wrap } = setup()
     const onMessage = vi.fn()
-    render(
-      wrap(
-        <Show<number>
-          channel="room"
-          options={{ onMessage, delivery: { policy: 'latest', schedule: 'tick' } }}
-        />,
-      ),
-    )
+    render(wrap(<Show<number> channel="room" options={{ onMessage, delivery: latest('tick') }} />))
     await until(() => expect(server.sent('subscribe')).toHaveLength(1))
     await waitText('room', 'live:null')
     act(() => {

@@ -1,88 +1,59 @@
 import { Endpoint, type PollResponse } from '@holdfast/protocol'
 import { Timer } from '../core/timers'
 import { HoldfastError } from '../HoldfastError'
-import { parseRetryAfter } from '../sse/readEventStream'
-import { disconnectFromStatus } from './httpHelpers'
-import { deliver, httpTransport } from './httpTransport'
-import type { TransportContext } from './Transport'
+import { deliver, httpTransport, parseJson, request } from './httpTransport'
+import type { TransportHost } from './Transport'
 
 export interface LongPollTransportOptions {
-  /** How long the server may hold a poll. Defaults to 25000. */
+  /** How long (ms) the server may hold a poll. Defaults to 25000. */
   holdMs?: number
 }
 
 /**
- * Long polling: `GET /poll` with the cursor map, held by the server until something arrives.
- * Stateless on the server, so any process can answer; the resume cursors live in the client core.
+ * Long polling: `GET /poll` with the cursor map, held by the server until something arrives. Stateless on
+ * the server, so any process can answer; the resume cursors live in the client core.
  */
 export function longPollTransport(options: LongPollTransportOptions = {}) {
-  return (ctx: TransportContext) => {
+  return (host: TransportHost) => {
     const holdMs = options.holdMs ?? 25_000
     // A poll that outlives the server's hold by this much went through a black hole.
     const deadlineMs = holdMs + 10_000
-    return httpTransport(
-      ctx,
-      'longpoll',
-      Endpoint.Poll,
-      async (url, since, headers, controller, connected, open) => {
-        if (since) url.searchParams.set('since', since)
-        url.searchParams.set('timeoutMs', String(holdMs))
-        headers.accept = 'application/json'
-        let timedOut = false
-        const deadline = new Timer(ctx.timers)
-        deadline.start(deadlineMs, () => {
-          timedOut = true
-          controller.abort()
-        })
-        let response: Response
-        let text: string
-        try {
-          response = await ctx.fetch()(url.toString(), {
-            headers,
-            signal: controller.signal,
-            cache: 'no-store',
-          })
-          text = await response.text()
-        } catch (error) {
-          if (!timedOut && controller.signal.aborted) return
-          return {
-            opened: connected,
-            action: 'reconnect',
-            error: timedOut
-              ? new HoldfastError('timeout', `poll not answered within ${deadlineMs} ms`)
-              : new HoldfastError('disconnected', 'poll request failed', { cause: error }),
-          }
-        } finally {
-          deadline.cancel()
+    return httpTransport(host, 'longpoll', Endpoint.Poll, async (url, since, headers, signal, open) => {
+      if (since) url.searchParams.set('since', since)
+      url.searchParams.set('timeoutMs', String(holdMs))
+      headers.accept = 'application/json'
+      const controller = new AbortController()
+      const abort = () => controller.abort()
+      signal.addEventListener('abort', abort)
+      const deadline = new Timer(host.timers)
+      deadline.start(deadlineMs, abort)
+      const answer = await request(host, url.toString(), { headers, signal: controller.signal }).catch(
+        () => {},
+      )
+      deadline.cancel()
+      signal.removeEventListener('abort', abort)
+      if (signal.aborted) return
+      if (answer === undefined)
+        return {
+          opened: false,
+          error: new HoldfastError('timeout', `poll not answered within ${deadlineMs} ms`),
         }
-        if (!response.ok) {
-          return disconnectFromStatus(
-            response.status,
-            text,
-            parseRetryAfter(response.headers.get('retry-after'), ctx.now()),
-            connected,
-          )
+      if (typeof answer !== 'string') return answer
+      const body = parseJson(answer) as PollResponse | undefined
+      if (!Array.isArray(body?.messages))
+        return {
+          opened: false,
+          error: new HoldfastError(
+            'transport_unavailable',
+            'the poll answer is not a Holdfast poll response: a proxy or the wrong URL answered',
+          ),
         }
-        let body: PollResponse
-        try {
-          body = JSON.parse(text) as PollResponse
-          if (!Array.isArray(body.messages)) throw new Error('no messages array')
-        } catch (error) {
-          return {
-            opened: false,
-            action: 'reconnect',
-            error: new HoldfastError('transport_unavailable', 'poll answer is not a Holdfast poll response', {
-              cause: error,
-            }),
-          }
-        }
-        open()
-        ctx.activity()
-        for (const entry of body.subscribed ?? [])
-          deliver(ctx, { id: 0, ...entry, type: 'subscribed' }, 'poll entry')
-        for (const message of body.messages) deliver(ctx, { ...message, type: 'message' }, 'poll entry')
-        return 'resync'
-      },
-    )
+      open()
+      host.activity()
+      for (const entry of body.subscribed ?? [])
+        deliver(host, { id: 0, ...entry, type: 'subscribed' }, 'poll entry')
+      for (const message of body.messages) deliver(host, { ...message, type: 'message' }, 'poll entry')
+      return 'again'
+    })
   }
 }

@@ -38,6 +38,8 @@ function makeClient(url: string, transports: TransportName[]): HoldfastClient {
   return clients.create({
     url,
     transports,
+    // Publishers that never subscribe are waited on to be connected: connect at once.
+    lazy: false,
     fallback: { probeIntervalMs: 0 },
     // Fast heartbeat: a connection to a killed process is noticed at once anyway (the socket resets).
     heartbeat: { intervalMs: 1000, timeoutMs: 1000 },

@@ -18,7 +18,7 @@ beforeEach(() => {
   vi.useFakeTimers()
   wsConnections = 0
   wsFrames = []
-  sse = sseEndpoint(`${BASE_URL}/sse`)
+  sse = sseEndpoint(`${BASE_URL}/sse`, undefined, { autoSubscribe: true })
   const link = ws.link(`${BASE_URL.replace('http', 'ws')}/ws`)
   server = setupServer(
     sse.handler,

@@ -168,7 +168,7 @@ describe('SSE transport', () => {
 
   test('publishing over SSE goes through POST /publish with an idempotency key', async () => {
     setup()
-    const c = client({ transports: ['sse'] })
+    const c = client({ transports: ['sse'], lazy: false })
     await tick(5)
     expect(c.state.status).toBe('connected')
     await expect(c.publish('a', { x: 1 }, { key: 'dup' })).resolves.toEqual({
