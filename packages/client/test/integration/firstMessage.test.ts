@@ -52,7 +52,7 @@ describe.each<TransportName>(['websocket', 'sse', 'longpoll'])('%s', (transport)
 })
 
 test('behind a proxy that buffers SSE, the client falls back to long polling from where the stream started: nothing published meanwhile is lost', async () => {
-  const url = await start()
+  await start()
   proxy = await createHttpProxy(server!.port!)
   proxy.fault('/sse', 'hold-body')
   const client = clients.create({ url: proxy.url, transports: ['sse', 'longpoll'], openTimeoutMs: 1500 })
