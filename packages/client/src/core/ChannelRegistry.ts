@@ -163,7 +163,7 @@ export class ChannelRegistry {
   /** Where the server starts a channel, before its confirmation arrives (SSE response header). */
   anchor(channel: string, cursor: Cursor): void {
     const entry = this.#entries.get(channel)
-    if (entry && !entry.cursor) this.#advance(entry, cursor)
+    if (entry && !entry.cursor && parseCursor(cursor)) this.#advance(entry, cursor)
   }
 
   #advance(entry: ChannelEntry, cursor: Cursor | undefined): void {

@@ -7,21 +7,23 @@ import { Timer, type Timers } from './timers'
 import type { ConnectionState } from './types'
 
 export interface FallbackOptions {
-  /** While on a lower transport, try a better one this often (ms, jittered ±50%, doubling after each failed try). Defaults to 30000; 0 turns it off. */
+  /**
+   * While on a lower transport, try a better one this often (ms, jittered ±50%, doubling after each failed
+   * try, up to 16x). Defaults to 30000; 0 turns it off.
+   */
   probeIntervalMs?: number
   /** Consecutive failed connections after which a transport that worked before is left. Defaults to 3. */
   failuresBeforeFallback?: number
 }
 
-/** What the machine remembers of one transport: how it failed, why and when. */
+/** What the machine remembers of one transport: how it failed, and why. */
 interface TransportRecord {
   /** Consecutive failed connections. */
   failures: number
   /** It opened at least once since `start()`. */
-  opened: boolean
-  /** It is known to fail here (unusable, or abandoned): fallback never steps down onto it. */
+  opened?: boolean
+  /** Why it is known to fail here (unusable, or abandoned): fallback never steps down onto it. */
   failing?: HoldfastError
-  failedAt?: number
   /** Failed tries to move back up to it, for the probe backoff. */
   probes: number
 }
@@ -49,9 +51,9 @@ export interface MachineHost {
  *                        │   ▼                     ▼
  *                        └─ reconnecting ◀── retry │ refresh: new token, at once │ unusable: fall back │ stop ──▶ closed
  *
- * It remembers which transports failed, why and when: fallback never steps down onto a transport known to
- * fail, and moving back up happens make-before-break (the better transport is opened beside the working
- * one and replaces it only once it is up), backing off from a transport each time it fails again.
+ * It remembers which transports failed and why: fallback never steps down onto a transport known to fail,
+ * and moving back up is make-before-break (the better transport opens beside the working one and replaces
+ * it once it is up), backing off from a transport each time it fails again.
  */
 export class ConnectionMachine {
   #state: ConnectionState = { status: 'closed', transport: undefined, error: undefined }
@@ -70,7 +72,7 @@ export class ConnectionMachine {
   readonly #now: () => number
   readonly #random: () => number
   readonly #fallback: Required<FallbackOptions>
-  /** Counts of transport switches, for stats. */
+  /** Moves from one transport to another (fallback, moving up), for stats. */
   switches = 0
 
   constructor(
@@ -118,40 +120,34 @@ export class ConnectionMachine {
 
   /** Stops for good: `error` is the terminal error, or `undefined` after `close()`. */
   stop(error?: HoldfastError): void {
-    const wasConnected = this.#state.status === 'connected'
     this.#running = false
-    for (const timer of [this.#wait, this.#stable, this.#probeTimer]) timer.cancel()
     this.#wake = undefined
-    this.#closeProbe()
-    this.#transport?.close()
-    this.#transport = undefined
-    this.#host.disconnected(undefined, wasConnected)
+    this.#wait.cancel()
+    this.#end()
     this.#set({ status: 'closed', transport: this.#state.transport, error })
   }
 
   /** The network may be back (online, page visible): skip the rest of a backoff wait. */
   wake(): boolean {
-    const wake = this.#wake
-    if (wake) wake()
-    return !!wake
+    this.#wake?.()
+    return !!this.#wake
   }
 
   /** The client ended the connection (heartbeat, refused token): replace it, then decide like any disconnect. */
   drop(disconnect: Disconnect): void {
     const transport = this.#transport
     if (!transport) return
+    // Its connection is gone for good: the next attempt gets a new instance.
     transport.close()
     this.#transport = undefined
-    this.#onClosed(transport, disconnect)
+    this.#closed(transport, disconnect)
   }
 
   opened(transport: Transport, welcome?: Partial<WelcomeFrame>): void {
     if (transport === this.#probe) {
       // Make-before-break: the better transport is up, so it replaces the working one now.
-      this.#host.debug(`moving up to ${transport.name}`)
       this.#probe = undefined
-      this.#host.disconnected(undefined, true)
-      this.#transport?.close()
+      this.#end()
       this.#transport = transport
       this.switches++
     }
@@ -170,28 +166,40 @@ export class ConnectionMachine {
   }
 
   closed(transport: Transport, disconnect: Disconnect): void {
-    if (transport === this.#probe) {
+    if (transport === this.#transport) this.#closed(transport, disconnect)
+    else if (transport === this.#probe) {
       const record = this.#record(transport.name)
       record.probes++
       record.failing = classifyDisconnect(disconnect).error
-      record.failedAt = this.#now()
-      this.#host.debug(`${transport.name} is still failing`, record.failing)
-      this.#closeProbe()
+      this.#host.debug(`${transport.name} still fails`, record.failing)
+      this.#probe = undefined
+      transport.close()
       this.#scheduleProbe()
-    } else if (transport === this.#transport) this.#onClosed(transport, disconnect)
+    }
   }
 
-  #onClosed(transport: Transport, disconnect: Disconnect): void {
+  /** Ends the connection and any probe, and tells the client. */
+  #end(): void {
     const wasConnected = this.#state.status === 'connected'
-    this.#stable.cancel()
-    this.#closeProbe()
-    this.#probeTimer.cancel()
+    for (const timer of [this.#stable, this.#probeTimer]) timer.cancel()
+    this.#probe?.close()
+    this.#transport?.close()
+    this.#probe = this.#transport = undefined
+    this.#host.disconnected(undefined, wasConnected)
+  }
+
+  #closed(transport: Transport, disconnect: Disconnect): void {
+    const wasConnected = this.#state.status === 'connected'
     const decision = classifyDisconnect(disconnect)
     const { error, action } = decision
-    this.#host.debug(`${transport.name} closed: ${action}`, error)
-    this.#host.disconnected(action === 'stop' ? undefined : error, wasConnected)
     const name = transport.name
     const record = this.#record(name)
+    this.#host.debug(`${name} closed: ${action}`, error)
+    this.#stable.cancel()
+    this.#probeTimer.cancel()
+    this.#probe?.close()
+    this.#probe = undefined
+    this.#host.disconnected(action === 'stop' ? undefined : error, wasConnected)
     if (action === 'stop') this.stop(error)
     else if (action === 'refresh') {
       // A token rejected twice in a row will not get better by retrying: stop (no auth loop).
@@ -211,50 +219,41 @@ export class ConnectionMachine {
     } else {
       record.failures++
       // Abandon a transport that cannot work here, one that never opened, or one that failed N times running.
-      const abandon =
+      if (
         action === 'unusable' ||
-        (this.#order.length > 1 &&
+        (this.#order[1] &&
           (record.opened ? record.failures >= this.#fallback.failuresBeforeFallback : !disconnect.opened))
-      if (abandon) this.#fallBack(name, decision)
-      else this.#schedule(name, decision)
-    }
-  }
-
-  /** Steps down to the next transport not known to fail; above it only if nothing below works. */
-  #fallBack(name: TransportName, decision: Decision): void {
-    const record = this.#record(name)
-    record.failing = decision.error
-    record.failedAt = this.#now()
-    const index = this.#order.indexOf(name)
-    const usable = (n: TransportName) => !this.#records.get(n)?.failing
-    const next = this.#order.slice(index + 1).find(usable) ?? this.#order.slice(0, index).find(usable)
-    if (next) {
-      this.#host.debug(`falling back from ${name} to ${next}`, decision.error)
-      this.#connect(next)
-    } else {
-      // Everything failed (the network is down, the server is gone): start over from the best one, backing off.
-      this.#records.clear()
-      this.#schedule(this.#order[0]!, decision)
+      ) {
+        record.failing = error
+        // Step down to the next transport not known to fail; above it only if nothing below works.
+        const i = this.#order.indexOf(name)
+        const usable = (n: TransportName) => !this.#records.get(n)?.failing
+        const next = this.#order.slice(i + 1).find(usable) ?? this.#order.slice(0, i).find(usable)
+        // Everything failed (the network is down, the server is gone): start over from the best one, backing off.
+        if (next) this.#connect(next)
+        else {
+          this.#records.clear()
+          this.#schedule(this.#order[0]!, decision)
+        }
+      } else this.#schedule(name, decision)
     }
   }
 
   #schedule(name: TransportName, decision: Decision): void {
     const delay = this.#retry.next(decision)
-    const nextRetryAt = this.#now() + delay
     this.#set({
       status: 'reconnecting',
       transport: name,
       attempt: this.#retry.attempt,
-      nextRetryAt,
+      nextRetryAt: this.#now() + delay,
       error: decision.error,
     })
-    const go = () => {
-      this.#wait.cancel()
+    this.#wake = () => {
       this.#wake = undefined
+      this.#wait.cancel()
       this.#connect(name)
     }
-    this.#wake = go
-    this.#wait.start(delay, go)
+    this.#wait.start(delay, this.#wake)
   }
 
   #connect(name: TransportName): void {
@@ -262,6 +261,7 @@ export class ConnectionMachine {
     let transport = this.#transport
     if (transport?.name !== name) {
       if (transport) {
+        this.#host.debug(`moving from ${transport.name} to ${name}`)
         transport.close()
         this.switches++
       }
@@ -272,42 +272,39 @@ export class ConnectionMachine {
   }
 
   #scheduleProbe(): void {
-    const current = this.#transport
-    const interval = this.#fallback.probeIntervalMs
-    if (!current || current.name === this.#order[0] || interval <= 0) return
-    // A better transport not known to fail, else the one tried least; waiting longer after each failed try
-    // (up to 16x). A probe opens with the real channel set, so a proxy that buffers SSE fails it, not us.
+    const current = this.#transport!
     const better = this.#order.slice(0, this.#order.indexOf(current.name))
+    const interval = this.#fallback.probeIntervalMs
+    if (!better[0] || interval <= 0) return
+    // A better transport not known to fail, else the one tried least, waiting longer after each failed try.
+    // A probe opens with the real channel set, so a proxy that buffers SSE fails the probe, not the client.
     const target =
       better.find((n) => !this.#records.get(n)?.failing) ??
       better.reduce((a, b) => (this.#record(b).probes < this.#record(a).probes ? b : a))
-    const delay = interval * 2 ** Math.min(4, this.#record(target).probes) * (0.5 + this.#random())
-    this.#probeTimer.start(delay, () => {
-      if (this.#transport !== current || this.#state.status !== 'connected') return
-      this.#host.debug(`probing ${target}`)
-      this.#probe = this.#host.create(target)
-      this.#probe.open()
-    })
-  }
-
-  #closeProbe(): void {
-    this.#probe?.close()
-    this.#probe = undefined
+    this.#probeTimer.start(
+      interval * 2 ** Math.min(4, this.#record(target).probes) * (0.5 + this.#random()),
+      () => {
+        this.#host.debug(`probing ${target}`)
+        this.#probe = this.#host.create(target)
+        this.#probe.open()
+      },
+    )
   }
 
   #record(name: TransportName): TransportRecord {
     let record = this.#records.get(name)
-    if (!record) {
-      record = { failures: 0, opened: false, probes: 0 }
-      this.#records.set(name, record)
-    }
+    if (!record) this.#records.set(name, (record = { failures: 0, probes: 0 }))
     return record
   }
 
   #set(state: ConnectionState): void {
-    const current = this.#state
-    const keys = Object.keys(state) as (keyof ConnectionState)[]
-    if (keys.length === Object.keys(current).length && keys.every((k) => current[k] === state[k])) return
+    const current = this.#state as Record<string, unknown>
+    const keys = Object.keys(state)
+    if (
+      keys.length === Object.keys(current).length &&
+      keys.every((k) => current[k] === state[k as keyof ConnectionState])
+    )
+      return
     this.#state = state
     this.#host.state(state)
   }

@@ -7,7 +7,7 @@ export interface Disconnect {
   opened: boolean
   /** WebSocket close code. */
   code?: number
-  /** HTTP status of a refused request or WebSocket handshake. */
+  /** HTTP status of a refused request. */
   status?: number
   /** WebSocket close reason, or the body of the refused HTTP response. */
   reason?: string
@@ -29,141 +29,123 @@ export interface Decision {
   unreachable?: boolean
 }
 
-const PROXIES = 'see docs/proxies.md'
-
-/**
- * The one disconnect classifier, used by all three transports and by `createEventStream`. The error it
- * returns keeps the cause (`cause: { status | closeCode, reason }`) and says what happened and how to fix it.
- */
-export function classifyDisconnect(d: Disconnect): Decision {
-  const { code, status } = d
-  if (status !== undefined) return classifyStatus(status, d.reason ?? '', d.hintMs)
-  if (code !== undefined && code >= 4000) {
-    const hintMs = d.hintMs ?? parseRetryAfterReason(d.reason ?? '')
-    const said = d.reason && !d.reason.startsWith('{') ? `: ${d.reason}` : ''
-    const closed = (c: ErrorCode, message: string) =>
-      new HoldfastError(c, `${message} (close ${code}${said})`, {
-        cause: { closeCode: code, reason: d.reason },
-        retryAfterMs: hintMs,
-      })
-    if (code === CloseCode.TokenExpired)
-      return { action: 'refresh', error: closed('token_expired', 'token expired') }
-    if (code < 4200 && code >= 4100)
-      return { action: 'refresh', error: closed('unauthorized', 'token rejected') }
-    if (code >= 4400 && code < 4500)
-      return {
-        action: 'stop',
-        error: closed(
-          code === CloseCode.ProtocolError ? 'bad_frame' : 'forbidden',
-          'server ended the session',
-        ),
-      }
-    const known = CLOSED[code]
-    return {
-      action: 'retry',
-      hintMs,
-      error: closed(known?.[0] ?? 'disconnected', known?.[1] ?? 'server closed the connection'),
-    }
-  }
-  if (d.error) {
-    const { code: c } = d.error
-    return {
-      action:
-        c === 'forbidden'
-          ? 'stop'
-          : c === 'transport_unavailable' || c === 'proxy_buffering'
-            ? 'unusable'
-            : 'retry',
-      error: d.error,
-      hintMs: d.hintMs,
-      unreachable: !d.opened && c === 'disconnected',
-    }
-  }
-  return {
-    action: 'retry',
-    hintMs: d.hintMs,
-    unreachable: !d.opened,
-    error: d.opened
-      ? new HoldfastError('disconnected', `connection closed${code ? ` (${code})` : ''}`, {
-          cause: { closeCode: code },
-        })
-      : new HoldfastError(
-          'disconnected',
-          'could not reach the server (refused, offline, or blocked on the way)',
-          {
-            cause: { closeCode: code },
-          },
-        ),
-  }
-}
-
-/** Close codes that need no action beyond backing off, with what to tell the user. */
+/** Close codes the server sends (40xx: back off), and what to tell the user. */
 const CLOSED: Record<number, [ErrorCode, string]> = {
   [CloseCode.ServerRestart]: ['server_restart', 'server is restarting'],
   [CloseCode.SlowConsumer]: ['slow_consumer', 'server dropped this slow consumer'],
   [CloseCode.HeartbeatTimeout]: ['timeout', 'no answer to the heartbeat'],
   [CloseCode.RateLimited]: ['rate_limited', 'server is pacing connections'],
   [CloseCode.HandshakeTimeout]: ['timeout', 'handshake timed out'],
+  [CloseCode.TokenExpired]: ['token_expired', 'token expired'],
+  [CloseCode.Unauthorized]: ['unauthorized', 'token rejected'],
+  [CloseCode.ProtocolError]: ['bad_frame', 'protocol error'],
+}
+
+/** What a proxy's status most likely means, for the message. */
+const PROXY_ADVICE: Record<number, string> = {
+  404: 'the wrong URL, or a proxy that does not route this path',
+  405: 'the wrong URL, or a proxy that does not route this path',
+  426: 'it dropped the Upgrade header, which WebSocket needs',
+  502: 'it could not reach the server',
+  504: 'its read timeout must exceed the long-poll hold and the heartbeat',
 }
 
 /**
- * An HTTP refusal (a stream, a poll, a WebSocket handshake). A Holdfast server always answers errors with
- * `{"error":{"code","message"}}`; anything else came from a hop in front of it (a proxy, a CDN, the wrong URL).
+ * The one disconnect classifier, used by all three transports and by `createEventStream`. The error it
+ * returns keeps the cause (`{ status, hop }` or `{ closeCode, reason }`) and says what happened and how to
+ * fix it.
  */
-function classifyStatus(status: number, body: string, hintMs: number | undefined): Decision {
-  const error = errorFromResponse(status, body, hintMs)
-  const fromServer = (error.cause as { hop: string }).hop === 'server'
-  if (status === 401) return { action: 'refresh', error }
-  if (status === 403) return { action: fromServer ? 'stop' : 'unusable', error }
-  if (status === 429 || status >= 500)
-    return { action: 'retry', error, hintMs, unreachable: !fromServer && status !== 429 }
-  return { action: 'unusable', error }
+export function classifyDisconnect(d: Disconnect): Decision {
+  const { code = 0, status, reason = '', opened } = d
+  let hintMs = d.hintMs
+  if (status) {
+    const error = errorFromResponse(status, reason, hintMs)
+    const proxy = (error.cause as { hop: string }).hop === 'proxy'
+    return {
+      action:
+        status === 401
+          ? 'refresh'
+          : status === 403 && !proxy
+            ? 'stop'
+            : status === 429 || status >= 500
+              ? 'retry'
+              : 'unusable',
+      error,
+      hintMs,
+      unreachable: proxy && status >= 500,
+    }
+  }
+  if (code >= 4000) {
+    hintMs ??= parseRetryAfterReason(reason)
+    // The hundreds digit says what to do (PROTOCOL.md §3): 41xx refresh the token, 44xx stop, others back off.
+    const action = code >= 4400 && code < 4500 ? 'stop' : code >= 4100 && code < 4200 ? 'refresh' : 'retry'
+    const [c, text] = CLOSED[code] ?? [
+      action === 'stop' ? 'forbidden' : 'disconnected',
+      'server ended the session',
+    ]
+    return {
+      action,
+      hintMs,
+      error: new HoldfastError(
+        c,
+        `${text} (close ${code}${reason && reason[0] !== '{' ? `: ${reason}` : ''})`,
+        {
+          cause: { closeCode: code, reason },
+          retryAfterMs: hintMs,
+        },
+      ),
+    }
+  }
+  const error =
+    d.error ??
+    new HoldfastError(
+      'disconnected',
+      opened
+        ? `connection closed (${code})`
+        : 'could not reach the server (refused, offline, or blocked on the way)',
+    )
+  const c = error.code
+  return {
+    action:
+      c === 'forbidden'
+        ? 'stop'
+        : c === 'transport_unavailable' || c === 'proxy_buffering'
+          ? 'unusable'
+          : 'retry',
+    error,
+    hintMs,
+    unreachable: !opened && c === 'disconnected',
+  }
 }
 
-/** Turns a refused HTTP response into a `HoldfastError` that names the hop that answered and how to fix it. */
+/** A refused HTTP response as a `HoldfastError`: a Holdfast server answers `{"error":{"code","message"}}`. */
 export function errorFromResponse(status: number, body: string, retryAfterMs?: number): HoldfastError {
-  let parsed: { code?: unknown; message?: unknown } | undefined
+  let answer: { code?: unknown; message?: unknown } | undefined
   try {
-    parsed = (JSON.parse(body) as { error?: typeof parsed }).error
+    answer = JSON.parse(body).error
   } catch {}
-  const cause = { status, hop: 'server' }
-  if (typeof parsed?.message === 'string')
-    return new HoldfastError(isErrorCode(parsed.code) ? parsed.code : statusCode(status), parsed.message, {
-      cause,
-      retryAfterMs,
-    })
-  cause.hop = 'proxy'
-  const advice =
-    status === 426
-      ? ': a proxy dropped the Upgrade header; forward it for WebSocket'
-      : status === 504 || status === 502
-        ? ': the proxy could not reach the server in time; its read timeout must exceed the long-poll hold and the heartbeat'
-        : status === 404 || status === 405
-          ? ': the URL does not lead to a Holdfast server, or a proxy does not route this path'
-          : ''
+  const fromServer = typeof answer?.message === 'string'
+  const code: ErrorCode =
+    fromServer && isErrorCode(answer?.code)
+      ? answer.code
+      : !fromServer && PROXY_ADVICE[status] && status < 500
+        ? 'transport_unavailable'
+        : !fromServer && status >= 500
+          ? 'disconnected'
+          : status === 401
+            ? 'unauthorized'
+            : status === 403
+              ? 'forbidden'
+              : status === 429
+                ? 'rate_limited'
+                : status >= 500
+                  ? 'internal'
+                  : 'bad_request'
   return new HoldfastError(
-    status === 426 || status === 404 || status === 405
-      ? 'transport_unavailable'
-      : status >= 500
-        ? 'disconnected'
-        : statusCode(status),
-    `HTTP ${status} from something in front of the server, not Holdfast${advice} (${PROXIES})`,
-    { cause, retryAfterMs },
+    code,
+    fromServer
+      ? (answer?.message as string)
+      : `HTTP ${status} from a proxy or the wrong URL, not the Holdfast server${PROXY_ADVICE[status] ? `: ${PROXY_ADVICE[status]}` : ''} (see docs/proxies.md)`,
+    { cause: { status, hop: fromServer ? 'server' : 'proxy' }, retryAfterMs },
   )
-}
-
-function statusCode(status: number): ErrorCode {
-  return status === 401
-    ? 'unauthorized'
-    : status === 403
-      ? 'forbidden'
-      : status === 413
-        ? 'message_too_large'
-        : status === 429
-          ? 'rate_limited'
-          : status === 503
-            ? 'server_restart'
-            : status >= 500
-              ? 'internal'
-              : 'bad_request'
 }

@@ -3,7 +3,6 @@ import { type BackoffOptions, createRetryPolicy } from '../core/RetryPolicy'
 import { globalTimers, systemClock, Timer, type Timers } from '../core/timers'
 import { HoldfastError } from '../HoldfastError'
 import type { FetchFunction } from '../transports/Transport'
-import { disconnectFromStreamEnd } from './disconnectFromStreamEnd'
 import { readEventStream } from './readEventStream'
 
 /** One event from the stream. `event` is `undefined` for unnamed events (`message` in EventSource terms). */
@@ -96,7 +95,7 @@ export function createEventStream(url: string, options: EventStreamOptions): Eve
       }
       if (lastEventId !== undefined) headers['last-event-id'] = lastEventId
       let openedAt: number | undefined
-      const end = await readEventStream({
+      const ended = await readEventStream({
         fetch: options.fetch ?? ((input, init) => globalThis.fetch(input, init)),
         url,
         headers,
@@ -118,11 +117,9 @@ export function createEventStream(url: string, options: EventStreamOptions): Eve
         },
         onEvent: (event) => options.onEvent({ id: event.id, event: event.event, data: event.data }),
       })
-      if (isClosed() || end.kind === 'aborted') return
+      if (isClosed() || !ended) return
       if (openedAt !== undefined && now() - openedAt >= retry.stableAfterMs) retry.reset()
-      const decision = classifyDisconnect(
-        disconnectFromStreamEnd(end, openedAt !== undefined, retryMs, idleTimeoutMs),
-      )
+      const decision = classifyDisconnect({ ...ended, hintMs: ended.hintMs ?? retryMs })
       const { action, error } = decision
       if (action === 'refresh' && options.onUnauthorized && unauthorized++ === 0) {
         try {
@@ -139,7 +136,8 @@ export function createEventStream(url: string, options: EventStreamOptions): Eve
         return fail(error, false)
       }
       if (openedAt !== undefined) unauthorized = 0
-      if (end.kind !== 'ended') fail(error, true)
+      // A stream the server ended cleanly is not an error; it reconnects all the same.
+      if (ended.error || ended.status) fail(error, true)
       delay = retry.next(decision)
     }
   }

@@ -1,5 +1,6 @@
-import { isErrorCode } from '@holdfast/protocol'
+import { parseRetryAfter } from '@holdfast/protocol'
 import { createParser, type EventSourceMessage } from 'eventsource-parser'
+import type { Disconnect } from '../core/classifyDisconnect'
 import { Timer, type Timers } from '../core/timers'
 import { HoldfastError } from '../HoldfastError'
 import type { FetchFunction } from '../transports/Transport'
@@ -14,6 +15,7 @@ export interface ReadEventStreamParams {
   timers: Timers
   now(): number
   maxBufferBytes?: number
+  /** The response is a stream: its headers arrived. */
   onOpen(response: Response): void
   onEvent(event: EventSourceMessage): void
   /**
@@ -26,68 +28,74 @@ export interface ReadEventStreamParams {
   onBytes?(): void
 }
 
-/** How one SSE connection ended. */
-export type StreamEnd =
-  | { kind: 'aborted' }
-  | { kind: 'ended' }
-  | { kind: 'idle' }
-  | { kind: 'network'; error: unknown }
-  | { kind: 'http'; status: number; retryAfterMs: number | undefined; body: string }
-  | { kind: 'not-sse'; contentType: string }
-  | { kind: 'parse'; error: unknown }
-
 /**
  * Opens one SSE response with `fetch` and reads it with eventsource-parser until it ends, by the WHATWG rules for
- * interpreting an event stream (test/unit/readEventStream.test.ts pins each).
+ * interpreting an event stream (test/unit/readEventStream.test.ts pins each). Resolves with the facts of how it
+ * ended, for the disconnect classifier (`opened`: the headers arrived), or `undefined` when `signal` aborted it.
  */
-export async function readEventStream(params: ReadEventStreamParams): Promise<StreamEnd> {
+export async function readEventStream(params: ReadEventStreamParams): Promise<Disconnect | undefined> {
+  const { signal, now, idleTimeoutMs } = params
   const idle = new Timer(params.timers)
   const controller = new AbortController()
   const abort = () => controller.abort()
-  if (params.signal.aborted) return { kind: 'aborted' }
-  params.signal.addEventListener('abort', abort, { once: true })
+  signal.addEventListener('abort', abort)
   let idleFired = false
-  let lastByteAt = params.now()
-  const armIdle = (ms: number) =>
+  let opened = false
+  let failure: HoldfastError | undefined
+  let lastByteAt = now()
+  const armIdle = (ms: number): void =>
     idle.start(ms, () => {
-      const silent = params.now() - lastByteAt
-      if (silent < params.idleTimeoutMs) {
-        armIdle(params.idleTimeoutMs - silent)
-        return
-      }
+      const silent = now() - lastByteAt
+      if (silent < idleTimeoutMs) return armIdle(idleTimeoutMs - silent)
       idleFired = true
-      controller.abort()
+      abort()
     })
+  const end = (error?: HoldfastError): Disconnect | undefined =>
+    signal.aborted
+      ? undefined
+      : {
+          opened,
+          error: idleFired
+            ? new HoldfastError(
+                'timeout',
+                `SSE stream silent for ${idleTimeoutMs} ms: the connection is dead, or a proxy buffers it (see docs/proxies.md)`,
+              )
+            : (failure ?? error),
+        }
   try {
-    armIdle(params.idleTimeoutMs)
+    if (signal.aborted) return
+    armIdle(idleTimeoutMs)
     let response: Response
     try {
       response = await params.fetch(params.url, {
-        method: 'GET',
         headers: { accept: 'text/event-stream', ...params.headers },
         signal: controller.signal,
         cache: 'no-store',
       })
-    } catch (error) {
-      return ended(params.signal, idleFired, { kind: 'network', error })
+    } catch (cause) {
+      return end(new HoldfastError('disconnected', 'SSE connection failed', { cause }))
     }
-    if (!response.ok) {
-      const body = await response.text().catch(() => '')
+    if (!response.ok)
       return {
-        kind: 'http',
+        opened,
         status: response.status,
-        retryAfterMs: parseRetryAfter(response.headers.get('retry-after'), params.now()),
-        body,
+        reason: await response.text().catch(() => ''),
+        hintMs: parseRetryAfter(response.headers.get('retry-after'), now()),
+      }
+    const contentType = response.headers.get('content-type') ?? ''
+    if (!/^text\/event-stream/i.test(contentType) || !response.body) {
+      void response.body?.cancel().catch(() => {})
+      return {
+        opened,
+        error: new HoldfastError(
+          'transport_unavailable',
+          `expected text/event-stream, got "${contentType}": a proxy or the wrong URL answered`,
+        ),
       }
     }
-    const contentType = response.headers.get('content-type') ?? ''
-    if (!contentType.toLowerCase().startsWith('text/event-stream') || !response.body) {
-      void response.body?.cancel().catch(() => {})
-      return { kind: 'not-sse', contentType }
-    }
-    lastByteAt = params.now()
+    opened = true
+    lastByteAt = now()
     params.onOpen(response)
-    let parseError: unknown
     const parser = createParser({
       // Each block reaches the parser ending in an added empty `data` line (see the read loop), so it dispatches every
       // block and `data` is the spec's data buffer, each data line followed by LF. Empty: the block had no data field,
@@ -101,8 +109,10 @@ export async function readEventStream(params: ReadEventStreamParams): Promise<St
       onError: (error) => {
         // Unknown fields are legal SSE and ignored; an oversized event is not survivable.
         if ((error as { type?: string }).type === 'max-buffer-size-exceeded') {
-          parseError = error
-          controller.abort()
+          failure = new HoldfastError('bad_frame', 'SSE event larger than the parser buffer', {
+            cause: error,
+          })
+          abort()
         }
       },
       maxBufferSize: params.maxBufferBytes ?? 1024 * 1024,
@@ -115,14 +125,13 @@ export async function readEventStream(params: ReadEventStreamParams): Promise<St
     let last = '\n'
     const reader = response.body.getReader()
     // Not every fetch propagates an abort into a body already being read; cancel the reader as well.
-    const cancelReader = () => void reader.cancel().catch(() => {})
-    controller.signal.addEventListener('abort', cancelReader, { once: true })
+    controller.signal.addEventListener('abort', () => void reader.cancel().catch(() => {}))
     try {
       for (;;) {
         const { value, done } = await reader.read()
         // Whatever the parser still holds is an unfinished line or block: the spec discards it.
-        if (done) break
-        lastByteAt = params.now()
+        if (done) return end()
+        lastByteAt = now()
         params.onBytes?.()
         const text = decoder.decode(value, { stream: true })
         // Line ends become LF before the parser sees them: it holds a trailing CR until the next chunk in case an LF
@@ -137,56 +146,11 @@ export async function readEventStream(params: ReadEventStreamParams): Promise<St
         )
         last = text.slice(-1) || last
       }
-    } catch (error) {
-      if (parseError) return { kind: 'parse', error: parseError }
-      return ended(params.signal, idleFired, { kind: 'network', error })
+    } catch (cause) {
+      return end(new HoldfastError('disconnected', 'SSE connection failed', { cause }))
     }
-    if (parseError) return { kind: 'parse', error: parseError }
-    return ended(params.signal, idleFired, { kind: 'ended' })
   } finally {
     idle.cancel()
-    params.signal.removeEventListener('abort', abort)
+    signal.removeEventListener('abort', abort)
   }
-}
-
-function ended(signal: AbortSignal, idleFired: boolean, otherwise: StreamEnd): StreamEnd {
-  if (signal.aborted) return { kind: 'aborted' }
-  if (idleFired) return { kind: 'idle' }
-  return otherwise
-}
-
-/** `Retry-After` as seconds or an HTTP date, in milliseconds from now. */
-export function parseRetryAfter(value: string | null, now: number): number | undefined {
-  if (!value) return undefined
-  const trimmed = value.trim()
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000)
-  const date = Date.parse(trimmed)
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now)
-}
-
-/** Turns an error body `{"error":{"code","message"}}` (or anything else) into a `HoldfastError`. */
-export function errorFromBody(status: number, body: string, retryAfterMs?: number): HoldfastError {
-  try {
-    const parsed = JSON.parse(body) as { error?: { code?: unknown; message?: unknown } }
-    const code = parsed.error?.code
-    const message = parsed.error?.message
-    if (typeof message === 'string') {
-      return new HoldfastError(isErrorCode(code) ? code : statusCode(status), message, { retryAfterMs })
-    }
-  } catch {
-    // not JSON: fall through
-  }
-  return new HoldfastError(statusCode(status), `HTTP ${status}${body ? `: ${body.slice(0, 200)}` : ''}`, {
-    retryAfterMs,
-  })
-}
-
-function statusCode(status: number) {
-  if (status === 401) return 'unauthorized' as const
-  if (status === 403) return 'forbidden' as const
-  if (status === 413) return 'message_too_large' as const
-  if (status === 429) return 'rate_limited' as const
-  if (status === 503) return 'server_restart' as const
-  if (status >= 500) return 'internal' as const
-  return 'bad_request' as const
 }

@@ -1,8 +1,7 @@
-import { Endpoint, parseCursorMap, REPLAY_FROM_HEADER, SseEvent } from '@holdfast/protocol'
+import { Endpoint, REPLAY_FROM_HEADER, SseEvent } from '@holdfast/protocol'
 import { Timer } from '../core/timers'
 import { HoldfastError } from '../HoldfastError'
 import { bufferingDetector } from '../sse/bufferingDetector'
-import { disconnectFromStreamEnd } from '../sse/disconnectFromStreamEnd'
 import { readEventStream } from '../sse/readEventStream'
 import { deliver, httpTransport, parseJson } from './httpTransport'
 import type { TransportHost } from './Transport'
@@ -14,7 +13,8 @@ export interface SseTransportOptions {
   idleTimeoutMs?: number
 }
 
-const FRAME_TYPES = new Set<string>(['message', SseEvent.Subscribed, SseEvent.Error, SseEvent.Reconnect])
+const FRAME_TYPES = [SseEvent.Subscribed, SseEvent.Error, SseEvent.Reconnect]
+const PROXIES = '; turn buffering off (see docs/proxies.md)'
 
 /**
  * SSE over `fetch` + eventsource-parser rather than the native `EventSource`, so the `Authorization`
@@ -25,7 +25,6 @@ const FRAME_TYPES = new Set<string>(['message', SseEvent.Subscribed, SseEvent.Er
 export function sseTransport(options: SseTransportOptions = {}) {
   return (host: TransportHost) => {
     const openTimeoutMs = options.openTimeoutMs ?? 3000
-    const idleTimeoutMs = options.idleTimeoutMs ?? 45_000
     return httpTransport(host, 'sse', Endpoint.Sse, async (url, since, headers, signal, open) => {
       if (since) headers['last-event-id'] = since
       let hintMs: number | undefined
@@ -37,22 +36,23 @@ export function sseTransport(options: SseTransportOptions = {}) {
       const opening = new Timer(host.timers)
       opening.start(openTimeoutMs, abort)
       const buffering = bufferingDetector(host.now)
-      const end = await readEventStream({
+      const ended = await readEventStream({
         fetch: host.fetch(),
-        url: url.toString(),
+        url: `${url}`,
         headers,
         signal: controller.signal,
-        idleTimeoutMs,
+        idleTimeoutMs: options.idleTimeoutMs ?? 45_000,
         timers: host.timers,
         now: host.now,
         onOpen: (response) => {
           answered = true
           // Where the server starts each channel: the subscription's starting point is fixed now, even if a
           // proxy holds the events back.
-          for (const [channel, cursor] of parseCursorMap(response.headers.get(REPLAY_FROM_HEADER)) ?? [])
-            host.anchor(channel, cursor)
+          // The header is a cursor map (`chan=cursor,…`); the registry ignores what is not a cursor.
+          for (const pair of response.headers.get(REPLAY_FROM_HEADER)?.split(',') ?? [])
+            host.anchor(pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1))
         },
-        onBytes: () => host.activity(),
+        onBytes: host.activity,
         onRetry: (ms) => {
           hintMs = ms
         },
@@ -61,8 +61,7 @@ export function sseTransport(options: SseTransportOptions = {}) {
             host.error(
               new HoldfastError(
                 'proxy_buffering',
-                'a proxy is buffering the SSE stream (heartbeats arrive late, in bursts); turn buffering off, ' +
-                  'e.g. nginx proxy_buffering off (see docs/proxies.md)',
+                `SSE heartbeats arrive in bursts: a proxy buffers the stream${PROXIES}`,
               ),
             )
         },
@@ -73,36 +72,34 @@ export function sseTransport(options: SseTransportOptions = {}) {
             open()
           }
           const type = event.event ?? 'message'
-          if (!FRAME_TYPES.has(type)) return
+          if (type !== 'message' && !FRAME_TYPES.includes(type as never)) return
           const value = parseJson(event.data)
           // The event name is the frame type; the parsed object is fresh, so it is tagged in place.
-          const candidate = (typeof value === 'object' && value !== null ? value : {}) as Record<
-            string,
-            unknown
-          >
-          candidate.type = type
-          if (type === SseEvent.Subscribed) candidate.id ??= 0
-          const frame = deliver(host, candidate, `SSE ${type} event`)
-          if (frame?.type === 'reconnect') hintMs = frame.retryAfterMs
+          const frame = (value !== null && typeof value === 'object' ? value : {}) as Record<string, unknown>
+          frame.type = type
+          frame.id ??= 0
+          if (deliver(host, frame, `SSE ${type} event`)?.type === 'reconnect')
+            hintMs = frame.retryAfterMs as number
         },
       })
       opening.cancel()
       signal.removeEventListener('abort', abort)
       if (signal.aborted) return
-      if (end.kind === 'aborted')
-        return {
-          opened: false,
+      return (
+        (ended && { ...ended, opened, hintMs: ended.hintMs ?? hintMs }) ?? {
+          // Our open timeout aborted it.
+          opened,
           error: answered
             ? new HoldfastError(
                 'proxy_buffering',
-                `the SSE stream opened but its first event did not arrive within ${openTimeoutMs} ms: a proxy is buffering it; turn buffering off (see docs/proxies.md)`,
+                `the SSE stream's first event did not arrive within ${openTimeoutMs} ms: a proxy buffers it${PROXIES}`,
               )
             : new HoldfastError(
                 'timeout',
-                `no answer from ${Endpoint.Sse} within ${openTimeoutMs} ms: the server is overloaded, or a proxy holds the response`,
+                `no answer from /sse within ${openTimeoutMs} ms: the server is overloaded, or a proxy holds the response`,
               ),
         }
-      return disconnectFromStreamEnd(end, opened, hintMs, idleTimeoutMs)
+      )
     })
   }
 }

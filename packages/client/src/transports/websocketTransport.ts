@@ -19,11 +19,10 @@ export interface WebSocketTransportOptions {
   openTimeoutMs?: number
 }
 
-interface Pending {
-  resolve(frame: ServerFrame): void
-  reject(error: HoldfastError): void
-  /** Set for a subscribe request: a refusal concerns this channel. */
-  channel?: string
+/** What the handshake's HTTP status most likely means (Node's `ws` reports it; browsers do not). */
+const HANDSHAKE: Record<string, string> = {
+  426: 'a proxy dropped the Upgrade header (see docs/proxies.md)',
+  403: "the page's Origin is not in the server's allowedOrigins, or a proxy blocks WebSocket",
 }
 
 /**
@@ -37,33 +36,31 @@ export function websocketTransport(options: WebSocketTransportOptions = {}) {
   return (host: TransportHost): Transport => {
     const openTimeoutMs = options.openTimeoutMs ?? 3000
     const openTimer = new Timer(host.timers)
-    const pending = new Map<number, Pending>()
+    /** Requests waiting for their reply, by id; a subscribe remembers its channel. */
+    const pending = new Map<number, [(frame: ServerFrame) => void, (error: HoldfastError) => void, string?]>()
     let rws: ReconnectingWebSocket | undefined
     let go: (() => void) | undefined
-    /** `open()` was called and the provider has not acted on it yet. */
+    /** `open()` was called and the URL provider has not acted on it yet. */
     let wanted = false
     let closed = false
     let welcomed = false
     let token: string | undefined
     let nextId = 1
     let hintMs: number | undefined
-    /** Why we are closing the socket ourselves. */
+    /** Why we close the socket ourselves (no welcome in time). */
     let failure: HoldfastError | undefined
     /** What the socket's error event said, if it fired (browsers say nothing). */
     let errored: string | undefined
 
-    const send = (frame: ClientFrame) => {
-      if (rws?.readyState !== 1) return false
-      rws.send(encodeFrame(frame))
-      return true
-    }
+    const send = (frame: ClientFrame) => rws?.readyState === 1 && (rws.send(encodeFrame(frame)), true)
     const request = (frame: ClientFrame & { id: number }, channel?: string) =>
       new Promise<ServerFrame>((resolve, reject) => {
-        if (welcomed && send(frame)) pending.set(frame.id, { resolve, reject, channel })
+        if (welcomed && send(frame)) pending.set(frame.id, [resolve, reject, channel])
         else reject(new HoldfastError('not_connected', 'websocket is not connected'))
       })
-    const rejectAll = (message: string) => {
-      for (const p of pending.values()) p.reject(new HoldfastError('disconnected', message))
+    const rejectAll = () => {
+      for (const [, reject] of pending.values())
+        reject(new HoldfastError('disconnected', 'connection closed'))
       pending.clear()
     }
 
@@ -84,7 +81,7 @@ export function websocketTransport(options: WebSocketTransportOptions = {}) {
         failure = errored = hintMs = undefined
         openTimer.start(openTimeoutMs, () => {
           failure = new HoldfastError('timeout', `no welcome from the server within ${openTimeoutMs} ms`)
-          rws?.reconnect(CloseCode.HandshakeTimeout, 'open timeout')
+          rws?.reconnect(CloseCode.HandshakeTimeout)
         })
         return url
       }
@@ -94,28 +91,26 @@ export function websocketTransport(options: WebSocketTransportOptions = {}) {
       if (closed) return
       host.activity()
       const decoded = decodeServerFrame(raw)
-      if (!decoded.ok) {
-        host.error(new HoldfastError('bad_frame', `server sent an invalid frame: ${decoded.error.message}`))
-        return
-      }
+      if (!decoded.ok)
+        return host.error(new HoldfastError('bad_frame', `invalid frame: ${decoded.error.message}`))
       const frame = decoded.frame
+      const id = (frame as { id?: number }).id
+      const waiting = id === undefined ? undefined : pending.get(id)
       if (frame.type === 'welcome') {
         openTimer.cancel()
         welcomed = true
         host.opened(frame)
       } else if (frame.type === 'ping') send({ type: 'pong' })
       else if (frame.type === 'reconnect') hintMs = frame.retryAfterMs
-      else if (frame.type !== 'pong') {
-        const id = (frame as { id?: number }).id
-        const request = id === undefined ? undefined : pending.get(id)
-        if (!request) return host.frame(frame)
+      else if (!waiting) {
+        if (frame.type !== 'pong') host.frame(frame)
+      } else {
         pending.delete(id!)
-        if (frame.type !== 'error') request.resolve(frame)
-        else
-          request.reject(new HoldfastError(frame.code, frame.message, { retryAfterMs: frame.retryAfterMs }))
-        // A refused subscribe concerns its channel; a refused publish or auth, its own promise.
-        if (frame.type === 'subscribed' || (frame.type === 'error' && request.channel))
-          host.frame({ ...frame, channel: request.channel } as ServerFrame)
+        if (frame.type === 'error')
+          waiting[1](new HoldfastError(frame.code, frame.message, { retryAfterMs: frame.retryAfterMs }))
+        else waiting[0](frame)
+        // A subscribe's reply concerns its channel; a refused publish or auth, only its own promise.
+        if (waiting[2]) host.frame({ ...frame, channel: waiting[2] } as ServerFrame)
       }
     }
 
@@ -123,28 +118,22 @@ export function websocketTransport(options: WebSocketTransportOptions = {}) {
       openTimer.cancel()
       const opened = welcomed
       welcomed = false
-      rejectAll('connection closed before the server answered')
+      rejectAll()
       if (closed) return
       // rws reports a failed connect (its error event) as a close with code 1000: say what really happened.
-      const status = /response: (\d{3})/.exec(errored ?? '')?.[1]
+      const status = /response: (\d+)/.exec(errored ?? '')?.[1]
       const error =
         failure ??
         (status
           ? new HoldfastError(
               'transport_unavailable',
-              status === '426'
-                ? 'the WebSocket handshake was answered 426: a proxy dropped the Upgrade header (see docs/proxies.md)'
-                : status === '403'
-                  ? "the WebSocket handshake was refused (403): the page's Origin is not in the server's allowedOrigins, or a proxy blocks WebSocket"
-                  : `the WebSocket handshake was answered HTTP ${status}`,
+              `the WebSocket handshake was answered HTTP ${status}${status in HANDSHAKE ? `: ${HANDSHAKE[status]}` : ''}`,
               { cause: { status: Number(status) } },
             )
           : errored !== undefined
             ? new HoldfastError(
                 'disconnected',
-                opened
-                  ? `websocket failed: ${errored || 'network error'}`
-                  : `websocket could not connect (${errored || 'the browser does not say why'}): the server is down, or something on the way refuses WebSocket`,
+                `websocket ${opened ? 'failed' : 'could not connect'}: ${errored || 'the browser does not say why (the server is down, or something on the way refuses WebSocket)'}`,
               )
             : undefined)
       host.closed(error ? { opened, hintMs, error } : { opened, code, reason, hintMs })
@@ -162,17 +151,18 @@ export function websocketTransport(options: WebSocketTransportOptions = {}) {
         } catch (error) {
           return queueMicrotask(() => host.closed({ opened: false, error: HoldfastError.from(error) }))
         }
-        const url = endpointUrl(host.url, Endpoint.WebSocket, 'ws')
-        rws = new ReconnectingWebSocket(() => nextUrl(url), PROTOCOL_VERSION, {
-          WebSocket: Impl,
-          minReconnectionDelay: 0,
-          maxReconnectionDelay: 0,
-          reconnectionDelayGrowFactor: 1,
-          // Our open timer decides; rws's own is a backstop only.
-          connectionTimeout: openTimeoutMs + 5000,
-          maxRetries: Number.POSITIVE_INFINITY,
-          maxEnqueuedMessages: 0,
-        })
+        rws = new ReconnectingWebSocket(
+          () => nextUrl(endpointUrl(host.url, Endpoint.WebSocket, 'ws')),
+          PROTOCOL_VERSION,
+          {
+            WebSocket: Impl,
+            minReconnectionDelay: 0,
+            maxReconnectionDelay: 0,
+            // Our open timer decides; rws's own is a backstop only.
+            connectionTimeout: openTimeoutMs + 5000,
+            maxEnqueuedMessages: 0,
+          },
+        )
         rws.addEventListener('open', () => {
           send(token ? { type: 'connect', token } : { type: 'connect' })
         })
@@ -187,16 +177,12 @@ export function websocketTransport(options: WebSocketTransportOptions = {}) {
         closed = true
         openTimer.cancel()
         go?.()
-        rws?.close(CloseCode.Normal, 'client closed')
-        rejectAll('transport closed')
+        rws?.close(CloseCode.Normal)
+        rejectAll()
       },
       subscribe({ channel, since }) {
-        const id = nextId++
         // A refusal reaches the core as a channel error frame (onMessage); the promise only tracks the reply.
-        request(
-          since ? { type: 'subscribe', id, channel, since } : { type: 'subscribe', id, channel },
-          channel,
-        ).catch(() => {})
+        request({ type: 'subscribe', id: nextId++, channel, since }, channel).catch(() => {})
       },
       unsubscribe(channel) {
         request({ type: 'unsubscribe', id: nextId++, channel }).catch(() => {})
@@ -232,8 +218,7 @@ function withErrorListener(Impl: WebSocketConstructor): WebSocketConstructor {
     Safe = class extends Impl {
       constructor(url: string, protocols?: string | string[]) {
         super(url, protocols)
-        const self = this as unknown as { on?(event: string, fn: () => void): void }
-        if (typeof self.on === 'function') self.on('error', () => {})
+        ;(this as unknown as { on?(event: string, fn: () => void): void }).on?.('error', () => {})
       }
     }
     wrapped.set(Impl, Safe)

@@ -5,9 +5,9 @@ import { HttpResponse, http } from 'msw'
 import { setupServer } from 'msw/node'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { classifyDisconnect, type Decision, type Disconnect } from '../../src/core/classifyDisconnect'
+import { globalTimers } from '../../src/core/timers'
 import { HoldfastError } from '../../src/HoldfastError'
-import { disconnectFromStreamEnd } from '../../src/sse/disconnectFromStreamEnd'
-import type { StreamEnd } from '../../src/sse/readEventStream'
+import { readEventStream } from '../../src/sse/readEventStream'
 import { request } from '../../src/transports/httpTransport'
 import type { TransportHost } from '../../src/transports/Transport'
 
@@ -126,112 +126,92 @@ describe('WebSocket: close codes and handshake failures', () => {
   })
 })
 
-describe('SSE and createEventStream: how a stream ended', () => {
-  const holdfast = (code: string) => JSON.stringify({ error: { code, message: `server says ${code}` } })
-  const rows: Array<[string, StreamEnd, boolean, Expected]> = [
-    [
-      '401 from the server',
-      { kind: 'http', status: 401, body: holdfast('unauthorized'), retryAfterMs: undefined },
-      false,
-      { action: 'refresh', code: 'unauthorized' },
-    ],
-    [
-      '403 from the server',
-      { kind: 'http', status: 403, body: holdfast('forbidden'), retryAfterMs: undefined },
-      false,
-      { action: 'stop', code: 'forbidden', message: /server says forbidden/ },
-    ],
-    [
-      '403 from a proxy (HTML)',
-      { kind: 'http', status: 403, body: '<html>denied</html>', retryAfterMs: undefined },
-      false,
-      { action: 'unusable', code: 'forbidden', message: /in front of the server/ },
-    ],
-    [
-      '404',
-      { kind: 'http', status: 404, body: 'Not Found', retryAfterMs: undefined },
-      false,
-      { action: 'unusable', code: 'transport_unavailable', message: /does not lead to a Holdfast server/ },
-    ],
-    [
-      '405',
-      { kind: 'http', status: 405, body: '', retryAfterMs: undefined },
-      false,
-      { action: 'unusable', code: 'transport_unavailable' },
-    ],
-    [
-      '429 with Retry-After',
-      { kind: 'http', status: 429, body: holdfast('rate_limited'), retryAfterMs: 3000 },
-      false,
-      { action: 'retry', code: 'rate_limited', hintMs: 3000 },
-    ],
-    [
-      '503 from the server',
-      { kind: 'http', status: 503, body: holdfast('server_restart'), retryAfterMs: 1000 },
-      false,
-      { action: 'retry', code: 'server_restart', hintMs: 1000, unreachable: false },
-    ],
-    [
-      '503 from a proxy',
-      { kind: 'http', status: 503, body: '<html>', retryAfterMs: undefined },
-      false,
-      { action: 'retry', code: 'disconnected', unreachable: true },
-    ],
-    [
-      '504 from a proxy, without its page',
-      { kind: 'http', status: 504, body: `<html>${'x'.repeat(5000)}</html>`, retryAfterMs: undefined },
-      false,
-      {
-        action: 'retry',
-        code: 'disconnected',
-        message: /^\[holdfast\] HTTP 504 from something in front of the server.{0,400}$/,
-      },
-    ],
-    [
-      '500 from the server',
-      { kind: 'http', status: 500, body: holdfast('internal'), retryAfterMs: undefined },
-      false,
-      { action: 'retry', code: 'internal' },
-    ],
-    [
-      'not text/event-stream',
-      { kind: 'not-sse', contentType: 'text/html' },
-      false,
-      { action: 'unusable', code: 'transport_unavailable', message: /text\/html/ },
-    ],
-    [
-      'silent past the idle timeout',
-      { kind: 'idle' },
-      true,
-      { action: 'retry', code: 'timeout', message: /45000 ms/ },
-    ],
-    [
-      'the server ended the stream',
-      { kind: 'ended' },
-      true,
-      { action: 'retry', code: 'disconnected', unreachable: false },
-    ],
-    [
-      'network failure before any answer',
-      { kind: 'network', error: new Error('ECONNREFUSED') },
-      false,
-      { action: 'retry', code: 'disconnected', unreachable: true },
-    ],
-    [
-      'an event larger than the buffer',
-      { kind: 'parse', error: new Error('too big') },
-      true,
-      { action: 'retry', code: 'bad_frame' },
-    ],
-  ]
-  test.each(rows)('%s', (_name, end, opened, expected) =>
-    check(disconnectFromStreamEnd(end, opened, undefined, 45_000), expected),
+describe('SSE and createEventStream: how a stream ended (readEventStream against real responses)', () => {
+  const holdfast = (code: string) => ({ error: { code, message: `server says ${code}` } })
+  const sse = (body: string) => new HttpResponse(body, { headers: { 'content-type': 'text/event-stream' } })
+  const server = setupServer(
+    http.get('http://sse.test/status/:status', ({ params, request }) => {
+      const status = Number(params.status)
+      const kind = new URL(request.url).searchParams.get('kind')
+      const headers: Record<string, string> = status === 429 || status === 503 ? { 'retry-after': '3' } : {}
+      if (kind === 'holdfast')
+        return HttpResponse.json(
+          holdfast(
+            status === 401
+              ? 'unauthorized'
+              : status === 403
+                ? 'forbidden'
+                : status === 429
+                  ? 'rate_limited'
+                  : status === 503
+                    ? 'server_restart'
+                    : 'internal',
+          ),
+          { status, headers },
+        )
+      return new HttpResponse(`<html>${'x'.repeat(5000)}</html>`, {
+        status,
+        headers: { ...headers, 'content-type': 'text/html' },
+      })
+    }),
+    http.get(
+      'http://sse.test/html',
+      () => new HttpResponse('<html></html>', { headers: { 'content-type': 'text/html' } }),
+    ),
+    http.get('http://sse.test/ended', () => sse('retry: 7000\n\ndata: 1\n\n')),
+    http.get('http://sse.test/huge', () => sse(`data: ${'x'.repeat(5000)}`)),
+    http.get(
+      'http://sse.test/silent',
+      () => new HttpResponse(new ReadableStream(), { headers: { 'content-type': 'text/event-stream' } }),
+    ),
+    http.get('http://sse.test/down', () => HttpResponse.error()),
   )
-  test('the retry: field is a hint when the stream ends', () => {
-    expect(classifyDisconnect(disconnectFromStreamEnd({ kind: 'ended' }, true, 7000, 45_000)).hintMs).toBe(
-      7000,
-    )
-  })
+  beforeAll(() => server.listen({ onUnhandledRequest: 'error' }))
+  afterAll(() => server.close())
+  async function read(path: string): Promise<Disconnect> {
+    let retry: number | undefined
+    const ended = await readEventStream({
+      fetch: (input, init) => fetch(input, init),
+      url: `http://sse.test${path}`,
+      headers: {},
+      signal: new AbortController().signal,
+      idleTimeoutMs: 50,
+      maxBufferBytes: 1000,
+      timers: globalTimers,
+      now: Date.now,
+      onOpen: () => {},
+      onEvent: () => {},
+      onRetry: (ms) => {
+        retry = ms
+      },
+    })
+    // As the SSE transport and createEventStream do: the retry: field is the hint when nothing else gave one.
+    return { ...ended!, hintMs: ended!.hintMs ?? retry }
+  }
+  const rows: Array<[string, Expected]> = [
+    ['/status/401?kind=holdfast', { action: 'refresh', code: 'unauthorized' }],
+    ['/status/403?kind=holdfast', { action: 'stop', code: 'forbidden', message: /server says forbidden/ }],
+    ['/status/403', { action: 'unusable', code: 'forbidden', message: /not the Holdfast server/ }],
+    ['/status/404', { action: 'unusable', code: 'transport_unavailable', message: /wrong URL/ }],
+    ['/status/405', { action: 'unusable', code: 'transport_unavailable' }],
+    ['/status/429?kind=holdfast', { action: 'retry', code: 'rate_limited', hintMs: 3000 }],
+    [
+      '/status/503?kind=holdfast',
+      { action: 'retry', code: 'server_restart', hintMs: 3000, unreachable: false },
+    ],
+    ['/status/503', { action: 'retry', code: 'disconnected', unreachable: true }],
+    [
+      '/status/504',
+      { action: 'retry', code: 'disconnected', message: /^\[holdfast\] HTTP 504 from a proxy.{0,300}$/ },
+    ],
+    ['/status/500?kind=holdfast', { action: 'retry', code: 'internal' }],
+    ['/html', { action: 'unusable', code: 'transport_unavailable', message: /text\/html/ }],
+    ['/silent', { action: 'retry', code: 'timeout', message: /silent for 50 ms/ }],
+    ['/ended', { action: 'retry', code: 'disconnected', hintMs: 7000, unreachable: false }],
+    ['/down', { action: 'retry', code: 'disconnected', unreachable: true }],
+    ['/huge', { action: 'retry', code: 'bad_frame' }],
+  ]
+  test.each(rows)('%s', async (path, expected) => check(await read(path), expected))
 })
 
 describe('long polling and POST /publish: HTTP answers', () => {

@@ -70,7 +70,7 @@ function openStream() {
     async end() {
       await waiting
       controller.close()
-      expect(await ended).toEqual({ kind: 'ended' })
+      expect(await ended).toEqual({ opened: true, error: undefined })
     },
   }
 }
