@@ -4,10 +4,13 @@ import { defineConfig } from 'tsup'
 // package ships, instead of being required at run time: its ES5 build carries tslib helpers and an Apache licence
 // banner that cost 1.2 kB gzip, for the same code. Its MIT notice stays in the output (esbuild keeps /*! comments).
 // It is unmaintained (4.4.0, pinned, is the last release), so shipping the exact code we test is safer too.
+// Its private members are `_`-prefixed properties, which minifiers keep whole; the build shortens them (our own
+// code has no `_`-prefixed properties: private members are #private fields). That is 0.2 kB gzip more.
 const bundleRws = {
   noExternal: ['reconnecting-websocket'],
-  esbuildOptions(options: { alias?: Record<string, string> }) {
+  esbuildOptions(options: { alias?: Record<string, string>; mangleProps?: RegExp }) {
     options.alias = { 'reconnecting-websocket': 'reconnecting-websocket/reconnecting-websocket.ts' }
+    options.mangleProps = /^_[a-zA-Z]/
   },
 }
 

@@ -1,10 +1,4 @@
-import {
-  type Cursor,
-  comparePositions,
-  type ParsedCursor,
-  parseCursor,
-  type SubscribedFrame,
-} from '@holdfast/protocol'
+import { type Cursor, comparePositions, type ParsedCursor, parseCursor, type SubscribedFrame } from '@holdfast/protocol'
 import type { HoldfastError } from '../HoldfastError'
 import type { SubscriptionRequest, Transport } from '../transports/Transport'
 import type { GapInfo, Message, SubscribedInfo } from './types'
@@ -17,25 +11,24 @@ export interface Listener {
   onSubscribed?(info: SubscribedInfo): void
 }
 
-/**
- * A channel's subscription. `wanted`: to be asked for on this connection; `sent`: asked, no answer yet;
- * `live`: the server confirmed it; `refused`: the server said no (`error`), until the app asks again.
- */
+/** A channel's subscription: what the app asked for, and what the server answered. */
 export interface ChannelEntry {
   readonly channel: string
   readonly listeners: Set<Listener>
-  state: 'wanted' | 'sent' | 'live' | 'refused'
+  /** Asked for on the current connection (a refusal clears it). */
+  sent?: boolean
+  /** The server refused the channel; it is not asked for again until the app subscribes again. */
+  error?: HoldfastError
   /** Resume point and duplicate filter: the last delivered cursor, or where the server started the channel. */
   cursor: Cursor | undefined
   /** `cursor`, parsed (the hot path compares every message against it). */
   at: ParsedCursor | null
   /** What the pending subscribe asked to resume after, to report a gap against. */
-  asked: Cursor | undefined
+  asked?: Cursor
   /** The starting point is fixed: the app gave `since`, or the server said where it starts. */
   anchored: boolean
   /** Request order, shared with publishes: a publish waits for the channels asked for before it. */
   seq: number
-  error?: HoldfastError
 }
 
 /** Counters for tests and dashboards. */
@@ -58,7 +51,7 @@ export class ChannelRegistry {
   readonly #dropped = new Set<string>()
   readonly #report: (error: unknown) => void
   readonly stats: ClientStats
-  /** Request counter, shared with the publisher (`nextSeq`). */
+  /** Request counter, shared with the publisher. */
   seq = 0
 
   constructor(stats: ClientStats, report: (error: unknown) => void) {
@@ -66,29 +59,17 @@ export class ChannelRegistry {
     this.#report = report
   }
 
-  get(channel: string): ChannelEntry | undefined {
-    return this.#entries.get(channel)
-  }
-
-  /** Adds a listener. A channel that is not live (new, refused) is asked for (again). */
+  /** Adds a listener. A channel that is not live (new, or refused) is asked for (again). */
   add(channel: string, listener: Listener, since: Cursor | undefined): ChannelEntry {
     let entry = this.#entries.get(channel)
     if (!entry) {
-      entry = {
-        channel,
-        listeners: new Set(),
-        state: 'wanted',
-        cursor: since,
-        at: parseCursor(since),
-        asked: undefined,
-        anchored: since !== undefined,
-        seq: ++this.seq,
-      }
+      entry = { channel, listeners: new Set(), cursor: since, at: parseCursor(since), anchored: !!since, seq: 0 }
       this.#entries.set(channel, entry)
       this.#dropped.delete(channel)
-    } else if (entry.state === 'refused') {
-      entry.state = 'wanted'
+    }
+    if (!entry.seq || entry.error) {
       entry.error = undefined
+      entry.sent = false
       entry.seq = ++this.seq
     }
     entry.listeners.add(listener)
@@ -97,48 +78,44 @@ export class ChannelRegistry {
 
   remove(entry: ChannelEntry, listener: Listener): void {
     entry.listeners.delete(listener)
-    if (entry.listeners.size === 0 && this.#entries.get(entry.channel) === entry) {
+    if (!entry.listeners.size && this.#entries.get(entry.channel) === entry) {
       this.#entries.delete(entry.channel)
-      if (entry.state === 'sent' || entry.state === 'live') this.#dropped.add(entry.channel)
+      if (entry.sent) this.#dropped.add(entry.channel)
     }
   }
 
   /** A new connection: the server knows none of our channels; ask for every one not refused. */
   reset(): void {
     this.#dropped.clear()
-    for (const entry of this.#entries.values()) if (entry.state !== 'refused') entry.state = 'wanted'
+    for (const entry of this.#entries.values()) entry.sent = false
   }
 
-  /** Sends what changed since the last sync: subscribe what is wanted, unsubscribe what was dropped. */
+  /** Sends what changed since the last sync: subscribe what is not asked for yet, unsubscribe what was dropped. */
   sync(transport: Transport): void {
     for (const channel of this.#dropped) transport.unsubscribe(channel)
     this.#dropped.clear()
-    for (const entry of this.#entries.values())
-      if (entry.state === 'wanted') transport.subscribe(this.#ask(entry))
+    for (const entry of this.#entries.values()) if (!entry.sent && !entry.error) transport.subscribe(this.#ask(entry))
   }
 
   /**
-   * Every channel to subscribe, with its resume point (HTTP transports open with the whole set). `dry`: for
-   * a probe, which asks without the answer counting yet.
+   * Every channel to subscribe, with its resume point (HTTP transports open with the whole set). `dry`: for a
+   * probe, which asks without the answer counting yet.
    */
   requests(dry?: boolean): SubscriptionRequest[] {
-    const out: SubscriptionRequest[] = []
-    for (const entry of this.#entries.values()) if (entry.state !== 'refused') out.push(this.#ask(entry, dry))
-    return out
+    return [...this.#entries.values()].filter((entry) => !entry.error).map((entry) => this.#ask(entry, dry))
   }
 
   #ask(entry: ChannelEntry, dry?: boolean): SubscriptionRequest {
     if (!dry) {
       entry.asked = entry.cursor
-      if (entry.state === 'wanted') entry.state = 'sent'
+      entry.sent = true
     }
-    return entry.cursor ? { channel: entry.channel, since: entry.cursor } : { channel: entry.channel }
+    return { channel: entry.channel, since: entry.cursor }
   }
 
   /** Whether a publish numbered `seq` must wait: a channel asked for before it has no starting point yet. */
   blocks(seq: number): boolean {
-    for (const entry of this.#entries.values())
-      if (entry.seq < seq && !entry.anchored && entry.state !== 'refused') return true
+    for (const entry of this.#entries.values()) if (entry.seq < seq && !entry.anchored && !entry.error) return true
     return false
   }
 
@@ -153,8 +130,7 @@ export class ChannelRegistry {
       this.stats.duplicatesDropped++
       return
     }
-    entry.cursor = cursor
-    entry.at = at
+    this.#advance(entry, cursor)
     this.stats.messagesDelivered++
     const message: Message = { channel, cursor, data }
     for (const listener of entry.listeners) listener.push(message)
@@ -173,39 +149,30 @@ export class ChannelRegistry {
   }
 
   /** The server confirmed a channel. Returns the gap when history since the resume point was lost. */
-  subscribed(
-    frame: Pick<SubscribedFrame, 'channel' | 'epoch' | 'cursor' | 'recovered'>,
-  ): GapInfo | undefined {
+  subscribed(frame: Pick<SubscribedFrame, 'channel' | 'epoch' | 'cursor' | 'recovered'>): GapInfo | undefined {
     const entry = this.#entries.get(frame.channel)
-    if (!entry || entry.state === 'refused') return
-    entry.state = 'live'
+    if (!entry || entry.error) return
     const { asked } = entry
+    const { channel, epoch, cursor, recovered } = frame
+    const gap = !recovered && asked !== undefined
     entry.asked = undefined
-    const info: SubscribedInfo = {
-      channel: frame.channel,
-      epoch: frame.epoch,
-      cursor: frame.cursor,
-      recovered: frame.recovered,
-    }
-    const gap = !frame.recovered && asked !== undefined
     // Without a cursor the channel starts at the server's head; after a gap, with whatever the server replays.
-    if (gap || !entry.cursor) this.#advance(entry, gap ? undefined : frame.cursor)
-    this.#each(entry, (l) => l.onSubscribed?.(info))
+    if (gap || !entry.cursor) this.#advance(entry, gap ? undefined : cursor)
+    this.#each(entry, (l) => l.onSubscribed?.({ channel, epoch, cursor, recovered }))
     if (!gap) return
     this.stats.gaps++
-    const lost: GapInfo = { channel: frame.channel, since: asked, epoch: frame.epoch, cursor: frame.cursor }
+    const lost: GapInfo = { channel, since: asked, epoch, cursor }
     this.#each(entry, (l) => l.onGap?.(lost))
     return lost
   }
 
   /** The server refused a channel: stop asking until the app asks again. */
-  refused(channel: string, error: HoldfastError): boolean {
+  refused(channel: string, error: HoldfastError): void {
     const entry = this.#entries.get(channel)
-    if (!entry) return false
-    entry.state = 'refused'
+    if (!entry) return
     entry.error = error
+    entry.sent = false
     this.#each(entry, (l) => l.onError?.(error))
-    return true
   }
 
   #each(entry: ChannelEntry, fn: (listener: Listener) => void): void {

@@ -171,7 +171,6 @@ export class ConnectionMachine {
       const record = this.#record(transport.name)
       record.probes++
       record.failing = classifyDisconnect(disconnect).error
-      this.#host.debug(`${transport.name} still fails`, record.failing)
       this.#probe = undefined
       transport.close()
       this.#scheduleProbe()
@@ -261,7 +260,6 @@ export class ConnectionMachine {
     let transport = this.#transport
     if (transport?.name !== name) {
       if (transport) {
-        this.#host.debug(`moving from ${transport.name} to ${name}`)
         transport.close()
         this.switches++
       }
@@ -284,8 +282,7 @@ export class ConnectionMachine {
     this.#probeTimer.start(
       interval * 2 ** Math.min(4, this.#record(target).probes) * (0.5 + this.#random()),
       () => {
-        this.#host.debug(`probing ${target}`)
-        this.#probe = this.#host.create(target)
+          this.#probe = this.#host.create(target)
         this.#probe.open()
       },
     )

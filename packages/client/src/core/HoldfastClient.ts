@@ -1,4 +1,4 @@
-import { CloseCode, type Cursor, isChannelName, type ServerFrame } from '@holdfast/protocol'
+import { type Cursor, isChannelName, type ServerFrame } from '@holdfast/protocol'
 import { HoldfastError } from '../HoldfastError'
 import type {
   FetchFunction,
@@ -102,10 +102,13 @@ export interface PublishOptions {
 
 const UTF8 = new TextEncoder()
 
+/** Client events, and the state changes that `onStateChange` listens to. */
+type Events = ClientEvents & { state: ConnectionState }
+
 /** The transport-agnostic client. Create it with `createClient`. */
 export class HoldfastClient {
-  readonly #stateListeners = new Set<(state: ConnectionState) => void>()
-  readonly #events: { [K in keyof ClientEvents]: Set<(e: ClientEvents[K]) => void> } = {
+  readonly #listeners: { [K in keyof Events]: Set<(e: Events[K]) => void> } = {
+    state: new Set(),
     gap: new Set(),
     error: new Set(),
   }
@@ -134,32 +137,22 @@ export class HoldfastClient {
   #syncing = false
 
   constructor(options: ClientOptions, factories: Partial<Record<TransportName, TransportFactory>>) {
-    if (typeof options?.url !== 'string' || !/^(https?|wss?):\/\//.test(options.url))
-      throw new HoldfastError(
-        'bad_request',
-        `createClient needs an absolute http(s) url, got ${String(options?.url)}`,
-      )
+    if (!/^(https?|wss?):\/\//.test(options?.url))
+      throw new HoldfastError('bad_request', `createClient needs an absolute http(s) url, got ${options?.url}`)
     const available = Object.keys(factories) as TransportName[]
     const order = options.transports ?? available
-    for (const name of order.length ? order : [undefined]) {
-      if (!name || !factories[name])
-        throw new HoldfastError(
-          'bad_request',
-          `transports must name transports this build has: ${available.join(', ')} (got ${String(name)})`,
-        )
-    }
+    for (const name of order[0] ? order : [undefined])
+      if (!factories[name!])
+        throw new HoldfastError('bad_request', `unknown transport "${name}"; this build has ${available.join(', ')}`)
+    const timers = (this.#timers = options.timers ?? globalTimers)
+    const now = (this.#now = options.now ?? systemClock)
+    const random = (this.#random = options.random ?? Math.random)
     this.#options = options
-    const timers = options.timers ?? globalTimers
-    const now = options.now ?? systemClock
-    const random = options.random ?? Math.random
-    this.#timers = timers
-    this.#now = now
-    this.#random = random
     this.#lazy = options.lazy ?? !(globalThis as { document?: unknown }).document
     this.#publisher = new Publisher(options.queue, timers, now)
     this.#tokens = new TokenManager(options.getToken, now, options.tokenRefreshMarginMs ?? 30_000)
     this.#tokenTimer = new Timer(timers)
-    const heartbeat = options.heartbeat
+    const { heartbeat } = options
     if (heartbeat !== false) {
       const timeoutMs = heartbeat?.timeoutMs ?? 10_000
       this.#heartbeat = new Heartbeat(
@@ -170,10 +163,7 @@ export class HoldfastClient {
         () =>
           this.#machine.drop({
             opened: true,
-            error: new HoldfastError(
-              'timeout',
-              `no answer to a ping within ${timeoutMs} ms: the connection is dead`,
-            ),
+            error: new HoldfastError('timeout', `no answer to a ping within ${timeoutMs} ms: the connection is dead`),
           }),
       )
     }
@@ -188,10 +178,10 @@ export class HoldfastClient {
         create: (name) => this.#create(factories[name]!),
         connected: (transport, welcome) => {
           this.stats.connects++
-          if (typeof welcome?.maxMessageBytes === 'number') this.#maxMessageBytes = welcome.maxMessageBytes
-          this.#registry.sync(transport)
+          this.#maxMessageBytes = welcome?.maxMessageBytes ?? this.#maxMessageBytes
           if (transport.ping) this.#heartbeat?.start()
           this.#scheduleTokenRefresh()
+          this.#registry.sync(transport)
           this.#flush()
         },
         disconnected: (error, wasConnected) => {
@@ -210,7 +200,7 @@ export class HoldfastClient {
             this.#publisher.rejectAll(state.error)
             this.#report(state.error)
           }
-          for (const fn of [...this.#stateListeners]) this.#safely(() => fn(state))
+          this.#emit('state', state)
         },
         debug: (message, details) => this.#debug(message, details),
       },
@@ -225,13 +215,12 @@ export class HoldfastClient {
 
   /** Calls `fn` on every state change; returns an unsubscribe function. */
   onStateChange(fn: (state: ConnectionState) => void): () => void {
-    this.#stateListeners.add(fn)
-    return () => this.#stateListeners.delete(fn)
+    return this.on('state' as keyof ClientEvents, fn as never)
   }
 
   /** Listens to client-wide events: `gap` (history lost on a channel) and `error`. Returns an unsubscribe. */
   on<K extends keyof ClientEvents>(event: K, fn: (payload: ClientEvents[K]) => void): () => void {
-    const set = this.#events[event] as Set<typeof fn>
+    const set = this.#listeners[event] as Set<typeof fn>
     set.add(fn)
     return () => set.delete(fn)
   }
@@ -248,25 +237,18 @@ export class HoldfastClient {
     options: SubscribeOptions<TData> = {},
   ): Subscription {
     checkChannel(channel)
-    if (typeof handler !== 'function')
-      throw new HoldfastError('bad_request', 'subscribe needs a handler function')
+    if (typeof handler !== 'function') throw new HoldfastError('bad_request', 'subscribe needs a handler function')
     let active = true
-    const fail = (error: HoldfastError, fatal: boolean) => {
-      if (fatal) unsubscribe()
-      this.#safely(() => options.onError?.(error))
-      this.#emit('error', error)
-    }
     const delivery = (options.delivery ?? (direct as DeliveryPolicy<TData>))(handler, {
       timers: this.#timers,
-      fail,
+      fail: (error, fatal) => {
+        if (fatal) unsubscribe()
+        this.#safely(() => options.onError?.(error))
+        this.#report(error)
+      },
     })
-    const listener: Listener = {
-      push: delivery.push,
-      onGap: options.onGap,
-      onError: options.onError,
-      onSubscribed: options.onSubscribed,
-    }
-    const entry = this.#registry.add(channel, listener as Listener, options.since)
+    const listener: Listener = { ...(options as Listener), push: delivery.push as Listener['push'] }
+    const entry = this.#registry.add(channel, listener, options.since)
     const unsubscribe = () => {
       if (!active) return
       active = false
@@ -296,25 +278,17 @@ export class HoldfastClient {
     let json: string | undefined
     try {
       json = JSON.stringify(data)
-    } catch (error) {
-      throw new HoldfastError('bad_request', 'publish data must be JSON-serialisable', { cause: error })
-    }
-    if (json === undefined) throw new HoldfastError('bad_request', 'publish data must not be undefined')
+    } catch {}
+    if (json === undefined) throw new HoldfastError('bad_request', 'publish data must be JSON-serialisable')
     const bytes = UTF8.encode(json).length
     if (bytes > this.#maxMessageBytes)
-      throw new HoldfastError(
-        'message_too_large',
-        `message is ${bytes} bytes; the server accepts at most ${this.#maxMessageBytes}`,
-      )
+      throw new HoldfastError('message_too_large', `message is ${bytes} bytes; the server accepts at most ${this.#maxMessageBytes}`)
     // A full queue throws inside the executor, which rejects this promise.
     return new Promise<PublishResult>((resolve, reject) => {
       this.#publisher.add({
         channel,
         data,
-        key:
-          options.key ??
-          globalThis.crypto?.randomUUID?.() ??
-          `${this.#now().toString(36)}-${this.#random().toString(36).slice(2)}`,
+        key: options.key ?? globalThis.crypto?.randomUUID?.() ?? `${this.#now()}-${this.#random()}`,
         bytes,
         seq: ++this.#registry.seq,
         resolve,
@@ -328,8 +302,8 @@ export class HoldfastClient {
   connect(): void {
     this.#closedByApp = false
     if (this.#machine.running) return
-    if (this.#options.onOnline !== false && !this.#offOnline)
-      this.#offOnline = (this.#options.onOnline ?? onlineOrVisible)(() => this.#wake())
+    const { onOnline } = this.#options
+    if (onOnline !== false) this.#offOnline ??= (onOnline ?? onlineOrVisible)(() => this.#wake())
     this.#machine.start()
   }
 
@@ -337,7 +311,6 @@ export class HoldfastClient {
   close(): void {
     this.#closedByApp = true
     this.#machine.stop()
-    this.#tokenTimer.cancel()
     this.#offOnline?.()
     this.#offOnline = undefined
     this.#publisher.rejectAll(new HoldfastError('closed', 'client closed'))
@@ -348,26 +321,15 @@ export class HoldfastClient {
     const machine = this.#machine
     // Reports of a replaced transport, or of a probe before it is promoted, are ignored.
     const current = () => machine.transport === transport
-    const host: TransportHost = {
+    const transport: Transport = factory({
       url: options.url,
       timers: this.#timers,
       now: this.#now,
-      webSocket: () => {
-        const Impl = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
-        if (Impl) return Impl
-        throw new HoldfastError(
-          'transport_unavailable',
-          'no WebSocket implementation: pass createClient({ WebSocket }) (in Node: import WebSocket from "ws")',
-        )
-      },
-      fetch: () => {
-        const impl = options.fetch ?? globalThis.fetch?.bind(globalThis)
-        if (impl) return impl
-        throw new HoldfastError(
-          'transport_unavailable',
-          'no fetch implementation: pass createClient({ fetch })',
-        )
-      },
+      webSocket: () =>
+        options.WebSocket ??
+        (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket ??
+        unavailable('WebSocket', 'createClient({ WebSocket }) (in Node: import WebSocket from "ws")'),
+      fetch: () => options.fetch ?? globalThis.fetch?.bind(globalThis) ?? unavailable('fetch', 'createClient({ fetch })'),
       token: (fresh) => (fresh ? this.#tokens.fetch() : this.#tokens.get()),
       subscriptions: () => this.#registry.requests(!current()),
       opened: (welcome) => machine.opened(transport, welcome),
@@ -381,9 +343,8 @@ export class HoldfastClient {
       activity: () => current() && this.#heartbeat?.activity(),
       closed: (disconnect) => machine.closed(transport, disconnect),
       error: (error) => current() && this.#report(error),
-      debug: (message, details) => this.#debug(`${transport.name}: ${message}`, details),
-    }
-    const transport = factory(host)
+      debug: (message, details) => this.#debug(message, details),
+    })
     return transport
   }
 
@@ -394,16 +355,18 @@ export class HoldfastClient {
       if (gap) this.#emit('gap', gap)
       this.#flush()
     } else if (frame.type === 'error') {
-      const error = new HoldfastError(frame.code, frame.message, { retryAfterMs: frame.retryAfterMs })
-      if (frame.channel) {
-        // The server refused this channel: stop asking until the app asks again.
-        this.#registry.refused(frame.channel, error)
+      const { channel, code, message } = frame
+      const error = new HoldfastError(code, message, { retryAfterMs: frame.retryAfterMs })
+      if (!channel && code === 'token_expired') this.#refreshToken()
+      // The server refused a new token in place: reconnect with a fresh one (twice in a row stops).
+      else if (!channel && code === 'unauthorized')
+        this.#machine.drop({ opened: true, code: 4101, reason: message }) // CloseCode.Unauthorized
+      else {
+        // A refused channel is not asked for again until the app subscribes again.
+        if (channel) this.#registry.refused(channel, error)
+        this.#report(error)
         this.#flush()
-      } else if (frame.code === 'token_expired') this.#refreshToken()
-      else if (frame.code === 'unauthorized')
-        // The server refused a new token in place: reconnect with a fresh one (twice in a row stops).
-        this.#machine.drop({ opened: true, code: CloseCode.Unauthorized, reason: frame.message })
-      else this.#report(error)
+      }
     }
   }
 
@@ -422,7 +385,7 @@ export class HoldfastClient {
 
   /** Stopped by a terminal error (not by `close()`): only `connect()` starts again. */
   #failed(): boolean {
-    return !!(this.state as { error?: HoldfastError }).error
+    return !!(this.state as { error?: unknown }).error
   }
 
   #connected(): Transport | undefined {
@@ -438,8 +401,8 @@ export class HoldfastClient {
   }
 
   #scheduleTokenRefresh(): void {
-    const refreshAt = this.#tokens.refreshAtMs
-    if (refreshAt !== undefined) this.#tokenTimer.start(refreshAt - this.#now(), () => this.#refreshToken())
+    const at = this.#tokens.refreshAtMs
+    if (at !== undefined) this.#tokenTimer.start(at - this.#now(), () => this.#refreshToken())
   }
 
   /** Refreshes the token in place (WebSocket `auth`; HTTP transports reopen with it). */
@@ -447,9 +410,10 @@ export class HoldfastClient {
     this.#tokens.fetch().then(
       (token) => {
         const transport = this.#connected()
-        if (!transport || !token) return
-        transport.auth?.(token)
-        this.#scheduleTokenRefresh()
+        if (transport && token) {
+          transport.auth?.(token)
+          this.#scheduleTokenRefresh()
+        }
       },
       (error: unknown) => {
         this.#report(error)
@@ -460,7 +424,6 @@ export class HoldfastClient {
   }
 
   #wake(): void {
-    this.#debug('network online or page visible')
     // Waiting out a backoff: try now. Connected: the socket may be dead after a sleep, so find out fast
     // (HTTP transports cannot ping; their own timeouts cover them).
     if (!this.#machine.wake() && this.#connected()?.ping) this.#heartbeat?.probe()
@@ -470,21 +433,17 @@ export class HoldfastClient {
     this.#emit('error', HoldfastError.from(error))
   }
 
-  #emit<K extends keyof ClientEvents>(event: K, payload: ClientEvents[K]): void {
-    for (const fn of [...this.#events[event]]) {
-      try {
-        ;(fn as (p: ClientEvents[K]) => void)(payload)
-      } catch {
-        // An event listener that throws must not break delivery.
-      }
-    }
+  /** Calls every listener of `event`; one that throws is reported as an `error` (and never stops the others). */
+  #emit<K extends keyof Events>(event: K, payload: Events[K]): void {
+    for (const fn of [...this.#listeners[event]]) this.#safely(() => fn(payload), event)
   }
 
-  #safely(fn: () => void): void {
+  #safely(fn: () => void, event?: keyof Events): void {
     try {
       fn()
     } catch (error) {
-      this.#report(error)
+      // An error listener that throws is not reported again (that would loop).
+      if (event !== 'error') this.#report(error)
     }
   }
 
@@ -493,6 +452,10 @@ export class HoldfastClient {
     if (sink === true) console.debug(`[holdfast] ${message}`, details ?? '')
     else if (sink) sink(message, details)
   }
+}
+
+function unavailable(what: string, pass: string): never {
+  throw new HoldfastError('transport_unavailable', `no ${what} implementation: pass ${pass}`)
 }
 
 /** The default delivery: the handler, in order, as each message arrives; a throw or rejection is reported. */

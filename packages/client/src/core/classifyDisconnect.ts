@@ -1,4 +1,4 @@
-import { CloseCode, isErrorCode, parseRetryAfterReason } from '@holdfast/protocol'
+import { isErrorCode, parseRetryAfterReason } from '@holdfast/protocol'
 import { type ErrorCode, HoldfastError } from '../HoldfastError'
 
 /** What a transport saw when a connection (or one attempt) ended: facts only, no decision. */
@@ -29,25 +29,28 @@ export interface Decision {
   unreachable?: boolean
 }
 
-/** Close codes the server sends (40xx: back off), and what to tell the user. */
+/**
+ * The close codes of PROTOCOL.md §3 (`CloseCode` in @holdfast/protocol, written as numbers so the client does
+ * not ship that object), and what to tell the user.
+ */
 const CLOSED: Record<number, [ErrorCode, string]> = {
-  [CloseCode.ServerRestart]: ['server_restart', 'server is restarting'],
-  [CloseCode.SlowConsumer]: ['slow_consumer', 'server dropped this slow consumer'],
-  [CloseCode.HeartbeatTimeout]: ['timeout', 'no answer to the heartbeat'],
-  [CloseCode.RateLimited]: ['rate_limited', 'server is pacing connections'],
-  [CloseCode.HandshakeTimeout]: ['timeout', 'handshake timed out'],
-  [CloseCode.TokenExpired]: ['token_expired', 'token expired'],
-  [CloseCode.Unauthorized]: ['unauthorized', 'token rejected'],
-  [CloseCode.ProtocolError]: ['bad_frame', 'protocol error'],
+  4000: ['server_restart', 'server is restarting'],
+  4001: ['slow_consumer', 'server dropped this slow consumer'],
+  4002: ['timeout', 'no answer to the heartbeat'],
+  4003: ['rate_limited', 'server is pacing connections'],
+  4004: ['timeout', 'handshake timed out'],
+  4100: ['token_expired', 'token expired'],
+  4101: ['unauthorized', 'token rejected'],
+  4400: ['bad_frame', 'protocol error'],
 }
 
-/** What a proxy's status most likely means, for the message. */
-const PROXY_ADVICE: Record<number, string> = {
-  404: 'the wrong URL, or a proxy that does not route this path',
-  405: 'the wrong URL, or a proxy that does not route this path',
-  426: 'it dropped the Upgrade header, which WebSocket needs',
-  502: 'it could not reach the server',
-  504: 'its read timeout must exceed the long-poll hold and the heartbeat',
+/** What a status without a Holdfast error body most likely means, for the message. */
+const ADVICE: Record<number, string> = {
+  403: "a proxy refused it, or the page's Origin is not in allowedOrigins",
+  404: 'the wrong URL, or a proxy not routing this path',
+  426: 'a proxy dropped the Upgrade header',
+  502: 'a proxy could not reach the server',
+  504: 'a proxy timed out; its read timeout must exceed the long-poll hold and the heartbeat',
 }
 
 /**
@@ -102,7 +105,7 @@ export function classifyDisconnect(d: Disconnect): Decision {
       'disconnected',
       opened
         ? `connection closed (${code})`
-        : 'could not reach the server (refused, offline, or blocked on the way)',
+        : 'could not reach the server (refused, offline or blocked)',
     )
   const c = error.code
   return {
@@ -118,34 +121,34 @@ export function classifyDisconnect(d: Disconnect): Decision {
   }
 }
 
-/** A refused HTTP response as a `HoldfastError`: a Holdfast server answers `{"error":{"code","message"}}`. */
+/**
+ * A refused HTTP response (or WebSocket handshake) as a `HoldfastError`. A Holdfast server answers errors with
+ * `{"error":{"code","message"}}`; anything else came from a hop in front of it, or the wrong URL.
+ */
 export function errorFromResponse(status: number, body: string, retryAfterMs?: number): HoldfastError {
   let answer: { code?: unknown; message?: unknown } | undefined
   try {
     answer = JSON.parse(body).error
   } catch {}
   const fromServer = typeof answer?.message === 'string'
-  const code: ErrorCode =
-    fromServer && isErrorCode(answer?.code)
-      ? answer.code
-      : !fromServer && PROXY_ADVICE[status] && status < 500
-        ? 'transport_unavailable'
-        : !fromServer && status >= 500
-          ? 'disconnected'
-          : status === 401
-            ? 'unauthorized'
-            : status === 403
-              ? 'forbidden'
-              : status === 429
-                ? 'rate_limited'
-                : status >= 500
-                  ? 'internal'
-                  : 'bad_request'
+  const advice = ADVICE[status] ?? ADVICE[status - 1]
   return new HoldfastError(
-    code,
+    fromServer
+      ? isErrorCode(answer?.code)
+        ? answer.code
+        : 'internal'
+      : status === 401
+        ? 'unauthorized'
+        : status === 403
+          ? 'forbidden'
+          : status === 429
+            ? 'rate_limited'
+            : status >= 500
+              ? 'disconnected'
+              : 'transport_unavailable',
     fromServer
       ? (answer?.message as string)
-      : `HTTP ${status} from a proxy or the wrong URL, not the Holdfast server${PROXY_ADVICE[status] ? `: ${PROXY_ADVICE[status]}` : ''} (see docs/proxies.md)`,
+      : `HTTP ${status} without a Holdfast error body${advice ? `: ${advice}` : ''} (see docs/proxies.md)`,
     { cause: { status, hop: fromServer ? 'server' : 'proxy' }, retryAfterMs },
   )
 }

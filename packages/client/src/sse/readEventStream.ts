@@ -12,6 +12,11 @@ export interface ReadEventStreamParams {
   signal: AbortSignal
   /** No bytes at all (not even comments) for this long means the stream is dead. */
   idleTimeoutMs: number
+  /**
+   * The first event must arrive within this long (ms), or the attempt failed: a proxy that holds the
+   * response, or buffers the stream, is found at once rather than after the idle timeout. Defaults to none.
+   */
+  openTimeoutMs?: number
   timers: Timers
   now(): number
   maxBufferBytes?: number
@@ -58,10 +63,24 @@ export async function readEventStream(params: ReadEventStreamParams): Promise<Di
           error: idleFired
             ? new HoldfastError(
                 'timeout',
-                `SSE stream silent for ${idleTimeoutMs} ms: the connection is dead, or a proxy buffers it (see docs/proxies.md)`,
+                `SSE stream silent for ${idleTimeoutMs} ms: dead, or buffered by a proxy (see docs/proxies.md)`,
               )
             : (failure ?? error),
         }
+  const opening = new Timer(params.timers)
+  if (params.openTimeoutMs)
+    opening.start(params.openTimeoutMs, () => {
+      failure = opened
+        ? new HoldfastError(
+            'proxy_buffering',
+            `the SSE stream's first event did not arrive within ${params.openTimeoutMs} ms: a proxy buffers it; turn buffering off (see docs/proxies.md)`,
+          )
+        : new HoldfastError(
+            'timeout',
+            `no answer from the SSE endpoint within ${params.openTimeoutMs} ms: the server is overloaded, or a proxy holds it`,
+          )
+      abort()
+    })
   try {
     if (signal.aborted) return
     armIdle(idleTimeoutMs)
@@ -73,7 +92,7 @@ export async function readEventStream(params: ReadEventStreamParams): Promise<Di
         cache: 'no-store',
       })
     } catch (cause) {
-      return end(new HoldfastError('disconnected', 'SSE connection failed', { cause }))
+      return end(failure ?? new HoldfastError('disconnected', 'SSE connection failed', { cause }))
     }
     if (!response.ok)
       return {
@@ -102,7 +121,10 @@ export async function readEventStream(params: ReadEventStreamParams): Promise<Di
       // which moves the last event id but dispatches no event (WHATWG "dispatch the event", steps 1 to 3).
       onEvent: (event) => {
         if (event.id !== undefined) params.onLastEventId?.(event.id)
-        if (event.data) params.onEvent({ ...event, data: event.data.slice(0, -1) })
+        if (event.data) {
+          opening.cancel()
+          params.onEvent({ ...event, data: event.data.slice(0, -1) })
+        }
       },
       onRetry: params.onRetry,
       onComment: params.onComment,
@@ -151,6 +173,7 @@ export async function readEventStream(params: ReadEventStreamParams): Promise<Di
     }
   } finally {
     idle.cancel()
+    opening.cancel()
     signal.removeEventListener('abort', abort)
   }
 }

@@ -74,3 +74,6 @@ export interface Transport {
 }
 
 export type TransportFactory = (host: TransportHost) => Transport
+
+/** What a transport says when the server acknowledges a publish without its cursor. */
+export const NO_CURSOR = 'server answered a publish without a cursor'

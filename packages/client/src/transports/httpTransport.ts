@@ -11,7 +11,7 @@ import { type Disconnect, errorFromResponse } from '../core/classifyDisconnect'
 import type { PublishResult } from '../core/Publisher'
 import { HoldfastError } from '../HoldfastError'
 import { endpointUrl } from './endpointUrl'
-import type { Transport, TransportHost } from './Transport'
+import { NO_CURSOR, type Transport, type TransportHost } from './Transport'
 
 /** How one request ended: a disconnect to report, `again` (next poll at once), or `undefined` (aborted). */
 export type AttemptResult = Disconnect | 'again' | undefined
@@ -124,7 +124,7 @@ export function httpTransport(
         if (typeof text === 'string') {
           const parsed = parseJson(text) as Partial<PublishResponse> | undefined
           if (typeof parsed?.cursor !== 'string')
-            throw new HoldfastError('bad_frame', 'server answered a publish without a cursor')
+            throw new HoldfastError('bad_frame', NO_CURSOR)
           return { cursor: parsed.cursor, duplicate: parsed.duplicate === true }
         }
         // A 401 gets one retry with a fresh token.

@@ -45,7 +45,7 @@ export function longPollTransport(options: LongPollTransportOptions = {}) {
           opened: false,
           error: new HoldfastError(
             'transport_unavailable',
-            'the poll answer is not a Holdfast poll response: a proxy or the wrong URL answered',
+            'not a Holdfast poll answer: a proxy or the wrong URL answered',
           ),
         }
       open()

@@ -1,7 +1,4 @@
 import { Endpoint, REPLAY_FROM_HEADER, SseEvent } from '@holdfast/protocol'
-import { Timer } from '../core/timers'
-import { HoldfastError } from '../HoldfastError'
-import { bufferingDetector } from '../sse/bufferingDetector'
 import { readEventStream } from '../sse/readEventStream'
 import { deliver, httpTransport, parseJson } from './httpTransport'
 import type { TransportHost } from './Transport'
@@ -14,7 +11,6 @@ export interface SseTransportOptions {
 }
 
 const FRAME_TYPES = [SseEvent.Subscribed, SseEvent.Error, SseEvent.Reconnect]
-const PROXIES = '; turn buffering off (see docs/proxies.md)'
 
 /**
  * SSE over `fetch` + eventsource-parser rather than the native `EventSource`, so the `Authorization`
@@ -24,31 +20,22 @@ const PROXIES = '; turn buffering off (see docs/proxies.md)'
  */
 export function sseTransport(options: SseTransportOptions = {}) {
   return (host: TransportHost) => {
-    const openTimeoutMs = options.openTimeoutMs ?? 3000
     return httpTransport(host, 'sse', Endpoint.Sse, async (url, since, headers, signal, open) => {
       if (since) headers['last-event-id'] = since
       let hintMs: number | undefined
-      let answered = false
       let opened = false
-      const controller = new AbortController()
-      const abort = () => controller.abort()
-      signal.addEventListener('abort', abort)
-      const opening = new Timer(host.timers)
-      opening.start(openTimeoutMs, abort)
-      const buffering = bufferingDetector(host.now)
       const ended = await readEventStream({
         fetch: host.fetch(),
         url: `${url}`,
         headers,
-        signal: controller.signal,
+        signal,
         idleTimeoutMs: options.idleTimeoutMs ?? 45_000,
+        openTimeoutMs: options.openTimeoutMs ?? 3000,
         timers: host.timers,
         now: host.now,
         onOpen: (response) => {
-          answered = true
-          // Where the server starts each channel: the subscription's starting point is fixed now, even if a
-          // proxy holds the events back.
-          // The header is a cursor map (`chan=cursor,…`); the registry ignores what is not a cursor.
+          // Where the server starts each channel (a cursor map): the subscription's starting point is fixed now,
+          // even if a proxy holds the events back. The registry ignores what is not a cursor.
           for (const pair of response.headers.get(REPLAY_FROM_HEADER)?.split(',') ?? [])
             host.anchor(pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1))
         },
@@ -56,19 +43,9 @@ export function sseTransport(options: SseTransportOptions = {}) {
         onRetry: (ms) => {
           hintMs = ms
         },
-        onComment: (comment) => {
-          if (buffering(comment))
-            host.error(
-              new HoldfastError(
-                'proxy_buffering',
-                `SSE heartbeats arrive in bursts: a proxy buffers the stream${PROXIES}`,
-              ),
-            )
-        },
         onEvent: (event) => {
           if (!opened) {
             opened = true
-            opening.cancel()
             open()
           }
           const type = event.event ?? 'message'
@@ -78,28 +55,10 @@ export function sseTransport(options: SseTransportOptions = {}) {
           const frame = (value !== null && typeof value === 'object' ? value : {}) as Record<string, unknown>
           frame.type = type
           frame.id ??= 0
-          if (deliver(host, frame, `SSE ${type} event`)?.type === 'reconnect')
-            hintMs = frame.retryAfterMs as number
+          if (deliver(host, frame, `SSE ${type} event`)?.type === 'reconnect') hintMs = frame.retryAfterMs as number
         },
       })
-      opening.cancel()
-      signal.removeEventListener('abort', abort)
-      if (signal.aborted) return
-      return (
-        (ended && { ...ended, opened, hintMs: ended.hintMs ?? hintMs }) ?? {
-          // Our open timeout aborted it.
-          opened,
-          error: answered
-            ? new HoldfastError(
-                'proxy_buffering',
-                `the SSE stream's first event did not arrive within ${openTimeoutMs} ms: a proxy buffers it${PROXIES}`,
-              )
-            : new HoldfastError(
-                'timeout',
-                `no answer from /sse within ${openTimeoutMs} ms: the server is overloaded, or a proxy holds the response`,
-              ),
-        }
-      )
+      return ended && { ...ended, opened, hintMs: ended.hintMs ?? hintMs }
     })
   }
 }

@@ -1,6 +1,5 @@
 import {
   type ClientFrame,
-  CloseCode,
   decodeServerFrame,
   Endpoint,
   encodeFrame,
@@ -12,17 +11,11 @@ import type { PublishResult } from '../core/Publisher'
 import { Timer } from '../core/timers'
 import { HoldfastError } from '../HoldfastError'
 import { endpointUrl } from './endpointUrl'
-import type { Transport, TransportHost, WebSocketConstructor } from './Transport'
+import { NO_CURSOR, type Transport, type TransportHost, type WebSocketConstructor } from './Transport'
 
 export interface WebSocketTransportOptions {
   /** No welcome within this long (ms) counts as a failed attempt. Defaults to 3000. */
   openTimeoutMs?: number
-}
-
-/** What the handshake's HTTP status most likely means (Node's `ws` reports it; browsers do not). */
-const HANDSHAKE: Record<string, string> = {
-  426: 'a proxy dropped the Upgrade header (see docs/proxies.md)',
-  403: "the page's Origin is not in the server's allowedOrigins, or a proxy blocks WebSocket",
 }
 
 /**
@@ -81,7 +74,7 @@ export function websocketTransport(options: WebSocketTransportOptions = {}) {
         failure = errored = hintMs = undefined
         openTimer.start(openTimeoutMs, () => {
           failure = new HoldfastError('timeout', `no welcome from the server within ${openTimeoutMs} ms`)
-          rws?.reconnect(CloseCode.HandshakeTimeout)
+          rws?.reconnect(4004) // CloseCode.HandshakeTimeout
         })
         return url
       }
@@ -120,23 +113,25 @@ export function websocketTransport(options: WebSocketTransportOptions = {}) {
       welcomed = false
       rejectAll()
       if (closed) return
-      // rws reports a failed connect (its error event) as a close with code 1000: say what really happened.
-      const status = /response: (\d+)/.exec(errored ?? '')?.[1]
-      const error =
-        failure ??
-        (status
-          ? new HoldfastError(
-              'transport_unavailable',
-              `the WebSocket handshake was answered HTTP ${status}${status in HANDSHAKE ? `: ${HANDSHAKE[status]}` : ''}`,
-              { cause: { status: Number(status) } },
-            )
-          : errored !== undefined
-            ? new HoldfastError(
-                'disconnected',
-                `websocket ${opened ? 'failed' : 'could not connect'}: ${errored || 'the browser does not say why (the server is down, or something on the way refuses WebSocket)'}`,
-              )
-            : undefined)
-      host.closed(error ? { opened, hintMs, error } : { opened, code, reason, hintMs })
+      // rws reports a failed connect (its error event) as a close with code 1000: say what really happened. A
+      // refused handshake's status is known in Node (`ws` says "Unexpected server response: 426"), not in browsers.
+      const status = Number(/response: (\d+)/.exec(errored ?? '')?.[1])
+      host.closed(
+        status
+          ? { opened, status, reason: '' }
+          : failure || errored !== undefined
+            ? {
+                opened,
+                hintMs,
+                error:
+                  failure ??
+                  new HoldfastError(
+                    'disconnected',
+                    `websocket ${opened ? 'failed' : 'could not connect'}: ${errored || 'browsers give no reason: the server is down, or WebSocket is refused on the way'}`,
+                  ),
+              }
+            : { opened, code, reason, hintMs },
+      )
     }
 
     return {
@@ -177,7 +172,7 @@ export function websocketTransport(options: WebSocketTransportOptions = {}) {
         closed = true
         openTimer.cancel()
         go?.()
-        rws?.close(CloseCode.Normal)
+        rws?.close()
         rejectAll()
       },
       subscribe({ channel, since }) {
@@ -190,7 +185,7 @@ export function websocketTransport(options: WebSocketTransportOptions = {}) {
       async publish({ channel, data, key }): Promise<PublishResult> {
         const frame = await request({ type: 'publish', id: nextId++, channel, data, key })
         if (frame.type !== 'ack' || !frame.cursor)
-          throw new HoldfastError('bad_frame', 'server answered a publish without a cursor')
+          throw new HoldfastError('bad_frame', NO_CURSOR)
         return { cursor: frame.cursor, duplicate: frame.duplicate === true }
       },
       auth(next) {
@@ -205,23 +200,17 @@ export function websocketTransport(options: WebSocketTransportOptions = {}) {
   }
 }
 
-const wrapped = new WeakMap<WebSocketConstructor, WebSocketConstructor>()
-
 /**
  * Node's `ws` emits an `error` event with no listener attached when rws closes a socket that is still
  * connecting, which would crash the process. A no-op listener keeps it an ordinary close.
  */
 function withErrorListener(Impl: WebSocketConstructor): WebSocketConstructor {
-  if (typeof (Impl.prototype as { on?: unknown })?.on !== 'function') return Impl
-  let Safe = wrapped.get(Impl)
-  if (!Safe) {
-    Safe = class extends Impl {
-      constructor(url: string, protocols?: string | string[]) {
-        super(url, protocols)
-        ;(this as unknown as { on?(event: string, fn: () => void): void }).on?.('error', () => {})
+  return typeof (Impl.prototype as { on?: unknown })?.on === 'function'
+    ? class extends Impl {
+        constructor(url: string, protocols?: string | string[]) {
+          super(url, protocols)
+          ;(this as unknown as { on?(event: string, fn: () => void): void }).on?.('error', () => {})
+        }
       }
-    }
-    wrapped.set(Impl, Safe)
-  }
-  return Safe
+    : Impl
 }
