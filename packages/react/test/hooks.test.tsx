@@ -78,10 +78,14 @@ function LatestHandler({ onCall }: { onCall: (label: string) => void }) {
   return <Show channel="room" options={{ onMessage: () => onCall(label) }} />
 }
 
-/** Re-renders once and hands out the publish function of every render. */
+/**
+ * Re-renders once and hands out the publish function of every committed render (React 18's StrictMode
+ * throws away the first render's `useCallback` on mount; what matters is what effects see).
+ */
 function Publisher({ onPublish }: { onPublish: (publish: PublishFunction<{ text: string }>) => void }) {
   const [, rerender] = useState(0)
-  onPublish(usePublish<{ text: string }>())
+  const publish = usePublish<{ text: string }>()
+  useEffect(() => onPublish(publish))
   useEffect(() => rerender(1), [])
   return null
 }

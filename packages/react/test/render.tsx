@@ -1,6 +1,6 @@
 // What the hook tests share: a client on the fake server, StrictMode around the tree, and a component
 // that prints a subscription's result.
-import type { HoldfastClient } from '@holdfast/client'
+import type { HoldfastClient, Message } from '@holdfast/client'
 import { screen } from '@testing-library/react'
 import { type ReactNode, StrictMode } from 'react'
 import { afterEach, expect, vi } from 'vitest'
@@ -58,3 +58,12 @@ export function Show<T>(props: {
 export const text = (id: string) => screen.getByTestId(id).textContent
 export const until = (fn: () => void) => vi.waitFor(fn, { timeout: 2000, interval: 5 })
 export const waitText = (id: string, expected: string) => until(() => expect(text(id)).toBe(expected))
+
+/** The cursors of `messages`, in order. */
+export const cursors = (messages: readonly Message[] | undefined) => messages?.map((m) => m.cursor) ?? []
+
+/** Keeps the last result a `Show` rendered: pass `record` as its `seen`. */
+export function recorder() {
+  const seen = { last: undefined as SubscriptionResult<number> | undefined }
+  return { seen, record: (r: SubscriptionResult<number>) => (seen.last = r) }
+}
