@@ -1,9 +1,19 @@
-import * as esbuild from 'esbuild'
 import { gzipSync } from 'node:zlib'
+import * as esbuild from 'esbuild'
+
 const r = await esbuild.build({
-  entryPoints: ['/tmp/exp/src/index.ts'], bundle: true, minify: true, platform: 'browser', format: 'esm', write: false, logLevel: 'error',
+  entryPoints: ['/tmp/exp/src/index.ts'],
+  bundle: true,
+  minify: true,
+  platform: 'browser',
+  format: 'esm',
+  write: false,
+  logLevel: 'error',
   nodePaths: ['/work/main/node_modules'],
-  alias: { '@holdfast/protocol': '/work/main/packages/protocol/src/index.ts', 'reconnecting-websocket': '/work/main/node_modules/reconnecting-websocket/reconnecting-websocket.ts' },
+  alias: {
+    '@holdfast/protocol': '/work/main/packages/protocol/src/index.ts',
+    'reconnecting-websocket': '/work/main/node_modules/reconnecting-websocket/reconnecting-websocket.ts',
+  },
 })
 const b = r.outputFiles[0].contents
 console.log('min', b.length, 'gzip', gzipSync(b, { level: 9 }).length)

@@ -1,6 +1,4 @@
-// What the bindings rely on from the client core, pinned where the hooks depend on it. Tests marked
-// `test.fails` show core bugs reported to the core's owner (issue 11, item 10): each passes while the bug is
-// there and turns red once the core is fixed; then drop `.fails`.
+// What the bindings rely on from the client core, pinned where the hooks depend on it.
 import { createClient, type Message } from '@holdfast/client'
 import { act, render } from '@testing-library/react'
 import { describe, expect, test, vi } from 'vitest'
@@ -108,8 +106,8 @@ function ResumedFeed() {
   return <p data-testid="room">{status}</p>
 }
 
-describe('core bugs the bindings depend on (reported; `test.fails` until the core is fixed)', () => {
-  test.fails('long polling: a channel subscribed with a cursor is confirmed (onSubscribed) once the server answered', async () => {
+describe('confirmations the bindings depend on', () => {
+  test('long polling: a channel subscribed with a cursor is confirmed (onSubscribed) once the server answered', async () => {
     const server = longPollServer()
     server.publish('room', 1)
     server.publish('room', 2)
@@ -122,7 +120,7 @@ describe('core bugs the bindings depend on (reported; `test.fails` until the cor
     expect(onSubscribed).toHaveBeenCalled()
   })
 
-  test.fails('long polling: a hook resumed from a cursor on a quiet channel goes live once the server answered', async () => {
+  test('long polling: a hook resumed from a cursor on a quiet channel goes live once the server answered', async () => {
     const server = longPollServer()
     server.publish('room', 1)
     const client = longPollClient(server)
@@ -141,7 +139,7 @@ describe('core bugs the bindings depend on (reported; `test.fails` until the cor
     expect(text('room')).toBe('live')
   })
 
-  test.fails('a hook joining a channel that a plain `client.subscribe` holds live is live (no onSubscribed comes for it)', async () => {
+  test('a hook joining a channel that a plain `client.subscribe` holds live is live (no onSubscribed comes for it)', async () => {
     const { server, client, wrap } = setup()
     const onSubscribed = vi.fn()
     client.subscribe('room', () => {}, { onSubscribed })

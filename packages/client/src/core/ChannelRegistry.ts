@@ -1,4 +1,10 @@
-import { type Cursor, comparePositions, type ParsedCursor, parseCursor, type SubscribedFrame } from '@holdfast/protocol'
+import {
+  type Cursor,
+  comparePositions,
+  type ParsedCursor,
+  parseCursor,
+  type SubscribedFrame,
+} from '@holdfast/protocol'
 import type { HoldfastError } from '../HoldfastError'
 import type { SubscriptionRequest, Transport } from '../transports/Transport'
 import type { GapInfo, Message, SubscribedInfo } from './types'
@@ -29,6 +35,8 @@ export interface ChannelEntry {
   anchored: boolean
   /** Request order, shared with publishes: a publish waits for the channels asked for before it. */
   seq: number
+  /** The server's confirmation on the current connection, told to listeners that join later. */
+  info?: SubscribedInfo
 }
 
 /** Counters for tests and dashboards. */
@@ -63,7 +71,14 @@ export class ChannelRegistry {
   add(channel: string, listener: Listener, since: Cursor | undefined): ChannelEntry {
     let entry = this.#entries.get(channel)
     if (!entry) {
-      entry = { channel, listeners: new Set(), cursor: since, at: parseCursor(since), anchored: !!since, seq: 0 }
+      entry = {
+        channel,
+        listeners: new Set(),
+        cursor: since,
+        at: parseCursor(since),
+        anchored: !!since,
+        seq: 0,
+      }
       this.#entries.set(channel, entry)
       this.#dropped.delete(channel)
     }
@@ -73,6 +88,12 @@ export class ChannelRegistry {
       entry.seq = ++this.seq
     }
     entry.listeners.add(listener)
+    // A channel already live: tell this listener too (after `subscribe` returns, as for everyone else).
+    const { info } = entry
+    if (info)
+      queueMicrotask(
+        () => entry.info === info && entry.listeners.has(listener) && listener.onSubscribed?.(info),
+      )
     return entry
   }
 
@@ -87,14 +108,15 @@ export class ChannelRegistry {
   /** A new connection: the server knows none of our channels; ask for every one not refused. */
   reset(): void {
     this.#dropped.clear()
-    for (const entry of this.#entries.values()) entry.sent = false
+    for (const entry of this.#entries.values()) entry.sent = entry.info = undefined
   }
 
   /** Sends what changed since the last sync: subscribe what is not asked for yet, unsubscribe what was dropped. */
   sync(transport: Transport): void {
     for (const channel of this.#dropped) transport.unsubscribe(channel)
     this.#dropped.clear()
-    for (const entry of this.#entries.values()) if (!entry.sent && !entry.error) transport.subscribe(this.#ask(entry))
+    for (const entry of this.#entries.values())
+      if (!entry.sent && !entry.error) transport.subscribe(this.#ask(entry))
   }
 
   /**
@@ -115,7 +137,8 @@ export class ChannelRegistry {
 
   /** Whether a publish numbered `seq` must wait: a channel asked for before it has no starting point yet. */
   blocks(seq: number): boolean {
-    for (const entry of this.#entries.values()) if (entry.seq < seq && !entry.anchored && !entry.error) return true
+    for (const entry of this.#entries.values())
+      if (entry.seq < seq && !entry.anchored && !entry.error) return true
     return false
   }
 
@@ -149,16 +172,19 @@ export class ChannelRegistry {
   }
 
   /** The server confirmed a channel. Returns the gap when history since the resume point was lost. */
-  subscribed(frame: Pick<SubscribedFrame, 'channel' | 'epoch' | 'cursor' | 'recovered'>): GapInfo | undefined {
+  subscribed(
+    frame: Pick<SubscribedFrame, 'channel' | 'epoch' | 'cursor' | 'recovered'>,
+  ): GapInfo | undefined {
     const entry = this.#entries.get(frame.channel)
     if (!entry || entry.error) return
     const { asked } = entry
     const { channel, epoch, cursor, recovered } = frame
     const gap = !recovered && asked !== undefined
     entry.asked = undefined
+    entry.info = { channel, epoch, cursor, recovered }
     // Without a cursor the channel starts at the server's head; after a gap, with whatever the server replays.
     if (gap || !entry.cursor) this.#advance(entry, gap ? undefined : cursor)
-    this.#each(entry, (l) => l.onSubscribed?.({ channel, epoch, cursor, recovered }))
+    this.#each(entry, (l) => l.onSubscribed?.(entry.info!))
     if (!gap) return
     this.stats.gaps++
     const lost: GapInfo = { channel, since: asked, epoch, cursor }
@@ -171,7 +197,7 @@ export class ChannelRegistry {
     const entry = this.#entries.get(channel)
     if (!entry) return
     entry.error = error
-    entry.sent = false
+    entry.sent = entry.info = undefined
     this.#each(entry, (l) => l.onError?.(error))
   }
 

@@ -282,7 +282,7 @@ export class ConnectionMachine {
     this.#probeTimer.start(
       interval * 2 ** Math.min(4, this.#record(target).probes) * (0.5 + this.#random()),
       () => {
-          this.#probe = this.#host.create(target)
+        this.#probe = this.#host.create(target)
         this.#probe.open()
       },
     )

@@ -138,12 +138,18 @@ export class HoldfastClient {
 
   constructor(options: ClientOptions, factories: Partial<Record<TransportName, TransportFactory>>) {
     if (!/^(https?|wss?):\/\//.test(options?.url))
-      throw new HoldfastError('bad_request', `createClient needs an absolute http(s) url, got ${options?.url}`)
+      throw new HoldfastError(
+        'bad_request',
+        `createClient needs an absolute http(s) url, got ${options?.url}`,
+      )
     const available = Object.keys(factories) as TransportName[]
     const order = options.transports ?? available
     for (const name of order[0] ? order : [undefined])
       if (!factories[name!])
-        throw new HoldfastError('bad_request', `unknown transport "${name}"; this build has ${available.join(', ')}`)
+        throw new HoldfastError(
+          'bad_request',
+          `unknown transport "${name}"; this build has ${available.join(', ')}`,
+        )
     const timers = (this.#timers = options.timers ?? globalTimers)
     const now = (this.#now = options.now ?? systemClock)
     const random = (this.#random = options.random ?? Math.random)
@@ -163,7 +169,10 @@ export class HoldfastClient {
         () =>
           this.#machine.drop({
             opened: true,
-            error: new HoldfastError('timeout', `no answer to a ping within ${timeoutMs} ms: the connection is dead`),
+            error: new HoldfastError(
+              'timeout',
+              `no answer to a ping within ${timeoutMs} ms: the connection is dead`,
+            ),
           }),
       )
     }
@@ -237,7 +246,8 @@ export class HoldfastClient {
     options: SubscribeOptions<TData> = {},
   ): Subscription {
     checkChannel(channel)
-    if (typeof handler !== 'function') throw new HoldfastError('bad_request', 'subscribe needs a handler function')
+    if (typeof handler !== 'function')
+      throw new HoldfastError('bad_request', 'subscribe needs a handler function')
     let active = true
     const delivery = (options.delivery ?? (direct as DeliveryPolicy<TData>))(handler, {
       timers: this.#timers,
@@ -282,7 +292,10 @@ export class HoldfastClient {
     if (json === undefined) throw new HoldfastError('bad_request', 'publish data must be JSON-serialisable')
     const bytes = UTF8.encode(json).length
     if (bytes > this.#maxMessageBytes)
-      throw new HoldfastError('message_too_large', `message is ${bytes} bytes; the server accepts at most ${this.#maxMessageBytes}`)
+      throw new HoldfastError(
+        'message_too_large',
+        `message is ${bytes} bytes; the server accepts at most ${this.#maxMessageBytes}`,
+      )
     // A full queue throws inside the executor, which rejects this promise.
     return new Promise<PublishResult>((resolve, reject) => {
       this.#publisher.add({
@@ -329,7 +342,10 @@ export class HoldfastClient {
         options.WebSocket ??
         (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket ??
         unavailable('WebSocket', 'createClient({ WebSocket }) (in Node: import WebSocket from "ws")'),
-      fetch: () => options.fetch ?? globalThis.fetch?.bind(globalThis) ?? unavailable('fetch', 'createClient({ fetch })'),
+      fetch: () =>
+        options.fetch ??
+        globalThis.fetch?.bind(globalThis) ??
+        unavailable('fetch', 'createClient({ fetch })'),
       token: (fresh) => (fresh ? this.#tokens.fetch() : this.#tokens.get()),
       subscriptions: () => this.#registry.requests(!current()),
       opened: (welcome) => machine.opened(transport, welcome),

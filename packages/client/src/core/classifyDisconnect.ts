@@ -103,9 +103,7 @@ export function classifyDisconnect(d: Disconnect): Decision {
     d.error ??
     new HoldfastError(
       'disconnected',
-      opened
-        ? `connection closed (${code})`
-        : 'could not reach the server (refused, offline or blocked)',
+      opened ? `connection closed (${code})` : 'could not reach the server (refused, offline or blocked)',
     )
   const c = error.code
   return {

@@ -11,7 +11,7 @@ import { type Disconnect, errorFromResponse } from '../core/classifyDisconnect'
 import type { PublishResult } from '../core/Publisher'
 import { HoldfastError } from '../HoldfastError'
 import { endpointUrl } from './endpointUrl'
-import { NO_CURSOR, type Transport, type TransportHost } from './Transport'
+import { NO_CURSOR, type SubscriptionRequest, type Transport, type TransportHost } from './Transport'
 
 /** How one request ended: a disconnect to report, `again` (next poll at once), or `undefined` (aborted). */
 export type AttemptResult = Disconnect | 'again' | undefined
@@ -27,6 +27,7 @@ export type HttpAttempt = (
   headers: Record<string, string>,
   signal: AbortSignal,
   open: () => void,
+  subscriptions: SubscriptionRequest[],
 ) => Promise<AttemptResult>
 
 /**
@@ -76,7 +77,14 @@ export function httpTransport(
       url.searchParams.append('channel', sub.channel)
       if (sub.since) since.set(sub.channel, sub.since)
     }
-    return attempt(url, since.size > 0 ? formatCursorMap(since) : undefined, headers, signal, open)
+    return attempt(
+      url,
+      since.size > 0 ? formatCursorMap(since) : undefined,
+      headers,
+      signal,
+      open,
+      subscriptions,
+    )
   }
 
   const run = async () => {
@@ -123,8 +131,7 @@ export function httpTransport(
         })
         if (typeof text === 'string') {
           const parsed = parseJson(text) as Partial<PublishResponse> | undefined
-          if (typeof parsed?.cursor !== 'string')
-            throw new HoldfastError('bad_frame', NO_CURSOR)
+          if (typeof parsed?.cursor !== 'string') throw new HoldfastError('bad_frame', NO_CURSOR)
           return { cursor: parsed.cursor, duplicate: parsed.duplicate === true }
         }
         // A 401 gets one retry with a fresh token.

@@ -55,7 +55,8 @@ export function sseTransport(options: SseTransportOptions = {}) {
           const frame = (value !== null && typeof value === 'object' ? value : {}) as Record<string, unknown>
           frame.type = type
           frame.id ??= 0
-          if (deliver(host, frame, `SSE ${type} event`)?.type === 'reconnect') hintMs = frame.retryAfterMs as number
+          if (deliver(host, frame, `SSE ${type} event`)?.type === 'reconnect')
+            hintMs = frame.retryAfterMs as number
         },
       })
       return ended && { ...ended, opened, hintMs: ended.hintMs ?? hintMs }

@@ -184,8 +184,7 @@ export function websocketTransport(options: WebSocketTransportOptions = {}) {
       },
       async publish({ channel, data, key }): Promise<PublishResult> {
         const frame = await request({ type: 'publish', id: nextId++, channel, data, key })
-        if (frame.type !== 'ack' || !frame.cursor)
-          throw new HoldfastError('bad_frame', NO_CURSOR)
+        if (frame.type !== 'ack' || !frame.cursor) throw new HoldfastError('bad_frame', NO_CURSOR)
         return { cursor: frame.cursor, duplicate: frame.duplicate === true }
       },
       auth(next) {

@@ -82,9 +82,7 @@ test("a proxy's 504 on a long poll: named as the proxy's, with the fix, without 
   await until(() => errors.length > 0, 10_000, 'the 504')
   const [error] = errors
   expect(error!.code).toBe('disconnected')
-  expect(error!.message).toMatch(
-    /^\[holdfast\] HTTP 504 without a Holdfast error body: a proxy timed out/,
-  )
+  expect(error!.message).toMatch(/^\[holdfast\] HTTP 504 without a Holdfast error body: a proxy timed out/)
   expect(error!.message).toMatch(/read timeout must exceed the long-poll hold/)
   expect(error!.message).not.toMatch(/<html|nginx/)
   expect(error!.cause).toEqual({ status: 504, hop: 'proxy' })

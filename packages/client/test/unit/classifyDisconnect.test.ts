@@ -191,7 +191,10 @@ describe('SSE and createEventStream: how a stream ended (readEventStream against
   const rows: Array<[string, Expected]> = [
     ['/status/401?kind=holdfast', { action: 'refresh', code: 'unauthorized' }],
     ['/status/403?kind=holdfast', { action: 'stop', code: 'forbidden', message: /server says forbidden/ }],
-    ['/status/403', { action: 'unusable', code: 'forbidden', message: /without a Holdfast error body: a proxy refused it/ }],
+    [
+      '/status/403',
+      { action: 'unusable', code: 'forbidden', message: /without a Holdfast error body: a proxy refused it/ },
+    ],
     ['/status/404', { action: 'unusable', code: 'transport_unavailable', message: /wrong URL/ }],
     ['/status/405', { action: 'unusable', code: 'transport_unavailable' }],
     ['/status/429?kind=holdfast', { action: 'retry', code: 'rate_limited', hintMs: 3000 }],
@@ -202,7 +205,11 @@ describe('SSE and createEventStream: how a stream ended (readEventStream against
     ['/status/503', { action: 'retry', code: 'disconnected', unreachable: true }],
     [
       '/status/504',
-      { action: 'retry', code: 'disconnected', message: /^\[holdfast\] HTTP 504 without a Holdfast error body.{0,300}$/ },
+      {
+        action: 'retry',
+        code: 'disconnected',
+        message: /^\[holdfast\] HTTP 504 without a Holdfast error body.{0,300}$/,
+      },
     ],
     ['/status/500?kind=holdfast', { action: 'retry', code: 'internal' }],
     ['/html', { action: 'unusable', code: 'transport_unavailable', message: /text\/html/ }],
