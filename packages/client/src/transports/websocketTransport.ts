@@ -45,7 +45,11 @@ export function websocketTransport(options: WebSocketTransportOptions = {}) {
     /** What the socket's error event said, if it fired (browsers say nothing). */
     let errored: string | undefined
 
-    const send = (frame: ClientFrame) => rws?.readyState === 1 && (rws.send(encodeFrame(frame)), true)
+    const send = (frame: ClientFrame) => {
+      if (rws?.readyState !== 1) return false
+      rws.send(encodeFrame(frame))
+      return true
+    }
     const request = (frame: ClientFrame & { id: number }, channel?: string) =>
       new Promise<ServerFrame>((resolve, reject) => {
         if (welcomed && send(frame)) pending.set(frame.id, [resolve, reject, channel])
