@@ -4,13 +4,7 @@ import { isErrorCode, type ErrorCode as ProtocolErrorCode } from '@holdfast/prot
 export type ErrorCode = ProtocolErrorCode
 
 /** Codes after which the same request may succeed if sent again on a new connection. */
-const RETRYABLE: readonly ErrorCode[] = [
-  'disconnected',
-  'not_connected',
-  'timeout',
-  'rate_limited',
-  'server_restart',
-]
+const RETRYABLE = ' disconnected not_connected timeout rate_limited server_restart '
 
 /**
  * The one error type the client reports. `code` is stable (see docs/PROTOCOL.md, "Errors"); `cause` keeps
@@ -36,7 +30,7 @@ export class HoldfastError extends Error {
 
   /** True when sending the same request again later may succeed. */
   get retryable(): boolean {
-    return RETRYABLE.includes(this.code)
+    return RETRYABLE.includes(` ${this.code} `)
   }
 
   /** Wraps anything thrown into a `HoldfastError`, keeping it as `cause`. */

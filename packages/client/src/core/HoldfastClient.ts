@@ -155,7 +155,11 @@ export class HoldfastClient {
     const random = (this.#random = options.random ?? Math.random)
     this.#options = options
     this.#lazy = options.lazy ?? !(globalThis as { document?: unknown }).document
-    this.#publisher = new Publisher(options.queue, timers, now)
+    this.#publisher = new Publisher(options.queue, timers, now, {
+      transport: () => this.#connected(),
+      blocked: (seq) => this.#registry.blocks(seq),
+      retryMs: () => random() * (options.backoff?.initialMs ?? 500),
+    })
     this.#tokens = new TokenManager(options.getToken, now, options.tokenRefreshMarginMs ?? 30_000)
     this.#tokenTimer = new Timer(timers)
     const { heartbeat } = options
@@ -191,7 +195,7 @@ export class HoldfastClient {
           if (transport.ping) this.#heartbeat?.start()
           this.#scheduleTokenRefresh()
           this.#registry.sync(transport)
-          this.#flush()
+          this.#publisher.flush()
         },
         disconnected: (error, wasConnected) => {
           // The server forgets a connection's subscriptions: ask for every channel again on the next one.
@@ -353,7 +357,7 @@ export class HoldfastClient {
       anchor: (channel, cursor) => {
         if (current()) {
           this.#registry.anchor(channel, cursor)
-          this.#flush()
+          this.#publisher.flush()
         }
       },
       activity: () => current() && this.#heartbeat?.activity(),
@@ -369,7 +373,7 @@ export class HoldfastClient {
     else if (frame.type === 'subscribed') {
       const gap = this.#registry.subscribed(frame)
       if (gap) this.#emit('gap', gap)
-      this.#flush()
+      this.#publisher.flush()
     } else if (frame.type === 'error') {
       const { channel, code, message } = frame
       const error = new HoldfastError(code, message, { retryAfterMs: frame.retryAfterMs })
@@ -381,7 +385,7 @@ export class HoldfastClient {
         // A refused channel is not asked for again until the app subscribes again.
         if (channel) this.#registry.refused(channel, error)
         this.#report(error)
-        this.#flush()
+        this.#publisher.flush()
       }
     }
   }
@@ -395,7 +399,7 @@ export class HoldfastClient {
       this.#syncing = false
       const transport = this.#connected()
       if (transport) this.#registry.sync(transport)
-      this.#flush()
+      this.#publisher.flush()
     })
   }
 
@@ -406,14 +410,6 @@ export class HoldfastClient {
 
   #connected(): Transport | undefined {
     return this.state.status === 'connected' ? this.#machine.transport : undefined
-  }
-
-  #flush(): void {
-    this.#publisher.flush(
-      this.#connected(),
-      (seq) => this.#registry.blocks(seq),
-      () => this.#random() * (this.#options.backoff?.initialMs ?? 500),
-    )
   }
 
   #scheduleTokenRefresh(): void {

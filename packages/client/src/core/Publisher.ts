@@ -30,6 +30,16 @@ interface QueuedPublish {
   reject(error: HoldfastError): void
 }
 
+/** What the publisher asks of the client. */
+export interface PublisherLink {
+  /** The transport to send on, while connected. */
+  transport(): Transport | undefined
+  /** Whether a publish numbered `seq` must wait for the channels asked for before it. */
+  blocked(seq: number): boolean
+  /** A jittered delay before retrying a publish that failed while the connection stayed up. */
+  retryMs(): number
+}
+
 /**
  * Publishes not yet acknowledged: a bounded FIFO (count, bytes, age) whose overflow is refused, never
  * dropped silently. Each keeps its idempotency key across resends, so a publish is stored once.
@@ -41,10 +51,12 @@ export class Publisher {
   readonly #retry: Timer
   readonly #max: Required<PublishQueueOptions>
   readonly #now: () => number
+  readonly #link: PublisherLink
 
-  constructor(options: PublishQueueOptions = {}, timers: Timers, now: () => number) {
+  constructor(options: PublishQueueOptions = {}, timers: Timers, now: () => number, link: PublisherLink) {
     this.#max = { maxMessages: 1000, maxBytes: 2 ** 20, ttlMs: 60_000, ...options }
     this.#now = now
+    this.#link = link
     this.#expiry = new Timer(timers)
     this.#retry = new Timer(timers)
   }
@@ -68,14 +80,15 @@ export class Publisher {
   }
 
   /**
-   * Sends what may go now on `transport` (undefined while disconnected), oldest first, up to the
-   * transport's concurrency, skipping publishes that `blocked(seq)` holds back.
+   * Sends what may go now on the connected transport, oldest first, up to the transport's concurrency, and
+   * not past a publish that a channel asked for before it holds back.
    */
-  flush(transport: Transport | undefined, blocked: (seq: number) => boolean, retryMs: () => number): void {
+  flush(): void {
+    const transport = this.#link.transport()
     if (!transport) return
     let sending = this.#items.filter((item) => item.sending).length
     for (const item of this.#items) {
-      if (sending >= transport.concurrency || blocked(item.seq)) return
+      if (sending >= transport.concurrency || this.#link.blocked(item.seq)) return
       if (item.sending) continue
       item.sending = true
       sending++
@@ -83,7 +96,7 @@ export class Publisher {
         (result) => {
           this.#remove(item)
           item.resolve(result)
-          this.flush(transport, blocked, retryMs)
+          this.flush()
         },
         (error: unknown) => {
           const err = HoldfastError.from(error)
@@ -94,7 +107,7 @@ export class Publisher {
             // Stays queued with the same key (the server drops the copy if the first one landed). The
             // connection may still be up (one HTTP publish failed): try again soon, jittered.
             item.sending = false
-            this.#retry.start(err.retryAfterMs ?? retryMs(), () => this.flush(transport, blocked, retryMs))
+            this.#retry.start(err.retryAfterMs ?? this.#link.retryMs(), () => this.flush())
           }
         },
       )

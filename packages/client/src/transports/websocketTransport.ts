@@ -151,7 +151,7 @@ export function websocketTransport(options: WebSocketTransportOptions = {}) {
           return queueMicrotask(() => host.closed({ opened: false, error: HoldfastError.from(error) }))
         }
         rws = new ReconnectingWebSocket(
-          () => nextUrl(endpointUrl(host.url, Endpoint.WebSocket, 'ws')),
+          () => nextUrl(endpointUrl(host.url, Endpoint.WebSocket, true)),
           PROTOCOL_VERSION,
           {
             WebSocket: Impl,
