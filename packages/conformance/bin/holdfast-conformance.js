@@ -1,9 +1,11 @@
 #!/usr/bin/env node
-// Committed (not built) so that npm links the bin at install time, before `npm run build` has made dist/.
-import('../dist/cli.js').catch((error) => {
-  if (error?.code === 'ERR_MODULE_NOT_FOUND' && String(error.message).includes('dist/cli.js')) {
-    console.error('holdfast-conformance: not built yet. Run `npm run build` at the repository root first.')
-    process.exit(1)
-  }
-  throw error
-})
+// Committed rather than built: npm links a package's bins when it installs it, and in a fresh clone
+// `npm ci` runs before anything is built, so a bin pointing into dist/ would never be linked.
+import { existsSync } from 'node:fs'
+
+const cli = new URL('../dist/cli.js', import.meta.url)
+if (!existsSync(cli)) {
+  console.error('holdfast-conformance: not built yet; run `npm run build` at the repository root first.')
+  process.exit(1)
+}
+await import(cli.href)
