@@ -318,6 +318,12 @@ export const httpChecks: Check[] = [
         'bad_request',
         'an Idempotency-Key of 201 characters',
       )
+      expectHttpError(
+        await ctx.postPublish(channel, 1, { key: 'has a space' }),
+        400,
+        'bad_request',
+        'an Idempotency-Key with spaces',
+      )
       const max = ctx.facts.maxMessageBytes
       expectHttpError(
         await ctx.postPublish(channel, 'x'.repeat(max + 1)),
