@@ -474,6 +474,33 @@ export const websocketChecks: Check[] = [
     },
   },
 
+  {
+    id: 'ws.resume-after-cut',
+    section: Section.Ordering,
+    title:
+      'after a cut, a new socket subscribing since the last cursor gets exactly what was missed, in order',
+    async run(ctx) {
+      const channel = ctx.channel()
+      const first = await ctx.connected()
+      const { index } = await ctx.subscribe(first.socket, channel)
+      await ctx.publishRange(channel, 1, 2)
+      const seen = await ctx.waitMessages(first.socket, channel, 2, index)
+      first.socket.cut()
+      const missed = await ctx.publishRange(channel, 3, 5)
+      const second = await ctx.connected()
+      const resumed = await ctx.subscribe(second.socket, channel, seen[1]!.cursor)
+      expectThat(resumed.subscribed.recovered === true, 'subscribed with recovered: true', resumed.subscribed)
+      await untilSentinel(ctx, second.socket, channel, resumed.index, 6)
+      const got = ctx.messagesOf(second.socket, channel, resumed.index)
+      expectEqual(payloads(got), [3, 4, 5, 6], 'the messages published during the cut, then live, each once:')
+      expectEqual(
+        got.slice(0, 3).map((m) => m.cursor),
+        missed,
+        'with their stored cursors:',
+      )
+    },
+  },
+
   // ── Liveness ─────────────────────────────────────────────────────────────
   {
     id: 'ws.liveness.server-ping',
