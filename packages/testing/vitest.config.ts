@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url'
 import { defineConfig } from 'vitest/config'
-import { reporters } from '../../vitest.shared'
+import { reporters } from '../../vitest.shared.mjs'
 
 export default defineConfig({
   resolve: {

@@ -1,4 +1,4 @@
-// Type-level tests: vitest's typecheck (and `tsc --noEmit`) fail on any error here.
+// Type-level tests: `tsc --noEmit` (npm run typecheck, a step of npm test) fails on any error here.
 import type { ConnectionState, HoldfastError, Message, PublishResult } from '@holdfast/client'
 import { coalesce } from '@holdfast/client/delivery'
 import { describe, expectTypeOf, test } from 'vitest'

@@ -53,7 +53,7 @@ export interface LimitOptions {
   /**
    * Admits new connections through a token bucket, so a reconnect storm is spread out instead of taking
    * the server down. Past it a WebSocket is accepted and closed at once with `4003` and
-   * `{"retryAfterMs":n}`, an SSE stream or a new long poll gets `503` with `Retry-After`. Each refused
+   * `{"retryAfterMs":n}`, an SSE stream or a new long poll gets `429` with `Retry-After`. Each refused
    * client gets its own later slot. Polls that continue a session (a cursor for every channel) are not
    * new connections. Defaults to no limit.
    */

@@ -59,7 +59,7 @@ describe('ConnectionAdmission (token bucket)', () => {
 })
 
 describe('limits.connectionRate on every transport', () => {
-  it('closes a WebSocket past the limit with 4003 and a retry hint, answers SSE and new polls 503 with Retry-After', async () => {
+  it('closes a WebSocket past the limit with 4003 and a retry hint, answers SSE and new polls 429 with Retry-After', async () => {
     const clock = new ManualClock()
     const server = await startServer({
       clock,
@@ -76,11 +76,11 @@ describe('limits.connectionRate on every transport', () => {
     expect(parseRetryAfterReason(closed.reason)).toBe(500)
 
     const sse = await fetch(`${server.url}/sse?channel=a`)
-    expect(sse.status).toBe(503)
+    expect(sse.status).toBe(429)
     expect(sse.headers.get('retry-after')).toBe('1')
     expect((await sse.json()).error.code).toBe('rate_limited')
     const poll = await fetch(`${server.url}/poll?channel=a`)
-    expect(poll.status).toBe(503)
+    expect(poll.status).toBe(429)
     expect((await poll.json()).error.code).toBe('rate_limited')
     // A poll that continues a session (a cursor for every channel) is not a new connection.
     const epoch = stream.events[0]!.id!.split('=')[1]!.split(':')[0]

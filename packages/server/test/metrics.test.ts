@@ -109,7 +109,7 @@ describe('GET /metrics', () => {
     const limited = new TestSocket(wsUrl(server))
     await limited.opened
     expect((await limited.closed).code).toBe(CloseCode.RateLimited)
-    expect((await fetch(`${server.url}/poll?channel=a`)).status).toBe(503)
+    expect((await fetch(`${server.url}/poll?channel=a`)).status).toBe(429)
 
     const m = await scrape(server)
     expect(m.get('holdfast_auth_failures_total{transport="websocket",code="unauthorized"}')).toBe(1)

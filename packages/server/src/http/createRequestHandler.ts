@@ -121,9 +121,10 @@ export function createRequestHandler(
       const admission = ctx.admission.admit()
       if (!admission.admitted) {
         ctx.metrics.rateLimited(endpoint === Endpoint.Sse ? 'sse' : 'poll')
+        // 429, not 503: PROTOCOL.md §2 keeps 503 for draining, and clients tell the two apart by status.
         sendError(
           res,
-          503,
+          429,
           'rate_limited',
           `too many new connections; retry in ${admission.retryAfterMs} ms`,
           { 'Retry-After': String(Math.ceil(admission.retryAfterMs / 1000)) },
