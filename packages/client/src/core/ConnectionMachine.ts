@@ -290,7 +290,10 @@ export class ConnectionMachine {
 
   #record(name: TransportName): TransportRecord {
     let record = this.#records.get(name)
-    if (!record) this.#records.set(name, (record = { failures: 0, probes: 0 }))
+    if (!record) {
+      record = { failures: 0, probes: 0 }
+      this.#records.set(name, record)
+    }
     return record
   }
 

@@ -4,7 +4,6 @@ import type {
   FetchFunction,
   Transport,
   TransportFactory,
-  TransportHost,
   TransportName,
   WebSocketConstructor,
 } from '../transports/Transport'
@@ -150,9 +149,12 @@ export class HoldfastClient {
           'bad_request',
           `unknown transport "${name}"; this build has ${available.join(', ')}`,
         )
-    const timers = (this.#timers = options.timers ?? globalTimers)
-    const now = (this.#now = options.now ?? systemClock)
-    const random = (this.#random = options.random ?? Math.random)
+    const timers = options.timers ?? globalTimers
+    const now = options.now ?? systemClock
+    const random = options.random ?? Math.random
+    this.#timers = timers
+    this.#now = now
+    this.#random = random
     this.#options = options
     this.#lazy = options.lazy ?? !(globalThis as { document?: unknown }).document
     this.#publisher = new Publisher(options.queue, timers, now, {
