@@ -30,18 +30,18 @@ export interface Decision {
 }
 
 /**
- * The close codes of PROTOCOL.md §3 (`CloseCode` in @holdfast/protocol, written as numbers so the client does
- * not ship that object), and what to tell the user.
+ * The close codes of PROTOCOL.md §3 as error codes (`CloseCode` in @holdfast/protocol, written as numbers so
+ * the client does not ship that object). The message names the code and the server's reason.
  */
-const CLOSED: Record<number, [ErrorCode, string]> = {
-  4000: ['server_restart', 'server is restarting'],
-  4001: ['slow_consumer', 'server dropped this slow consumer'],
-  4002: ['timeout', 'no answer to the heartbeat'],
-  4003: ['rate_limited', 'server is pacing connections'],
-  4004: ['timeout', 'handshake timed out'],
-  4100: ['token_expired', 'token expired'],
-  4101: ['unauthorized', 'token rejected'],
-  4400: ['bad_frame', 'protocol error'],
+const CLOSED: Record<number, ErrorCode> = {
+  4000: 'server_restart',
+  4001: 'slow_consumer',
+  4002: 'timeout',
+  4003: 'rate_limited',
+  4004: 'timeout',
+  4100: 'token_expired',
+  4101: 'unauthorized',
+  4400: 'bad_frame',
 }
 
 /** What a status without a Holdfast error body most likely means, for the message. */
@@ -60,63 +60,46 @@ const ADVICE: Record<number, string> = {
  */
 export function classifyDisconnect(d: Disconnect): Decision {
   const { code = 0, status, reason = '', opened } = d
-  let hintMs = d.hintMs
+  let { hintMs, error } = d
+  let action: Decision['action']
+  let unreachable = false
   if (status) {
-    const error = errorFromResponse(status, reason, hintMs)
+    error = errorFromResponse(status, reason, hintMs)
     const proxy = (error.cause as { hop: string }).hop === 'proxy'
-    return {
-      action:
-        status === 401
-          ? 'refresh'
-          : status === 403 && !proxy
-            ? 'stop'
-            : status === 429 || status >= 500
-              ? 'retry'
-              : 'unusable',
-      error,
-      hintMs,
-      unreachable: proxy && status >= 500,
-    }
-  }
-  if (code >= 4000) {
+    action =
+      status === 401
+        ? 'refresh'
+        : status === 403 && !proxy
+          ? 'stop'
+          : status === 429 || status > 499
+            ? 'retry'
+            : 'unusable'
+    unreachable = proxy && status > 499
+  } else if (code > 3999) {
     hintMs ??= parseRetryAfterReason(reason)
     // The hundreds digit says what to do (PROTOCOL.md §3): 41xx refresh the token, 44xx stop, others back off.
-    const action = code >= 4400 && code < 4500 ? 'stop' : code >= 4100 && code < 4200 ? 'refresh' : 'retry'
-    const [c, text] = CLOSED[code] ?? [
-      action === 'stop' ? 'forbidden' : 'disconnected',
-      'server ended the session',
-    ]
-    return {
-      action,
-      hintMs,
-      error: new HoldfastError(
-        c,
-        `${text} (close ${code}${reason && reason[0] !== '{' ? `: ${reason}` : ''})`,
-        {
-          cause: { closeCode: code, reason },
-          retryAfterMs: hintMs,
-        },
-      ),
-    }
-  }
-  const error =
-    d.error ??
-    new HoldfastError(
+    action = code > 4399 && code < 4500 ? 'stop' : code > 4099 && code < 4200 ? 'refresh' : 'retry'
+    const c = CLOSED[code] ?? (action === 'stop' ? 'forbidden' : 'disconnected')
+    error = new HoldfastError(
+      c,
+      `server closed the connection: ${c.replace('_', ' ')} (${code}${reason && reason[0] !== '{' ? `: ${reason}` : ''})`,
+      { cause: { closeCode: code, reason }, retryAfterMs: hintMs },
+    )
+  } else {
+    error ??= new HoldfastError(
       'disconnected',
       opened ? `connection closed (${code})` : 'could not reach the server (refused, offline or blocked)',
     )
-  const c = error.code
-  return {
-    action:
+    const c = error.code
+    action =
       c === 'forbidden'
         ? 'stop'
         : c === 'transport_unavailable' || c === 'proxy_buffering'
           ? 'unusable'
-          : 'retry',
-    error,
-    hintMs,
-    unreachable: !opened && c === 'disconnected',
+          : 'retry'
+    unreachable = !opened && c === 'disconnected'
   }
+  return { action, error, hintMs, unreachable }
 }
 
 /**
