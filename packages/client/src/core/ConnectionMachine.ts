@@ -59,7 +59,7 @@ export class ConnectionMachine {
   #state: ConnectionState = { status: 'closed', transport: undefined, error: undefined }
   #transport: Transport | undefined
   #probe: Transport | undefined
-  #records = new Map<TransportName, TransportRecord>()
+  #records = {} as Record<TransportName, TransportRecord>
   #running = false
   #authFailures = 0
   #wake: (() => void) | undefined
@@ -112,7 +112,7 @@ export class ConnectionMachine {
   start(): void {
     if (this.#running) return
     this.#running = true
-    this.#records.clear()
+    this.#forget()
     this.#authFailures = 0
     this.#retry.reset()
     this.#connect(this.#order[0]!)
@@ -123,7 +123,7 @@ export class ConnectionMachine {
     this.#running = false
     this.#wake = undefined
     this.#wait.cancel()
-    this.#end()
+    this.#end(true)
     this.#set({ status: 'closed', transport: this.#state.transport, error })
   }
 
@@ -147,15 +147,12 @@ export class ConnectionMachine {
     if (transport === this.#probe) {
       // Make-before-break: the better transport is up, so it replaces the working one now.
       this.#probe = undefined
-      this.#end()
+      this.#end(true)
       this.#transport = transport
       this.switches++
     }
     if (transport !== this.#transport) return
-    const record = this.#record(transport.name)
-    record.failures = record.probes = 0
-    record.opened = true
-    record.failing = undefined
+    this.#records[transport.name] = { failures: 0, probes: 0, opened: true }
     this.#set({ status: 'connected', transport: transport.name, connectedAt: this.#now() })
     this.#stable.start(this.#retry.stableAfterMs, () => {
       this.#retry.reset()
@@ -168,7 +165,7 @@ export class ConnectionMachine {
   closed(transport: Transport, disconnect: Disconnect): void {
     if (transport === this.#transport) this.#closed(transport, disconnect)
     else if (transport === this.#probe) {
-      const record = this.#record(transport.name)
+      const record = this.#records[transport.name]
       record.probes++
       record.failing = classifyDisconnect(disconnect).error
       this.#probe = undefined
@@ -177,28 +174,31 @@ export class ConnectionMachine {
     }
   }
 
-  /** Ends the connection and any probe, and tells the client. */
-  #end(): void {
-    const wasConnected = this.#state.status === 'connected'
-    for (const timer of [this.#stable, this.#probeTimer]) timer.cancel()
-    this.#probe?.close()
-    this.#transport?.close()
-    this.#probe = this.#transport = undefined
-    this.#host.disconnected(undefined, wasConnected)
+  #forget(): void {
+    for (const name of this.#order) this.#records[name] = { failures: 0, probes: 0 }
   }
 
-  #closed(transport: Transport, disconnect: Disconnect): void {
+  /** Ends the probe (and the connection too, with `all`), and tells the client the connection is gone. */
+  #end(all?: boolean, error?: HoldfastError): void {
     const wasConnected = this.#state.status === 'connected'
-    const decision = classifyDisconnect(disconnect)
-    const { error, action } = decision
-    const name = transport.name
-    const record = this.#record(name)
-    this.#host.debug(`${name} closed: ${action}`, error)
     this.#stable.cancel()
     this.#probeTimer.cancel()
     this.#probe?.close()
     this.#probe = undefined
-    this.#host.disconnected(action === 'stop' ? undefined : error, wasConnected)
+    if (all) {
+      this.#transport?.close()
+      this.#transport = undefined
+    }
+    this.#host.disconnected(error, wasConnected)
+  }
+
+  #closed(transport: Transport, disconnect: Disconnect): void {
+    const decision = classifyDisconnect(disconnect)
+    const { error, action } = decision
+    const name = transport.name
+    const record = this.#records[name]
+    this.#host.debug(`${name} closed: ${action}`, error)
+    this.#end(false, action === 'stop' ? undefined : error)
     if (action === 'stop') this.stop(error)
     else if (action === 'refresh') {
       // A token rejected twice in a row will not get better by retrying: stop (no auth loop).
@@ -207,35 +207,27 @@ export class ConnectionMachine {
         this.#connect(name)
       } else
         this.stop(
-          new HoldfastError(
-            'unauthorized',
-            `the server refused the token twice in a row (${error.message})`,
-            {
-              cause: error,
-            },
-          ),
+          new HoldfastError('unauthorized', `the server refused the token twice in a row (${error.message})`, {
+            cause: error,
+          }),
         )
-    } else {
-      record.failures++
+    } else if (
       // Abandon a transport that cannot work here, one that never opened, or one that failed N times running.
-      if (
-        action === 'unusable' ||
-        (this.#order[1] &&
-          (record.opened ? record.failures >= this.#fallback.failuresBeforeFallback : !disconnect.opened))
-      ) {
-        record.failing = error
-        // Step down to the next transport not known to fail; above it only if nothing below works.
-        const i = this.#order.indexOf(name)
-        const usable = (n: TransportName) => !this.#records.get(n)?.failing
-        const next = this.#order.slice(i + 1).find(usable) ?? this.#order.slice(0, i).find(usable)
+      action === 'unusable' ||
+      (this.#order[1] &&
+        (record.opened ? ++record.failures >= this.#fallback.failuresBeforeFallback : !disconnect.opened))
+    ) {
+      record.failing = error
+      // Step down to the next transport not known to fail; above it only if nothing below works.
+      const i = this.#order.indexOf(name)
+      const next = [...this.#order.slice(i + 1), ...this.#order.slice(0, i)].find((n) => !this.#records[n].failing)
+      if (next) this.#connect(next)
+      else {
         // Everything failed (the network is down, the server is gone): start over from the best one, backing off.
-        if (next) this.#connect(next)
-        else {
-          this.#records.clear()
-          this.#schedule(this.#order[0]!, decision)
-        }
-      } else this.#schedule(name, decision)
-    }
+        this.#forget()
+        this.#schedule(this.#order[0]!, decision)
+      }
+    } else this.#schedule(name, decision)
   }
 
   #schedule(name: TransportName, decision: Decision): void {
@@ -270,41 +262,19 @@ export class ConnectionMachine {
   }
 
   #scheduleProbe(): void {
-    const current = this.#transport!
-    const better = this.#order.slice(0, this.#order.indexOf(current.name))
+    const better = this.#order.slice(0, this.#order.indexOf(this.#transport!.name))
     const interval = this.#fallback.probeIntervalMs
     if (!better[0] || interval <= 0) return
-    // A better transport not known to fail, else the one tried least, waiting longer after each failed try.
-    // A probe opens with the real channel set, so a proxy that buffers SSE fails the probe, not the client.
-    const target =
-      better.find((n) => !this.#records.get(n)?.failing) ??
-      better.reduce((a, b) => (this.#record(b).probes < this.#record(a).probes ? b : a))
-    this.#probeTimer.start(
-      interval * 2 ** Math.min(4, this.#record(target).probes) * (0.5 + this.#random()),
-      () => {
-        this.#probe = this.#host.create(target)
-        this.#probe.open()
-      },
-    )
-  }
-
-  #record(name: TransportName): TransportRecord {
-    let record = this.#records.get(name)
-    if (!record) {
-      record = { failures: 0, probes: 0 }
-      this.#records.set(name, record)
-    }
-    return record
+    // The better transport tried least (the best on a tie), waiting longer after each failed try. A probe
+    // opens with the real channel set, so a proxy that buffers SSE fails the probe, not the client.
+    const target = better.reduce((a, b) => (this.#records[b].probes < this.#records[a].probes ? b : a))
+    this.#probeTimer.start(interval * 2 ** Math.min(4, this.#records[target].probes) * (0.5 + this.#random()), () => {
+      this.#probe = this.#host.create(target)
+      this.#probe.open()
+    })
   }
 
   #set(state: ConnectionState): void {
-    const current = this.#state as Record<string, unknown>
-    const keys = Object.keys(state)
-    if (
-      keys.length === Object.keys(current).length &&
-      keys.every((k) => current[k] === state[k as keyof ConnectionState])
-    )
-      return
     this.#state = state
     this.#host.state(state)
   }
