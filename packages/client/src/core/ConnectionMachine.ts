@@ -207,9 +207,13 @@ export class ConnectionMachine {
         this.#connect(name)
       } else
         this.stop(
-          new HoldfastError('unauthorized', `the server refused the token twice in a row (${error.message})`, {
-            cause: error,
-          }),
+          new HoldfastError(
+            'unauthorized',
+            `the server refused the token twice in a row (${error.message})`,
+            {
+              cause: error,
+            },
+          ),
         )
     } else if (
       // Abandon a transport that cannot work here, one that never opened, or one that failed N times running.
@@ -220,7 +224,9 @@ export class ConnectionMachine {
       record.failing = error
       // Step down to the next transport not known to fail; above it only if nothing below works.
       const i = this.#order.indexOf(name)
-      const next = [...this.#order.slice(i + 1), ...this.#order.slice(0, i)].find((n) => !this.#records[n].failing)
+      const next = [...this.#order.slice(i + 1), ...this.#order.slice(0, i)].find(
+        (n) => !this.#records[n].failing,
+      )
       if (next) this.#connect(next)
       else {
         // Everything failed (the network is down, the server is gone): start over from the best one, backing off.
@@ -268,10 +274,13 @@ export class ConnectionMachine {
     // The better transport tried least (the best on a tie), waiting longer after each failed try. A probe
     // opens with the real channel set, so a proxy that buffers SSE fails the probe, not the client.
     const target = better.reduce((a, b) => (this.#records[b].probes < this.#records[a].probes ? b : a))
-    this.#probeTimer.start(interval * 2 ** Math.min(4, this.#records[target].probes) * (0.5 + this.#random()), () => {
-      this.#probe = this.#host.create(target)
-      this.#probe.open()
-    })
+    this.#probeTimer.start(
+      interval * 2 ** Math.min(4, this.#records[target].probes) * (0.5 + this.#random()),
+      () => {
+        this.#probe = this.#host.create(target)
+        this.#probe.open()
+      },
+    )
   }
 
   #set(state: ConnectionState): void {

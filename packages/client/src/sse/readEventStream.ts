@@ -5,6 +5,8 @@ import { Timer, type Timers } from '../core/timers'
 import { HoldfastError } from '../HoldfastError'
 import type { FetchFunction } from '../transports/Transport'
 
+const PROXIES = ' (see docs/proxies.md)'
+
 export interface ReadEventStreamParams {
   fetch: FetchFunction
   url: string
@@ -39,48 +41,48 @@ export interface ReadEventStreamParams {
  * ended, for the disconnect classifier (`opened`: the headers arrived), or `undefined` when `signal` aborted it.
  */
 export async function readEventStream(params: ReadEventStreamParams): Promise<Disconnect | undefined> {
-  const { signal, now, idleTimeoutMs } = params
+  const { signal, now, idleTimeoutMs, openTimeoutMs } = params
   const idle = new Timer(params.timers)
+  const opening = new Timer(params.timers)
   const controller = new AbortController()
   const abort = () => controller.abort()
   signal.addEventListener('abort', abort)
-  let idleFired = false
   let opened = false
+  /** Why we cut the stream ourselves (silent, no first event, an event too large). */
   let failure: HoldfastError | undefined
+  const fail = (error: HoldfastError) => {
+    failure ??= error
+    abort()
+  }
   let lastByteAt = now()
   const armIdle = (ms: number): void =>
     idle.start(ms, () => {
       const silent = now() - lastByteAt
-      if (silent < idleTimeoutMs) return armIdle(idleTimeoutMs - silent)
-      idleFired = true
-      abort()
+      if (silent < idleTimeoutMs) armIdle(idleTimeoutMs - silent)
+      else
+        fail(
+          new HoldfastError(
+            'timeout',
+            `SSE stream silent for ${idleTimeoutMs} ms: dead, or buffered by a proxy${PROXIES}`,
+          ),
+        )
     })
   const end = (error?: HoldfastError): Disconnect | undefined =>
-    signal.aborted
-      ? undefined
-      : {
-          opened,
-          error: idleFired
-            ? new HoldfastError(
-                'timeout',
-                `SSE stream silent for ${idleTimeoutMs} ms: dead, or buffered by a proxy (see docs/proxies.md)`,
-              )
-            : (failure ?? error),
-        }
-  const opening = new Timer(params.timers)
-  if (params.openTimeoutMs)
-    opening.start(params.openTimeoutMs, () => {
-      failure = opened
-        ? new HoldfastError(
-            'proxy_buffering',
-            `the SSE stream's first event did not arrive within ${params.openTimeoutMs} ms: a proxy buffers it; turn buffering off (see docs/proxies.md)`,
-          )
-        : new HoldfastError(
-            'timeout',
-            `no answer from the SSE endpoint within ${params.openTimeoutMs} ms: the server is overloaded, or a proxy holds it`,
-          )
-      abort()
-    })
+    signal.aborted ? undefined : { opened, error: failure ?? error }
+  if (openTimeoutMs)
+    opening.start(openTimeoutMs, () =>
+      fail(
+        opened
+          ? new HoldfastError(
+              'proxy_buffering',
+              `the SSE stream's first event did not arrive within ${openTimeoutMs} ms: a proxy buffers it; turn buffering off${PROXIES}`,
+            )
+          : new HoldfastError(
+              'timeout',
+              `no answer from the SSE endpoint within ${openTimeoutMs} ms: the server is overloaded, or a proxy holds it`,
+            ),
+      ),
+    )
   try {
     if (signal.aborted) return
     armIdle(idleTimeoutMs)
@@ -92,7 +94,7 @@ export async function readEventStream(params: ReadEventStreamParams): Promise<Di
         cache: 'no-store',
       })
     } catch (cause) {
-      return end(failure ?? new HoldfastError('disconnected', 'SSE connection failed', { cause }))
+      return end(new HoldfastError('disconnected', 'SSE connection failed', { cause }))
     }
     if (!response.ok)
       return {
