@@ -50,8 +50,8 @@ function Show<T>(props: {
 
 const text = (id: string) => screen.getByTestId(id).textContent
 const waitText = (id: string, expected: string) =>
-  vi.waitFor(() => expect(text(id)).toBe(expected), { timeout: 2000, interval: 5 })
-const until = (fn: () => void) => vi.waitFor(fn, { timeout: 2000, interval: 5 })
+  vi.waitFor(() => expect(text(id)).toBe(expected), { timeout: 20_000, interval: 5 })
+const until = (fn: () => void) => vi.waitFor(fn, { timeout: 20_000, interval: 5 })
 
 /** Two subscribers of `room`; the button unmounts the second. */
 function TwoOnRoom() {

@@ -41,7 +41,7 @@ async function startCli(
     const match = /holdfast-server listening on (http:\/\/\S+)/.exec(stdout)
     if (!match) throw new Error(`no listening line yet; stdout=${stdout} stderr=${stderr}`)
     return match[1]!
-  }, 10_000)
+  })
   return { child, url, stderr: () => stderr, exited }
 }
 
