@@ -9,6 +9,11 @@ import type { KeyedRateLimiter, Rate } from './limits/RateLimiter'
 import type { ServerMetrics } from './metrics/ServerMetrics'
 import type { ResolvedOptions } from './ServerOptions'
 
+/** Something that re-reads from its cursor when the broker may have missed live messages. */
+export interface ResyncListener {
+  resync(): void
+}
+
 /** The limiters every transport consults; `undefined` where the limit is off. */
 export interface ServerLimiters {
   /** `limits.connectionRate`: new connections, taken only once a connection is authenticated. */
@@ -33,7 +38,7 @@ export interface ServerContext {
   readonly limits: ServerLimiters
   readonly metrics: ServerMetrics
   /** Called when the broker may have missed live messages; each feed re-reads from its cursor. */
-  readonly resyncListeners: Set<() => void>
+  readonly resyncListeners: Set<ResyncListener>
   /** What every channel feed of this server shares. */
   readonly feeds: FeedEnvironment
   isDraining(): boolean

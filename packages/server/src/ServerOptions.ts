@@ -370,7 +370,8 @@ export const DEFAULT_AUTH_FAILURE_RATE: RateOptions = { perSecond: 2, burst: 20 
 export const DEFAULT_PUBLISH_RATE: RateOptions = { perSecond: 50, burst: 100 }
 export const DEFAULT_PUBLISH_RATE_PER_CLIENT: RateOptions = { perSecond: 100, burst: 200 }
 
-const socketAddress = (req: IncomingMessage): string => req.socket.remoteAddress ?? 'unknown'
+/** The default `clientAddress`: the socket's remote address. */
+export const socketAddress = (req: IncomingMessage): string => req.socket.remoteAddress ?? 'unknown'
 
 /**
  * Checks every option and fills in the defaults. Anything wrong throws a `HoldfastServerError` that names

@@ -22,7 +22,7 @@ import { errorFields, silentLogger } from './Logger'
 import { ConnectionAdmission } from './limits/ConnectionAdmission'
 import { KeyedRateLimiter, Rate } from './limits/RateLimiter'
 import { createServerMetrics, noMetrics } from './metrics/ServerMetrics'
-import type { ServerContext } from './ServerContext'
+import type { ResyncListener, ServerContext } from './ServerContext'
 import { resolveOptions, type ServerOptions } from './ServerOptions'
 import { createWebSocketHandler } from './transports/websocketHandler'
 
@@ -95,7 +95,7 @@ export function createServer(options: ServerOptions = {}): HoldfastServer {
       clock,
       logger,
     }))
-  const resyncListeners = new Set<() => void>()
+  const resyncListeners = new Set<ResyncListener>()
   const ctx: ServerContext = {
     options: resolved,
     broker,
@@ -129,7 +129,7 @@ export function createServer(options: ServerOptions = {}): HoldfastServer {
     )
     for (const listener of [...ctx.resyncListeners]) {
       try {
-        listener()
+        listener.resync()
       } catch (error) {
         logger.error(errorFields(error), '[holdfast] resync listener failed')
       }

@@ -87,6 +87,8 @@ interface ChannelLog {
   epoch: string
   /** Offset of the newest message ever stored in this epoch (0 when none). */
   head: number
+  /** `head` as a cursor, one string shared by every read (each subscription keeps it). */
+  headCursor: Cursor
   /** Offset of the newest message dropped from history (0 when none). */
   trimmedThrough: number
   messages: StoredMessage[]
@@ -182,10 +184,12 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): MemoryBroker {
     // A freed log comes back where it stood: everything up to its head was delivered or expired.
     const was = idle.get(channel)
     idle.delete(channel)
+    const epoch = was?.epoch ?? generateEpoch()
     log = {
       name: channel,
-      epoch: was?.epoch ?? generateEpoch(),
+      epoch,
       head: was?.head ?? 0,
+      headCursor: formatCursor(epoch, was?.head ?? 0),
       trimmedThrough: was?.head ?? 0,
       messages: [],
       listeners: new Set(),
@@ -310,6 +314,7 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): MemoryBroker {
         time: now,
       })
       log.messages.push(message)
+      log.headCursor = message.cursor
       const bytes = storedMessageBytes(message)
       log.bytes += bytes
       totalBytes += bytes
@@ -336,7 +341,7 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): MemoryBroker {
       const log = logFor(channel)
       log.lastActiveAt = now
       trim(log, now)
-      const head = formatCursor(log.epoch, log.head)
+      const head = log.headCursor
       const limit = readOptions.limit ?? Number.POSITIVE_INFINITY
       if (readOptions.since === undefined)
         return { epoch: log.epoch, head, recovered: true, from: head, messages: [], more: false }

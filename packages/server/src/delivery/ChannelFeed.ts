@@ -3,6 +3,7 @@ import { comparePositions, parseCursor } from '@holdfast/protocol'
 import type { Broker, ReadResult, StoredMessage } from '../broker/Broker'
 import { errorFields, type Logger } from '../Logger'
 import type { DropReason } from '../metrics/ServerMetrics'
+import type { ResyncListener } from '../ServerContext'
 import type { SlowConsumerPolicy } from '../ServerOptions'
 
 /** Why a feed gave up; the transport then makes its client reconnect and resume from history. */
@@ -33,7 +34,7 @@ export interface FeedEnvironment {
   maxBufferedBytes: number
   logger: Logger
   /** The server's set of resync listeners; the feed joins it while open. */
-  resyncListeners: Set<() => void>
+  resyncListeners: Set<ResyncListener>
   /** Messages per history read while replaying. Defaults to 256. */
   pageSize?: number
 }
@@ -44,6 +45,14 @@ export interface ChannelFeedOptions {
   sink: FeedSink
   /** What to do with live messages past `maxBufferedBytes`. Defaults to `'close'`. */
   policy?: SlowConsumerPolicy
+}
+
+// Most feeds start from the same place (a channel's head, which a broker hands out as one string), so the
+// last parse is kept: thousands of subscriptions then share one position instead of one each.
+let lastParsed: { cursor: Cursor; position: ParsedCursor | undefined } | undefined
+function parseShared(cursor: Cursor): ParsedCursor | undefined {
+  if (lastParsed?.cursor !== cursor) lastParsed = { cursor, position: parseCursor(cursor) ?? undefined }
+  return lastParsed.position
 }
 
 type FeedState = 'new' | 'opening' | 'replaying' | 'live' | 'closed'
@@ -101,7 +110,7 @@ export class ChannelFeed {
   async open(): Promise<ReadResult | null> {
     if (this.#state !== 'new') throw new Error('[holdfast] ChannelFeed.open() called twice')
     this.#state = 'opening'
-    this.#env.resyncListeners.add(this.#onResync)
+    this.#env.resyncListeners.add(this)
     const unsubscribe = await this.#env.broker.subscribe(this.channel, this.#onMessage)
     if (this.closed) {
       unsubscribe()
@@ -116,7 +125,7 @@ export class ChannelFeed {
     if (this.closed) return null
     this.#epoch = result.epoch
     this.#lastCursor = result.from
-    this.#last = parseCursor(result.from) ?? undefined
+    this.#last = parseShared(result.from)
     return result
   }
 
@@ -130,7 +139,7 @@ export class ChannelFeed {
   close(): void {
     if (this.closed) return
     this.#state = 'closed'
-    this.#env.resyncListeners.delete(this.#onResync)
+    this.#env.resyncListeners.delete(this)
     this.#unsubscribe?.()
     this.#unsubscribe = undefined
     this.#pending = undefined
@@ -167,7 +176,8 @@ export class ChannelFeed {
     this.#pendingBytes += message.frame.length
   }
 
-  readonly #onResync = (): void => {
+  /** The broker may have missed live messages: re-read from the last cursor before going on. */
+  resync(): void {
     if (this.closed) return
     if (this.#state !== 'live') {
       // The replay in flight may have read before the missed messages; go over it again once live.
@@ -240,7 +250,7 @@ export class ChannelFeed {
     }
     if (this.#resyncRequested && !this.closed) {
       this.#resyncRequested = false
-      this.#onResync()
+      this.resync()
     }
   }
 

@@ -115,7 +115,7 @@ class LongPoll {
       const hold = this.#holdMs > 0 && this.#channels.every((c) => this.#since.has(c))
       if (hold) {
         // Listen before reading, so a message stored between the read and the wait still wakes us.
-        this.#ctx.resyncListeners.add(this.#onSignal)
+        this.#ctx.resyncListeners.add(this)
         for (const channel of this.#channels) {
           const unsubscribe = await this.#ctx.broker.subscribe(channel, this.#onSignal)
           if (this.#done) return unsubscribe()
@@ -132,6 +132,11 @@ class LongPoll {
     } catch (error) {
       this.#fail(error)
     }
+  }
+
+  /** The broker may have missed messages: look again. */
+  resync(): void {
+    this.#onSignal()
   }
 
   readonly #onSignal = (): void => {
@@ -218,7 +223,7 @@ class LongPoll {
     if (this.#done) return false
     this.#done = true
     this.#ctx.clock.clearTimeout(this.#timer)
-    this.#ctx.resyncListeners.delete(this.#onSignal)
+    this.#ctx.resyncListeners.delete(this)
     for (const unsubscribe of this.#unsubscribes) unsubscribe()
     this.#ctx.connections.remove(this)
     return !this.#res.destroyed && !this.#res.headersSent

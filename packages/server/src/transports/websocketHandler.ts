@@ -11,7 +11,7 @@ import {
   PROTOCOL_VERSION,
   type ServerFrame,
 } from '@holdfast/protocol'
-import { type RawData, type WebSocket, WebSocketServer } from 'ws'
+import { type RawData, WebSocket, WebSocketServer } from 'ws'
 import type { AuthUser } from '../auth/createAuthenticator'
 import type { StoredMessage } from '../broker/Broker'
 import { MAX_TIMER_DELAY_MS, type TimerHandle, unrefTimer } from '../Clock'
@@ -33,7 +33,7 @@ import {
 import type { BucketState } from '../limits/RateLimiter'
 import type { DropReason } from '../metrics/ServerMetrics'
 import type { ServerContext } from '../ServerContext'
-import type { SlowConsumerPolicy } from '../ServerOptions'
+import { type SlowConsumerPolicy, socketAddress } from '../ServerOptions'
 
 export interface WebSocketHandler {
   /** Takes over an HTTP upgrade request for the WebSocket endpoint. */
@@ -66,6 +66,7 @@ export function createWebSocketHandler(ctx: ServerContext): WebSocketHandler {
     // `message_too_large` and keep the connection.
     maxPayload: options.maxMessageBytes * 2,
     clientTracking: false,
+    WebSocket: OwnedSocket,
     // Known to ws 8.19+, not yet to @types/ws.
     ...({ closeTimeout: CLOSE_TIMEOUT_MS } as object),
     handleProtocols: (protocols) => (protocols.has(PROTOCOL_VERSION) ? PROTOCOL_VERSION : false),
@@ -75,7 +76,7 @@ export function createWebSocketHandler(ctx: ServerContext): WebSocketHandler {
     sessionPrefix: randomBytes(6).toString('base64url'),
     sessions: 0,
   }
-  const onSocketError = (error: Error) =>
+  const onUpgradeSocketError = (error: Error) =>
     ctx.logger.debug(errorFields(error), '[holdfast] upgrade socket error')
 
   // One timer for all sockets: each round, a socket that did not answer the previous ping is cut.
@@ -101,7 +102,7 @@ export function createWebSocketHandler(ctx: ServerContext): WebSocketHandler {
 
   return {
     handleUpgrade(req, socket, head) {
-      socket.on('error', onSocketError)
+      socket.on('error', onUpgradeSocketError)
       if (ctx.isDraining()) {
         rejectUpgrade(socket, 503, 'server_restart', 'the server is shutting down; reconnect shortly', {
           'Retry-After': '1',
@@ -118,8 +119,13 @@ export function createWebSocketHandler(ctx: ServerContext): WebSocketHandler {
         rejectUpgrade(socket, 400, 'bad_request', `offer the WebSocket subprotocol "${PROTOCOL_VERSION}"`)
         return
       }
-      const address = options.clientAddress(req)
-      const full = addressFullRefusal(ctx, address)
+      // The address is read now only when something needs it now (a per-address cap, or a custom
+      // `clientAddress` that reads headers); otherwise from the socket, if ever (it costs a cache per socket).
+      const address =
+        options.maxConnectionsPerAddress !== undefined || options.clientAddress !== socketAddress
+          ? options.clientAddress(req)
+          : undefined
+      const full = address === undefined ? undefined : addressFullRefusal(ctx, address)
       if (full) {
         refuse(req, socket, head, full)
         return
@@ -127,7 +133,9 @@ export function createWebSocketHandler(ctx: ServerContext): WebSocketHandler {
       // Admission (`limits.connectionRate`) is taken after the `connect` frame's token is verified, so
       // upgrades without a valid token never spend the budget of real users.
       wss.handleUpgrade(req, socket, head, (ws) => {
-        new WebSocketConnection(shared, ws, socket, address)
+        // From here `ws` handles the socket's errors.
+        socket.off('error', onUpgradeSocketError)
+        new WebSocketConnection(shared, ws as OwnedSocket, socket, address)
       })
     },
     close() {
@@ -140,13 +148,17 @@ export function createWebSocketHandler(ctx: ServerContext): WebSocketHandler {
 
 function ignore(): void {}
 
-// The `ws` listeners are shared functions, not closures per connection: they find their connection
-// through the socket, which is what they are called on.
-const CONNECTION = Symbol('holdfast.connection')
-type OwnedSocket = WebSocket & { [CONNECTION]: WebSocketConnection }
+/**
+ * The `ws` socket class with a slot for its connection, declared so it is part of every socket from the
+ * start (a property added later would give each socket a property array of its own). The `ws` listeners
+ * are shared functions, not closures per connection: they find their connection through the socket.
+ */
+class OwnedSocket extends WebSocket {
+  connection: WebSocketConnection | undefined = undefined
+}
 
 function onSocketMessage(this: OwnedSocket, data: RawData, isBinary: boolean): void {
-  const connection = this[CONNECTION]
+  const connection = this.connection!
   try {
     connection.onMessage(data, isBinary)
   } catch (error) {
@@ -154,13 +166,13 @@ function onSocketMessage(this: OwnedSocket, data: RawData, isBinary: boolean): v
   }
 }
 function onSocketPong(this: OwnedSocket): void {
-  this[CONNECTION].markAlive()
+  this.connection!.markAlive()
 }
 function onSocketError(this: OwnedSocket, error: Error): void {
-  this[CONNECTION].logDebug(errorFields(error), '[holdfast] ws error')
+  this.connection!.logDebug(errorFields(error), '[holdfast] ws error')
 }
 function onSocketClose(this: OwnedSocket, code: number): void {
-  this[CONNECTION].onClosed(code)
+  this.connection!.onClosed(code)
 }
 
 // Connection state and flags, packed into one small integer.
@@ -179,13 +191,16 @@ const CONNECT_RECEIVED = 16
  */
 class WebSocketConnection implements TrackedConnection, SendGateTarget, FeedSink {
   readonly transport = 'websocket' as const
-  readonly address: string
   readonly #shared: Shared
   readonly #ws: OwnedSocket
   readonly #socket: Duplex
-  readonly #session: string
-  readonly #gate: SendGate
-  #feeds: Map<string, ChannelFeed> | undefined
+  // The session id is the server's prefix and this number, formatted when needed (welcome, logs).
+  readonly #sessionNumber: number
+  // Created on the first message: an idle connection never needs it.
+  #sendGate: SendGate | undefined
+  #address: string | undefined
+  // One subscription is held as is; a Map only from the second on (most connections follow one channel).
+  #feeds: ChannelFeed | Map<string, ChannelFeed> | undefined
   #flags = HANDSHAKE | ALIVE
   #user: AuthUser = null
   // The handshake timeout until `connect`, then the token's expiry, then its grace period.
@@ -194,15 +209,14 @@ class WebSocketConnection implements TrackedConnection, SendGateTarget, FeedSink
   #queued = 0
   #publishBucket: BucketState | undefined
 
-  constructor(shared: Shared, ws: WebSocket, socket: Duplex, address: string) {
+  constructor(shared: Shared, ws: OwnedSocket, socket: Duplex, address: string | undefined) {
     const { ctx } = shared
     this.#shared = shared
-    this.#ws = ws as OwnedSocket
-    this.#ws[CONNECTION] = this
+    this.#ws = ws
+    ws.connection = this
     this.#socket = socket
-    this.address = address
-    this.#session = `${shared.sessionPrefix}${(++shared.sessions).toString(36)}`
-    this.#gate = new SendGate(ctx, this)
+    this.#address = address
+    this.#sessionNumber = ++shared.sessions
     ctx.connections.add(this)
     this.#timer = ctx.clock.setTimeout(
       () => this.#close(CloseCode.HandshakeTimeout, 'no connect frame in time'),
@@ -219,6 +233,58 @@ class WebSocketConnection implements TrackedConnection, SendGateTarget, FeedSink
 
   get #ctx(): ServerContext {
     return this.#shared.ctx
+  }
+
+  get #session(): string {
+    return `${this.#shared.sessionPrefix}${this.#sessionNumber.toString(36)}`
+  }
+
+  get #gate(): SendGate {
+    this.#sendGate ??= new SendGate(this.#ctx, this)
+    return this.#sendGate
+  }
+
+  /** The client address (`ServerOptions.clientAddress`), read from the socket when first needed. */
+  get address(): string {
+    this.#address ??= (this.#socket as { remoteAddress?: string }).remoteAddress ?? 'unknown'
+    return this.#address
+  }
+
+  #feed(channel: string): ChannelFeed | undefined {
+    const feeds = this.#feeds
+    if (feeds instanceof Map) return feeds.get(channel)
+    return feeds?.channel === channel ? feeds : undefined
+  }
+
+  #feedCount(): number {
+    const feeds = this.#feeds
+    return feeds instanceof Map ? feeds.size : feeds ? 1 : 0
+  }
+
+  #allFeeds(): ChannelFeed[] {
+    const feeds = this.#feeds
+    return feeds instanceof Map ? [...feeds.values()] : feeds ? [feeds] : []
+  }
+
+  #setFeed(feed: ChannelFeed): void {
+    const feeds = this.#feeds
+    if (feeds === undefined || (!(feeds instanceof Map) && feeds.channel === feed.channel)) this.#feeds = feed
+    else if (feeds instanceof Map) feeds.set(feed.channel, feed)
+    else
+      this.#feeds = new Map([
+        [feeds.channel, feeds],
+        [feed.channel, feed],
+      ])
+  }
+
+  /** Forgets `feed` if it is still the channel's subscription. */
+  #deleteFeed(feed: ChannelFeed): void {
+    const feeds = this.#feeds
+    if (feeds === feed) this.#feeds = undefined
+    else if (feeds instanceof Map && feeds.get(feed.channel) === feed) {
+      feeds.delete(feed.channel)
+      if (feeds.size === 1) this.#feeds = feeds.values().next().value
+    }
   }
 
   get #state(): number {
@@ -515,19 +581,17 @@ class WebSocketConnection implements TrackedConnection, SendGateTarget, FeedSink
   }
 
   async #recheckSubscriptions(user: AuthUser): Promise<void> {
-    const feeds = this.#feeds
-    if (!feeds || feeds.size === 0) return
+    const feeds = this.#allFeeds()
+    if (feeds.length === 0) return
     const { authorize } = this.#ctx.options
     const checked = await Promise.all(
-      [...feeds.values()].map(
-        async (feed) => [feed, await authorize(user, feed.channel, 'subscribe')] as const,
-      ),
+      feeds.map(async (feed) => [feed, await authorize(user, feed.channel, 'subscribe')] as const),
     )
     for (const [feed, allowed] of checked) {
       // A subscription replaced or ended meanwhile is no longer this check's business.
-      if (allowed || this.#isClosed() || feeds.get(feed.channel) !== feed) continue
+      if (allowed || this.#isClosed() || this.#feed(feed.channel) !== feed) continue
       feed.close()
-      feeds.delete(feed.channel)
+      this.#deleteFeed(feed)
       this.#sendError(
         undefined,
         'forbidden',
@@ -541,9 +605,7 @@ class WebSocketConnection implements TrackedConnection, SendGateTarget, FeedSink
     if (this.#refuseExpired(id, channel)) return
     const ctx = this.#ctx
     const limit = ctx.options.maxSubscriptionsPerConnection
-    this.#feeds ??= new Map()
-    const feeds = this.#feeds
-    if (!feeds.has(channel) && feeds.size >= limit) {
+    if (!this.#feed(channel) && this.#feedCount() >= limit) {
       this.#sendError(id, 'too_many_subscriptions', `at most ${limit} subscriptions per connection`, channel)
       return
     }
@@ -554,20 +616,20 @@ class WebSocketConnection implements TrackedConnection, SendGateTarget, FeedSink
     }
     if (this.#isClosed()) return
     // Subscribing again replaces the old subscription, e.g. to rewind it with another `since`.
-    feeds.get(channel)?.close()
+    this.#feed(channel)?.close()
     const feed = new ChannelFeed(ctx.feeds, {
       channel,
       since,
       sink: this,
       policy: ctx.options.slowConsumer(channel),
     })
-    feeds.set(channel, feed)
+    this.#setFeed(feed)
     let result: Awaited<ReturnType<ChannelFeed['open']>>
     try {
       result = await feed.open()
     } catch (error) {
       feed.close()
-      if (feeds.get(channel) === feed) feeds.delete(channel)
+      this.#deleteFeed(feed)
       throw error
     }
     if (result === null || this.#isClosed()) return
@@ -584,9 +646,11 @@ class WebSocketConnection implements TrackedConnection, SendGateTarget, FeedSink
   }
 
   async #unsubscribe(id: number, channel: string): Promise<void> {
-    const feed = this.#feeds?.get(channel)
-    feed?.close()
-    this.#feeds?.delete(channel)
+    const feed = this.#feed(channel)
+    if (feed) {
+      feed.close()
+      this.#deleteFeed(feed)
+    }
     this.#sendFrame({ type: 'unsubscribed', id, channel })
   }
 
@@ -705,9 +769,9 @@ class WebSocketConnection implements TrackedConnection, SendGateTarget, FeedSink
     this.#state = CLOSED
     this.#ctx.clock.clearTimeout(this.#timer)
     this.#timer = undefined
-    if (this.#feeds) for (const feed of this.#feeds.values()) feed.close()
+    for (const feed of this.#allFeeds()) feed.close()
     this.#feeds = undefined
-    this.#gate.clear()
+    this.#sendGate?.clear()
     // Paused behind a backlog of requests, the socket would never read the peer's close frame, and the
     // connection would only go when the close timeout cuts it (holding a graceful shutdown that long).
     if (this.#ws.isPaused) this.#ws.resume()
