@@ -81,15 +81,16 @@ export interface LimitOptions {
   authFailureRate?: RateOptions | false
   /**
    * Publishes per WebSocket connection. Past it a publish is answered with an `error` frame
-   * (`rate_limited`, with `retryAfterMs`) and not stored. `false` turns it off.
-   * Defaults to `{ perSecond: 50, burst: 100 }`.
+   * (`rate_limited`, with `retryAfterMs`) and not stored. `false` turns it off. Defaults to
+   * `{ perSecond: 1000, burst: 2000 }`: a client may publish in bursts, but one connection cannot flood the
+   * server (an unlimited one reached 30,000 a second); lower it to what your app really sends.
    */
   publishRate?: RateOptions | false
   /**
    * Publishes per client over every connection and `POST /publish` together: per user (the token's `sub`)
    * when authenticated, else per client address. Past it WebSocket answers `rate_limited` with
    * `retryAfterMs`, HTTP `429` with `Retry-After`. `server.publish()` from the backend is never limited.
-   * `false` turns it off. Defaults to `{ perSecond: 100, burst: 200 }`.
+   * `false` turns it off. Defaults to `{ perSecond: 2000, burst: 4000 }`.
    */
   publishRatePerClient?: RateOptions | false
   /**
@@ -367,8 +368,8 @@ const LIMIT_KEYS = [
 ] as const
 
 export const DEFAULT_AUTH_FAILURE_RATE: RateOptions = { perSecond: 2, burst: 20 }
-export const DEFAULT_PUBLISH_RATE: RateOptions = { perSecond: 50, burst: 100 }
-export const DEFAULT_PUBLISH_RATE_PER_CLIENT: RateOptions = { perSecond: 100, burst: 200 }
+export const DEFAULT_PUBLISH_RATE: RateOptions = { perSecond: 1000, burst: 2000 }
+export const DEFAULT_PUBLISH_RATE_PER_CLIENT: RateOptions = { perSecond: 2000, burst: 4000 }
 
 /** The default `clientAddress`: the socket's remote address. */
 export const socketAddress = (req: IncomingMessage): string => req.socket.remoteAddress ?? 'unknown'

@@ -30,23 +30,23 @@ describe('publish limits (limits.publishRate, limits.publishRatePerClient)', () 
     const clock = new ManualClock()
     const server = await startServer({ clock, limits: { pingIntervalMs: 1e9 } })
     const socket = await connect(server)
-    for (let id = 1; id <= 110; id++) socket.send({ type: 'publish', id, channel: 'spam', data: id })
+    // The default bucket: a burst of 2,000, then 1,000 a second (no time passes on this clock).
+    const total = 2010
+    for (let id = 1; id <= total; id++) socket.send({ type: 'publish', id, channel: 'spam', data: id })
     const answers = await Promise.all(
-      Array.from({ length: 110 }, (_, i) => socket.next((f) => f.id === i + 1)),
+      Array.from({ length: total }, (_, i) => socket.next((f) => f.id === i + 1)),
     )
-    const acked = answers.filter((f) => f.type === 'ack').length
+    const acked = answers.filter((f) => f.type === 'ack')
     const limited = answers.filter((f) => f.type === 'error')
-    // The default bucket: a burst of 100, then 50 a second (no time passes on this clock).
-    expect(acked).toBe(100)
+    expect(acked).toHaveLength(2000)
     expect(limited).toHaveLength(10)
-    expect(limited[0]).toMatchObject({ code: 'rate_limited', channel: 'spam', retryAfterMs: 20 })
-    const { messages } = await server.broker.read('spam', {
-      since: `${(await server.broker.read('spam')).epoch}:0`,
-    })
-    expect(messages).toHaveLength(100)
-    clock.advance(20)
-    socket.send({ type: 'publish', id: 200, channel: 'spam', data: 'later' })
-    expect(await socket.next((f) => f.id === 200)).toMatchObject({ type: 'ack' })
+    expect(limited[0]).toMatchObject({ code: 'rate_limited', channel: 'spam', retryAfterMs: 1 })
+    // The 2,000th message is the newest stored: none of the refused ones was.
+    expect((await server.broker.read('spam')).head).toBe(acked.at(-1)!.cursor)
+    expect(acked.at(-1)!.cursor).toMatch(/:2000$/)
+    clock.advance(1)
+    socket.send({ type: 'publish', id: 5000, channel: 'spam', data: 'later' })
+    expect(await socket.next((f) => f.id === 5000)).toMatchObject({ type: 'ack' })
   })
 
   it('count per user across connections and POST /publish, answering HTTP with 429 and Retry-After', async () => {
@@ -84,8 +84,8 @@ describe('publish limits (limits.publishRate, limits.publishRatePerClient)', () 
   it('can be turned off', async () => {
     const server = await startServer({ limits: { publishRate: false, publishRatePerClient: false } })
     const socket = await connect(server)
-    for (let id = 1; id <= 300; id++) socket.send({ type: 'publish', id, channel: 'c', data: id })
-    const last = await socket.next((f) => f.id === 300)
+    for (let id = 1; id <= 4100; id++) socket.send({ type: 'publish', id, channel: 'c', data: id })
+    const last = await socket.next((f) => f.id === 4100)
     expect(last.type).toBe('ack')
     expect(socket.frames.filter((f) => f.type === 'error')).toEqual([])
   })
