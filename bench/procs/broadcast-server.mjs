@@ -1,25 +1,36 @@
 // A broadcast server in its own process, measured from the inside: process.cpuUsage() around a publish
 // run, memory after GC. Kinds: holdfast (/ws and /sse), ws (plain broadcast loop), socketio (4.8,
-// WebSocket transport), http-sse (plain node:http SSE loop).
+// WebSocket transport), http-sse (plain node:http SSE loop), holdfast-baseline (the same as holdfast, from
+// the build that HOLDFAST_BASELINE_SERVER points at: before/after figures in one run).
 // Started by lib/processes.mjs: node --expose-gc procs/broadcast-server.mjs --kind <kind>
 import { createServer as createHttpServer } from 'node:http'
 import { setImmediate as nextTurn } from 'node:timers/promises'
+import { pathToFileURL } from 'node:url'
 import { argvOptions, collectGarbage, nowMs, serve } from '../lib/child.mjs'
 
 const { kind = 'holdfast' } = argvOptions()
 
 /** Each kind: `listen()` resolves with a port; `broadcast(channel, data)` sends one message to all. */
+async function holdfast(module) {
+  const { createServer } = await import(module)
+  const server = createServer()
+  await server.listen(0, { host: '127.0.0.1' })
+  return {
+    port: server.port,
+    connections: () => server.connectionCount,
+    broadcast: (channel, data) => server.publish(channel, data),
+    close: () => server.close({ timeoutMs: 1000 }),
+  }
+}
+
 const KINDS = {
-  async holdfast() {
-    const { createServer } = await import('@holdfast/server')
-    const server = createServer({ history: { maxMessages: 1000 } })
-    await server.listen(0, { host: '127.0.0.1' })
-    return {
-      port: server.port,
-      connections: () => server.connectionCount,
-      broadcast: (channel, data) => server.publish(channel, data),
-      close: () => server.close({ timeoutMs: 1000 }),
-    }
+  holdfast: () => holdfast('@holdfast/server'),
+
+  'holdfast-baseline'() {
+    const path = process.env.HOLDFAST_BASELINE_SERVER
+    if (!path)
+      throw new Error('set HOLDFAST_BASELINE_SERVER to the dist/index.js of the build to compare with')
+    return holdfast(pathToFileURL(path).href)
   },
 
   async ws() {

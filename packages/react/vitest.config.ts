@@ -9,7 +9,7 @@ export default defineConfig({
     environment: 'happy-dom',
     setupFiles: ['./test/setup.ts'],
     include: ['test/**/*.test.{ts,tsx}'],
-    testTimeout: 10_000,
+    testTimeout: 60_000,
     hookTimeout: 10_000,
     // test/types.test-d.tsx is checked by tsc (`npm run typecheck`, a step of `npm test`: tsconfig.json
     // includes test/), which fails on any expectTypeOf mismatch. Vitest's typecheck mode checked the same

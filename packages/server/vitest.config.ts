@@ -6,8 +6,8 @@ export default defineConfig({
     reporters: reporters('server'),
     include: ['test/**/*.test.ts'],
     environment: 'node',
-    testTimeout: 15_000,
-    hookTimeout: 15_000,
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
     globalSetup: ['test/helpers/buildCli.ts', '../../test-support/redisGlobalSetup.ts'],
   },
 })

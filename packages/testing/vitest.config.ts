@@ -12,7 +12,7 @@ export default defineConfig({
     environment: 'node',
     setupFiles: ['./test/setup.ts'],
     include: ['test/**/*.test.ts'],
-    testTimeout: 10_000,
+    testTimeout: 60_000,
     hookTimeout: 10_000,
   },
 })

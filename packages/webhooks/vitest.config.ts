@@ -6,7 +6,7 @@ export default defineConfig({
     reporters: reporters('webhooks'),
     include: ['test/**/*.test.ts'],
     globalSetup: ['../../test-support/redisGlobalSetup.ts'],
-    testTimeout: 15_000,
-    hookTimeout: 15_000,
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
   },
 })

@@ -56,7 +56,8 @@ export function Show<T>(props: {
 }
 
 export const text = (id: string) => screen.getByTestId(id).textContent
-export const until = (fn: () => void) => vi.waitFor(fn, { timeout: 2000, interval: 5 })
+// Generous: a loaded CI machine may take seconds to render; a wait that succeeds returns at once.
+export const until = (fn: () => void) => vi.waitFor(fn, { timeout: 20_000, interval: 5 })
 export const waitText = (id: string, expected: string) => until(() => expect(text(id)).toBe(expected))
 
 /** The cursors of `messages`, in order. */

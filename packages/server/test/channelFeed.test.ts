@@ -55,16 +55,10 @@ describe('ChannelFeed', () => {
   it('paces a replay larger than the send buffer by waiting for drains, instead of failing the consumer', async () => {
     const { broker, epoch } = await filledBroker(100, 1000)
     const fake = fakeSink()
-    const feed = new ChannelFeed({
-      broker,
-      channel: 'c',
-      since: `${epoch}:0`,
-      sink: fake.sink,
-      maxBufferedBytes: 10_000,
-      logger: silentLogger,
-      resyncListeners: new Set(),
-      pageSize: 30,
-    })
+    const feed = new ChannelFeed(
+      { broker, maxBufferedBytes: 10_000, logger: silentLogger, resyncListeners: new Set(), pageSize: 30 },
+      { channel: 'c', since: `${epoch}:0`, sink: fake.sink },
+    )
     const first = await feed.open()
     feed.start(first!)
     await tick()
@@ -89,15 +83,10 @@ describe('ChannelFeed', () => {
   it('gives up as a slow consumer when live messages pile up behind a stalled replay', async () => {
     const { broker, epoch } = await filledBroker(20, 1000)
     const fake = fakeSink()
-    const feed = new ChannelFeed({
-      broker,
-      channel: 'c',
-      since: `${epoch}:0`,
-      sink: fake.sink,
-      maxBufferedBytes: 10_000,
-      logger: silentLogger,
-      resyncListeners: new Set(),
-    })
+    const feed = new ChannelFeed(
+      { broker, maxBufferedBytes: 10_000, logger: silentLogger, resyncListeners: new Set() },
+      { channel: 'c', since: `${epoch}:0`, sink: fake.sink },
+    )
     feed.start((await feed.open())!)
     await tick()
     expect(fake.waiting).toBe(true)
@@ -112,16 +101,10 @@ describe('ChannelFeed', () => {
     it(`keeps the subscription under the '${policy}' policy when live messages pile up behind a stalled replay`, async () => {
       const { broker, epoch } = await filledBroker(20, 1000)
       const fake = fakeSink()
-      const feed = new ChannelFeed({
-        broker,
-        channel: 'c',
-        since: `${epoch}:0`,
-        sink: fake.sink,
-        maxBufferedBytes: 10_000,
-        policy,
-        logger: silentLogger,
-        resyncListeners: new Set(),
-      })
+      const feed = new ChannelFeed(
+        { broker, maxBufferedBytes: 10_000, logger: silentLogger, resyncListeners: new Set() },
+        { channel: 'c', since: `${epoch}:0`, sink: fake.sink, policy },
+      )
       feed.start((await feed.open())!)
       await tick()
       expect(fake.waiting).toBe(true)
@@ -167,14 +150,10 @@ describe('ChannelFeed', () => {
       close: async () => {},
     }
     const fake = fakeSink()
-    const feed = new ChannelFeed({
-      broker,
-      channel: 'c',
-      sink: fake.sink,
-      maxBufferedBytes: 10_000,
-      logger: silentLogger,
-      resyncListeners: new Set(),
-    })
+    const feed = new ChannelFeed(
+      { broker, maxBufferedBytes: 10_000, logger: silentLogger, resyncListeners: new Set() },
+      { channel: 'c', sink: fake.sink },
+    )
     feed.start((await feed.open())!)
     await tick()
     for (const listener of listeners)

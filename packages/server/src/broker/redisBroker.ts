@@ -3,6 +3,7 @@ import { type Cursor, parseCursor } from '@holdfast/protocol'
 import { Redis, type RedisOptions } from 'ioredis'
 import { type Clock, systemClock, type TimerHandle, unrefTimer } from '../Clock'
 import { errorFields, type Logger, silentLogger } from '../Logger'
+import { describe, numberOption, optionError } from '../options/check'
 import type {
   Broker,
   MessageListener,
@@ -85,14 +86,20 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
   const logger = options.logger ?? silentLogger
   const clock = options.clock ?? systemClock
   if (typeof options.url !== 'string' || !/^rediss?:\/\//.test(options.url))
-    throw new TypeError('[holdfast] redisBroker needs a url like redis://127.0.0.1:6379')
-  if (!(Number.isInteger(size) && size >= 1))
-    throw new RangeError('[holdfast] history.size must be an integer >= 1')
-  if (!(Number.isInteger(ttlMs) && ttlMs > 0))
-    throw new RangeError('[holdfast] history.ttlMs must be a positive integer')
-  if (!(Number.isInteger(idempotencyWindowMs) && idempotencyWindowMs > 0))
-    throw new RangeError('[holdfast] idempotencyWindowMs must be a positive integer')
-  if (/[{}]/.test(prefix)) throw new TypeError('[holdfast] keyPrefix must not contain "{" or "}"')
+    throw optionError(
+      'redisBroker url',
+      `must be a redis:// or rediss:// URL, got ${describe(options.url)}`,
+      'pass e.g. redis://127.0.0.1:6379 (is REDIS_URL set?)',
+    )
+  numberOption('history.size', size, 1000, { integer: true, min: 1 })
+  numberOption('history.ttlMs', ttlMs, 600_000, { integer: true, min: 1 })
+  numberOption('idempotencyWindowMs', idempotencyWindowMs, 300_000, { integer: true, min: 1 })
+  if (typeof prefix !== 'string' || /[{}]/.test(prefix))
+    throw optionError(
+      'keyPrefix',
+      'must be a string without "{" or "}"',
+      'channel names are Redis Cluster hash tags; use e.g. "holdfast:"',
+    )
 
   const where = redactRedisUrl(options.url)
   const publishScript = new LuaScript(PUBLISH_SCRIPT)
