@@ -99,8 +99,6 @@ export interface PublishOptions {
   key?: string
 }
 
-const UTF8 = new TextEncoder()
-
 /** Client events, and the state changes that `onStateChange` listens to. */
 type Events = ClientEvents & { state: ConnectionState }
 
@@ -296,7 +294,7 @@ export class HoldfastClient {
       json = JSON.stringify(data)
     } catch {}
     if (json === undefined) throw new HoldfastError('bad_request', 'publish data must be JSON-serialisable')
-    const bytes = UTF8.encode(json).length
+    const bytes = new TextEncoder().encode(json).length
     if (bytes > this.#maxMessageBytes)
       throw new HoldfastError(
         'message_too_large',

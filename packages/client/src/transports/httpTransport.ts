@@ -7,7 +7,7 @@ import {
   type ServerFrame,
   validateServerFrame,
 } from '@holdfast/protocol'
-import { type Disconnect, errorFromResponse } from '../core/classifyDisconnect'
+import { classifyDisconnect, type Disconnect } from '../core/classifyDisconnect'
 import type { PublishResult } from '../core/Publisher'
 import { HoldfastError } from '../HoldfastError'
 import { endpointUrl } from './endpointUrl'
@@ -135,8 +135,7 @@ export function httpTransport(
           return { cursor: parsed.cursor, duplicate: parsed.duplicate === true }
         }
         // A 401 gets one retry with a fresh token.
-        if (!fresh && text.status === 401) continue
-        throw text.error
+        if (fresh || text.status !== 401) throw classifyDisconnect(text).error
       }
     },
   }
@@ -150,7 +149,7 @@ export async function request(
   host: TransportHost,
   url: string,
   init: RequestInit,
-): Promise<string | (Disconnect & { error: HoldfastError })> {
+): Promise<string | Disconnect> {
   let response: Response
   let text: string
   try {
@@ -163,15 +162,14 @@ export async function request(
       error: new HoldfastError('disconnected', 'could not reach the server', { cause: error }),
     }
   }
-  if (response.ok) return text
-  const hintMs = parseRetryAfter(response.headers.get('retry-after'), host.now())
-  return {
-    opened: false,
-    status: response.status,
-    reason: text,
-    hintMs,
-    error: errorFromResponse(response.status, text, hintMs),
-  }
+  return response.ok
+    ? text
+    : {
+        opened: false,
+        status: response.status,
+        reason: text,
+        hintMs: parseRetryAfter(response.headers.get('retry-after'), host.now()),
+      }
 }
 
 export function authHeaders(token: string | undefined): Record<string, string> {
