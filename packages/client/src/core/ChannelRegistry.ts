@@ -33,8 +33,6 @@ export interface ChannelEntry {
   asked?: Cursor
   /** The starting point is fixed: the app gave `since`, or the server said where it starts. */
   anchored: boolean
-  /** Request order, shared with publishes: a publish waits for the channels asked for before it. */
-  seq: number
   /** The server's confirmation on the current connection, told to listeners that join later. */
   info?: SubscribedInfo
 }
@@ -59,8 +57,6 @@ export class ChannelRegistry {
   readonly #dropped = new Set<string>()
   readonly #report: (error: unknown) => void
   readonly stats: ClientStats
-  /** Request counter, shared with the publisher. */
-  seq = 0
 
   constructor(stats: ClientStats, report: (error: unknown) => void) {
     this.stats = stats
@@ -77,16 +73,11 @@ export class ChannelRegistry {
         cursor: since,
         at: parseCursor(since),
         anchored: !!since,
-        seq: 0,
       }
       this.#entries.set(channel, entry)
       this.#dropped.delete(channel)
     }
-    if (!entry.seq || entry.error) {
-      entry.error = undefined
-      entry.sent = false
-      entry.seq = ++this.seq
-    }
+    if (entry.error) entry.error = entry.sent = undefined
     entry.listeners.add(listener)
     // A channel already live: tell this listener too (after `subscribe` returns, as for everyone else).
     const { info } = entry
@@ -135,10 +126,12 @@ export class ChannelRegistry {
     return { channel: entry.channel, since: entry.cursor }
   }
 
-  /** Whether a publish numbered `seq` must wait: a channel asked for before it has no starting point yet. */
-  blocks(seq: number): boolean {
-    for (const entry of this.#entries.values())
-      if (entry.seq < seq && !entry.anchored && !entry.error) return true
+  /**
+   * Whether publishes must wait: a channel the app asked for has no starting point yet, so a message published
+   * now might land before it and never reach that subscriber.
+   */
+  blocks(): boolean {
+    for (const entry of this.#entries.values()) if (!entry.anchored && !entry.error) return true
     return false
   }
 

@@ -157,7 +157,7 @@ export class HoldfastClient {
     this.#lazy = options.lazy ?? !(globalThis as { document?: unknown }).document
     this.#publisher = new Publisher(options.queue, timers, now, {
       transport: () => this.#connected(),
-      blocked: (seq) => this.#registry.blocks(seq),
+      blocked: () => this.#registry.blocks(),
       retryMs: () => random() * (options.backoff?.initialMs ?? 500),
     })
     this.#tokens = new TokenManager(options.getToken, now, options.tokenRefreshMarginMs ?? 30_000)
@@ -307,7 +307,6 @@ export class HoldfastClient {
         data,
         key: options.key ?? globalThis.crypto?.randomUUID?.() ?? `${this.#now()}-${this.#random()}`,
         bytes,
-        seq: ++this.#registry.seq,
         resolve,
         reject,
       })

@@ -23,8 +23,6 @@ interface QueuedPublish {
   key: string
   bytes: number
   at: number
-  /** Request order, shared with subscriptions (see `ChannelRegistry.blocks`). */
-  seq: number
   sending: boolean
   resolve(result: PublishResult): void
   reject(error: HoldfastError): void
@@ -34,8 +32,8 @@ interface QueuedPublish {
 export interface PublisherLink {
   /** The transport to send on, while connected. */
   transport(): Transport | undefined
-  /** Whether a publish numbered `seq` must wait for the channels asked for before it. */
-  blocked(seq: number): boolean
+  /** Whether publishes must wait for channels the app asked for (see `ChannelRegistry.blocks`). */
+  blocked(): boolean
   /** A jittered delay before retrying a publish that failed while the connection stayed up. */
   retryMs(): number
 }
@@ -88,7 +86,7 @@ export class Publisher {
     if (!transport) return
     let sending = this.#items.filter((item) => item.sending).length
     for (const item of this.#items) {
-      if (sending >= transport.concurrency || this.#link.blocked(item.seq)) return
+      if (sending >= transport.concurrency || this.#link.blocked()) return
       if (item.sending) continue
       item.sending = true
       sending++
