@@ -88,7 +88,9 @@ export function classifyDisconnect(d: Disconnect): Decision {
   } else {
     error ??= new HoldfastError(
       'disconnected',
-      opened ? `connection closed (${code})` : 'could not reach the server (refused, offline or blocked)',
+      opened
+        ? `connection lost${code ? ` (${code})` : ''}`
+        : 'could not reach the server (refused, offline or blocked)',
     )
     const c = error.code
     action =

@@ -1,4 +1,4 @@
-import { Endpoint, REPLAY_FROM_HEADER, SseEvent } from '@holdfast/protocol'
+import { Endpoint, REPLAY_FROM_HEADER } from '@holdfast/protocol'
 import { readEventStream } from '../sse/readEventStream'
 import { deliver, httpTransport, parseJson } from './httpTransport'
 import type { TransportHost } from './Transport'
@@ -9,8 +9,6 @@ export interface SseTransportOptions {
   /** No bytes (not even heartbeat comments) for this long (ms): the stream is dead. Defaults to 45000. */
   idleTimeoutMs?: number
 }
-
-const FRAME_TYPES = [SseEvent.Subscribed, SseEvent.Error, SseEvent.Reconnect]
 
 /**
  * SSE over `fetch` + eventsource-parser rather than the native `EventSource`, so the `Authorization`
@@ -49,7 +47,8 @@ export function sseTransport(options: SseTransportOptions = {}) {
             open()
           }
           const type = event.event ?? 'message'
-          if (type !== 'message' && !FRAME_TYPES.includes(type as never)) return
+          // Frames travel as events named after their type (PROTOCOL.md §4); other events are not ours.
+          if (!/^(message|subscribed|error|reconnect)$/.test(type)) return
           const value = parseJson(event.data)
           // The event name is the frame type; the parsed object is fresh, so it is tagged in place.
           const frame = (value !== null && typeof value === 'object' ? value : {}) as Record<string, unknown>

@@ -117,23 +117,15 @@ export function websocketTransport(options: WebSocketTransportOptions = {}) {
       welcomed = false
       rejectAll()
       if (closed) return
-      // rws reports a failed connect (its error event) as a close with code 1000: say what really happened. A
-      // refused handshake's status is known in Node (`ws` says "Unexpected server response: 426"), not in browsers.
+      // rws reports a failed connect (its error event) as a close with code 1000: that code means nothing, so it
+      // is not reported. A refused handshake's status is known in Node (`ws` says "Unexpected server response:
+      // 426"), not in browsers.
       const status = Number(/response: (\d+)/.exec(errored ?? '')?.[1])
       host.closed(
         status
           ? { opened, status, reason: '' }
           : failure || errored !== undefined
-            ? {
-                opened,
-                hintMs,
-                error:
-                  failure ??
-                  new HoldfastError(
-                    'disconnected',
-                    `websocket ${opened ? 'failed' : 'could not connect'}: ${errored || 'browsers give no reason: the server is down, or WebSocket is refused on the way'}`,
-                  ),
-              }
+            ? { opened, hintMs, error: failure }
             : { opened, code, reason, hintMs },
       )
     }
