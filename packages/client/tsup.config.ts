@@ -1,4 +1,4 @@
-import { defineConfig } from 'tsup'
+import { defineConfig, type Options } from 'tsup'
 
 // reconnecting-websocket (named in the design card) is compiled into our build from the TypeScript source its
 // package ships, instead of being required at run time: its ES5 build carries tslib helpers and an Apache licence
@@ -8,10 +8,13 @@ import { defineConfig } from 'tsup'
 // code has no `_`-prefixed properties: private members are #private fields). That is 0.2 kB gzip more.
 const bundleRws = {
   noExternal: ['reconnecting-websocket'],
-  esbuildOptions(options: { alias?: Record<string, string>; mangleProps?: RegExp }) {
+  esbuildOptions: ((options) => {
     options.alias = { 'reconnecting-websocket': 'reconnecting-websocket/reconnecting-websocket.ts' }
     options.mangleProps = /^_[a-zA-Z]/
-  },
+    // Its licence travels in THIRD_PARTY_LICENSES.md (in the package's files) and a .LEGAL.txt beside each
+    // build, not as a banner in every bundle that imports us.
+    options.legalComments = 'external'
+  }) satisfies Options['esbuildOptions'],
 }
 
 export default defineConfig([

@@ -1,10 +1,18 @@
-/** Names and headers of the SSE and long-polling endpoints (see docs/PROTOCOL.md). */
+// The endpoint paths, one constant each so a bundler inlines the ones a client uses (the object below is for
+// code that wants them all).
+export const WS_PATH = '/ws'
+export const SSE_PATH = '/sse'
+export const POLL_PATH = '/poll'
+export const PUBLISH_PATH = '/publish'
+export const HEALTH_PATH = '/health'
+
+/** The endpoints under a server's base URL (see docs/PROTOCOL.md). */
 export const Endpoint = {
-  WebSocket: '/ws',
-  Sse: '/sse',
-  Poll: '/poll',
-  Publish: '/publish',
-  Health: '/health',
+  WebSocket: WS_PATH,
+  Sse: SSE_PATH,
+  Poll: POLL_PATH,
+  Publish: PUBLISH_PATH,
+  Health: HEALTH_PATH,
   Metrics: '/metrics',
 } as const
 

@@ -55,12 +55,13 @@ export class ChannelRegistry {
   readonly #entries = new Map<string, ChannelEntry>()
   /** Channels dropped by the app since the last sync: unsubscribe them on the wire. */
   readonly #dropped = new Set<string>()
-  readonly #report: (error: unknown) => void
+  /** Calls a listener; one that throws is reported and does not stop the others. */
+  readonly #safely: (fn: () => void) => void
   readonly stats: ClientStats
 
-  constructor(stats: ClientStats, report: (error: unknown) => void) {
+  constructor(stats: ClientStats, safely: (fn: () => void) => void) {
     this.stats = stats
-    this.#report = report
+    this.#safely = safely
   }
 
   /** Adds a listener. A channel that is not live (new, or refused) is asked for (again). */
@@ -195,12 +196,6 @@ export class ChannelRegistry {
   }
 
   #each(entry: ChannelEntry, fn: (listener: Listener) => void): void {
-    for (const listener of entry.listeners) {
-      try {
-        fn(listener)
-      } catch (error) {
-        this.#report(error)
-      }
-    }
+    for (const listener of entry.listeners) this.#safely(() => fn(listener))
   }
 }

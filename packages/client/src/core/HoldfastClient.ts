@@ -117,7 +117,7 @@ export class HoldfastClient {
     connects: 0,
     transportSwitches: 0,
   }
-  readonly #registry = new ChannelRegistry(this.stats, (error) => this.#report(error))
+  readonly #registry = new ChannelRegistry(this.stats, (fn) => this.#safely(fn))
   readonly #publisher: Publisher
   readonly #tokens: TokenManager
   readonly #machine: ConnectionMachine
@@ -362,7 +362,6 @@ export class HoldfastClient {
       activity: () => current() && this.#heartbeat?.activity(),
       closed: (disconnect) => machine.closed(transport, disconnect),
       error: (error) => current() && this.#report(error),
-      debug: (message, details) => this.#debug(message, details),
     })
     return transport
   }

@@ -70,7 +70,7 @@ export class Publisher {
     if (limit)
       throw new HoldfastError(
         'queue_full',
-        `publish queue is full (queue.${limit} = ${this.#max[limit]}); wait for the connection or raise the limit`,
+        `publish queue full (queue.${limit} = ${this.#max[limit]}); wait for the connection, or raise the limit`,
       )
     this.#items.push({ ...item, at: this.#now(), sending: false })
     this.#bytes += item.bytes

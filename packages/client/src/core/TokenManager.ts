@@ -29,7 +29,6 @@ export function jwtExpiresAtMs(token: string): number | undefined {
  */
 export class TokenManager {
   #token: string | undefined
-  #refreshAt: number | undefined
   #stale = true
   #inflight: Promise<string | undefined> | undefined
 
@@ -44,9 +43,7 @@ export class TokenManager {
   }
 
   /** Milliseconds since epoch when the current token must be refreshed, if it expires. */
-  get refreshAtMs(): number | undefined {
-    return this.#refreshAt
-  }
+  refreshAtMs: number | undefined
 
   invalidate(): void {
     this.#stale = true
@@ -74,16 +71,14 @@ export class TokenManager {
         this.#token = value ?? undefined
         const expiresAt = value ? jwtExpiresAtMs(value) : undefined
         // The margin is at most half the token's lifetime, so short-lived tokens are not refreshed in a tight loop.
-        this.#refreshAt =
+        this.refreshAtMs =
           expiresAt === undefined
             ? undefined
             : expiresAt - Math.min(this.#marginMs, Math.max(0, expiresAt - this.#now()) / 2)
         this.#stale = false
         return this.#token
       } catch (error) {
-        throw error instanceof HoldfastError
-          ? error
-          : new HoldfastError('unauthorized', 'getToken() failed', { cause: error })
+        throw HoldfastError.from(error, 'unauthorized')
       }
     })()
     // Cleared once settled, not in a `finally`: a getToken that throws synchronously settles the flight

@@ -50,7 +50,7 @@ const ADVICE: Record<number, string> = {
   404: 'the wrong URL, or a proxy not routing this path',
   426: 'a proxy dropped the Upgrade header',
   502: 'a proxy could not reach the server',
-  504: 'a proxy timed out; its read timeout must exceed the long-poll hold and the heartbeat',
+  504: 'a proxy timed out; its read timeout must exceed the long-poll hold and heartbeats',
 }
 
 /**

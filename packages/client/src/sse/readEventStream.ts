@@ -63,7 +63,7 @@ export async function readEventStream(params: ReadEventStreamParams): Promise<Di
         fail(
           new HoldfastError(
             'timeout',
-            `SSE stream silent for ${idleTimeoutMs} ms: dead, or buffered by a proxy${PROXIES}`,
+            `SSE stream silent for ${idleTimeoutMs} ms: dead, or a proxy buffers it${PROXIES}`,
           ),
         )
     })
@@ -75,11 +75,11 @@ export async function readEventStream(params: ReadEventStreamParams): Promise<Di
         opened
           ? new HoldfastError(
               'proxy_buffering',
-              `the SSE stream's first event did not arrive within ${openTimeoutMs} ms: a proxy buffers it; turn buffering off${PROXIES}`,
+              `no SSE event within ${openTimeoutMs} ms of the headers: a proxy buffers the stream; turn buffering off${PROXIES}`,
             )
           : new HoldfastError(
               'timeout',
-              `no answer from the SSE endpoint within ${openTimeoutMs} ms: the server is overloaded, or a proxy holds it`,
+              `no SSE response within ${openTimeoutMs} ms: the server is overloaded, or a proxy holds it`,
             ),
       ),
     )
@@ -93,8 +93,9 @@ export async function readEventStream(params: ReadEventStreamParams): Promise<Di
         signal: controller.signal,
         cache: 'no-store',
       })
-    } catch (cause) {
-      return end(new HoldfastError('disconnected', 'SSE connection failed', { cause }))
+    } catch {
+      // Refused, offline, reset: the classifier says so (no error of ours to add).
+      return end()
     }
     if (!response.ok)
       return {
@@ -132,12 +133,8 @@ export async function readEventStream(params: ReadEventStreamParams): Promise<Di
       onComment: params.onComment,
       onError: (error) => {
         // Unknown fields are legal SSE and ignored; an oversized event is not survivable.
-        if ((error as { type?: string }).type === 'max-buffer-size-exceeded') {
-          failure = new HoldfastError('bad_frame', 'SSE event larger than the parser buffer', {
-            cause: error,
-          })
-          abort()
-        }
+        if ((error as { type?: string }).type === 'max-buffer-size-exceeded')
+          fail(new HoldfastError('bad_frame', 'SSE event larger than the parser buffer', { cause: error }))
       },
       maxBufferSize: params.maxBufferBytes ?? 1024 * 1024,
     })
@@ -170,8 +167,8 @@ export async function readEventStream(params: ReadEventStreamParams): Promise<Di
         )
         last = text.slice(-1) || last
       }
-    } catch (cause) {
-      return end(new HoldfastError('disconnected', 'SSE connection failed', { cause }))
+    } catch {
+      return end()
     }
   } finally {
     idle.cancel()

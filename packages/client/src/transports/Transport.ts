@@ -50,7 +50,6 @@ export interface TransportHost {
   closed(disconnect: Disconnect): void
   /** A problem worth reporting that does not end the connection. */
   error(error: HoldfastError): void
-  debug(message: string, details?: unknown): void
 }
 
 /** The one small contract every transport implements. */

@@ -1,7 +1,8 @@
 import {
-  Endpoint,
   formatCursorMap,
+  HEALTH_PATH,
   IDEMPOTENCY_KEY_HEADER,
+  PUBLISH_PATH,
   type PublishResponse,
   parseRetryAfter,
   type ServerFrame,
@@ -22,7 +23,7 @@ export type AttemptResult = Disconnect | 'again' | undefined
  * `signal` aborts it (close, or the channel set changed); `open()` tells the core the connection is up.
  */
 export type HttpAttempt = (
-  url: URL,
+  url: string,
   since: string | undefined,
   headers: Record<string, string>,
   signal: AbortSignal,
@@ -65,18 +66,15 @@ export function httpTransport(
     if (subscriptions.length === 0) {
       // No channels: check the server answers (so publishing works), then wait for something to do.
       if (!opened) {
-        const failed = await request(host, endpointUrl(host.url, Endpoint.Health), { headers, signal })
+        const failed = await request(host, endpointUrl(host.url, HEALTH_PATH), { headers, signal })
         if (typeof failed !== 'string') return failed
         open()
       }
       return new Promise((resolve) => signal.addEventListener('abort', () => resolve(undefined)))
     }
-    const url = new URL(endpointUrl(host.url, path))
     const since = new Map<string, string>()
-    for (const sub of subscriptions) {
-      url.searchParams.append('channel', sub.channel)
-      if (sub.since) since.set(sub.channel, sub.since)
-    }
+    for (const sub of subscriptions) if (sub.since) since.set(sub.channel, sub.since)
+    const url = `${endpointUrl(host.url, path)}?${subscriptions.map((s) => `channel=${encodeURIComponent(s.channel)}`).join('&')}`
     return attempt(
       url,
       since.size > 0 ? formatCursorMap(since) : undefined,
@@ -124,7 +122,7 @@ export function httpTransport(
           [IDEMPOTENCY_KEY_HEADER]: key,
           ...authHeaders(await host.token(fresh)),
         }
-        const text = await request(host, endpointUrl(host.url, Endpoint.Publish), {
+        const text = await request(host, endpointUrl(host.url, PUBLISH_PATH), {
           method: 'POST',
           headers,
           body,
@@ -157,10 +155,8 @@ export async function request(
     text = await response.text()
   } catch (error) {
     if (init.signal?.aborted) throw error
-    return {
-      opened: false,
-      error: new HoldfastError('disconnected', 'could not reach the server', { cause: error }),
-    }
+    // Refused, offline, reset: the classifier says so.
+    return { opened: false }
   }
   return response.ok
     ? text
@@ -188,11 +184,11 @@ export function parseJson(text: string): unknown {
  * Validates a frame rebuilt from an HTTP response and hands it to the core; reports one that does not
  * validate. Returns the frame.
  */
-export function deliver(host: TransportHost, candidate: unknown, what: string): ServerFrame | undefined {
+export function deliver(host: TransportHost, candidate: unknown): ServerFrame | undefined {
   const decoded = validateServerFrame(candidate)
   if (decoded.ok) {
     if (decoded.frame.type !== 'reconnect') host.frame(decoded.frame)
     return decoded.frame
   }
-  host.error(new HoldfastError('bad_frame', `invalid ${what}: ${decoded.error.message}`))
+  host.error(new HoldfastError('bad_frame', `invalid frame: ${decoded.error.message}`))
 }

@@ -1,4 +1,4 @@
-import { Endpoint, type PollResponse } from '@holdfast/protocol'
+import { POLL_PATH, type PollResponse } from '@holdfast/protocol'
 import { Timer } from '../core/timers'
 import { HoldfastError } from '../HoldfastError'
 import { deliver, httpTransport, parseJson, request } from './httpTransport'
@@ -23,19 +23,16 @@ export function longPollTransport(options: LongPollTransportOptions = {}) {
     return httpTransport(
       host,
       'longpoll',
-      Endpoint.Poll,
+      POLL_PATH,
       async (url, since, headers, signal, open, subscriptions) => {
-        if (since) url.searchParams.set('since', since)
-        url.searchParams.set('timeoutMs', String(holdMs))
+        url += `${since ? `&since=${encodeURIComponent(since)}` : ''}&timeoutMs=${holdMs}`
         headers.accept = 'application/json'
         const controller = new AbortController()
         const abort = () => controller.abort()
         signal.addEventListener('abort', abort)
         const deadline = new Timer(host.timers)
         deadline.start(deadlineMs, abort)
-        const answer = await request(host, url.toString(), { headers, signal: controller.signal }).catch(
-          () => {},
-        )
+        const answer = await request(host, url, { headers, signal: controller.signal }).catch(() => {})
         deadline.cancel()
         signal.removeEventListener('abort', abort)
         if (signal.aborted) return
@@ -57,31 +54,23 @@ export function longPollTransport(options: LongPollTransportOptions = {}) {
           }
         open()
         host.activity()
-        const listed = new Set<string>()
-        for (const entry of body.subscribed ?? []) {
-          listed.add(entry.channel)
-          deliver(host, { id: 0, ...entry, type: 'subscribed' }, 'poll entry')
-        }
+        const listed = (body.subscribed ?? []).map((entry) => {
+          deliver(host, { id: 0, ...entry, type: 'subscribed' })
+          return entry.channel
+        })
         // A channel resumed in full is not listed (PROTOCOL.md §5): the first answer of a connection confirms it.
-        const asked = new Set<string>()
-        for (const { channel, since } of subscriptions) {
-          asked.add(channel)
-          if (since && !listed.has(channel) && !confirmed.has(channel))
-            deliver(
-              host,
-              {
-                type: 'subscribed',
-                id: 0,
-                channel,
-                epoch: since.split(':')[0],
-                cursor: since,
-                recovered: true,
-              },
-              'poll entry',
-            )
-        }
-        confirmed = asked
-        for (const message of body.messages) deliver(host, { ...message, type: 'message' }, 'poll entry')
+        for (const { channel, since } of subscriptions)
+          if (since && !listed.includes(channel) && !confirmed.has(channel))
+            host.frame({
+              type: 'subscribed',
+              id: 0,
+              channel,
+              epoch: since.split(':')[0]!,
+              cursor: since,
+              recovered: true,
+            })
+        confirmed = new Set(subscriptions.map((s) => s.channel))
+        for (const message of body.messages) deliver(host, { ...message, type: 'message' })
         return 'again'
       },
     )

@@ -1,4 +1,4 @@
-import { Endpoint, REPLAY_FROM_HEADER } from '@holdfast/protocol'
+import { REPLAY_FROM_HEADER, SSE_PATH } from '@holdfast/protocol'
 import { readEventStream } from '../sse/readEventStream'
 import { deliver, httpTransport, parseJson } from './httpTransport'
 import type { TransportHost } from './Transport'
@@ -18,13 +18,13 @@ export interface SseTransportOptions {
  */
 export function sseTransport(options: SseTransportOptions = {}) {
   return (host: TransportHost) => {
-    return httpTransport(host, 'sse', Endpoint.Sse, async (url, since, headers, signal, open) => {
+    return httpTransport(host, 'sse', SSE_PATH, async (url, since, headers, signal, open) => {
       if (since) headers['last-event-id'] = since
       let hintMs: number | undefined
       let opened = false
       const ended = await readEventStream({
         fetch: host.fetch(),
-        url: `${url}`,
+        url,
         headers,
         signal,
         idleTimeoutMs: options.idleTimeoutMs ?? 45_000,
@@ -54,8 +54,7 @@ export function sseTransport(options: SseTransportOptions = {}) {
           const frame = (value !== null && typeof value === 'object' ? value : {}) as Record<string, unknown>
           frame.type = type
           frame.id ??= 0
-          if (deliver(host, frame, `SSE ${type} event`)?.type === 'reconnect')
-            hintMs = frame.retryAfterMs as number
+          if (deliver(host, frame)?.type === 'reconnect') hintMs = frame.retryAfterMs as number
         },
       })
       return ended && { ...ended, opened, hintMs: ended.hintMs ?? hintMs }

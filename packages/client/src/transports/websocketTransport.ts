@@ -1,10 +1,10 @@
 import {
   type ClientFrame,
   decodeServerFrame,
-  Endpoint,
   encodeFrame,
   PROTOCOL_VERSION,
   type ServerFrame,
+  WS_PATH,
 } from '@holdfast/protocol'
 import ReconnectingWebSocket from 'reconnecting-websocket'
 import type { PublishResult } from '../core/Publisher'
@@ -143,7 +143,7 @@ export function websocketTransport(options: WebSocketTransportOptions = {}) {
           return queueMicrotask(() => host.closed({ opened: false, error: HoldfastError.from(error) }))
         }
         rws = new ReconnectingWebSocket(
-          () => nextUrl(endpointUrl(host.url, Endpoint.WebSocket, true)),
+          () => nextUrl(endpointUrl(host.url, WS_PATH, true)),
           PROTOCOL_VERSION,
           {
             WebSocket: Impl,

@@ -93,7 +93,7 @@ test('a proxy that holds even the response headers of the SSE stream: said withi
   const errors = watch(client)
   client.subscribe('room', () => {})
   await until(() => errors.length > 0, 10_000, 'the timeout')
-  expect(errors[0]!.message).toMatch(/no answer from the SSE endpoint within 1000 ms.*a proxy holds it/)
+  expect(errors[0]!.message).toMatch(/no SSE response within 1000 ms.*a proxy holds it/)
 })
 
 test('a proxy that buffers the SSE stream: said as such', async () => {
@@ -105,6 +105,6 @@ test('a proxy that buffers the SSE stream: said as such', async () => {
   await until(() => errors.length > 0, 10_000, 'the buffering')
   expect(errors[0]).toMatchObject({ code: 'proxy_buffering' })
   expect(errors[0]!.message).toMatch(
-    /first event did not arrive within 1000 ms: a proxy buffers it; turn buffering off/,
+    /no SSE event within 1000 ms of the headers: a proxy buffers the stream; turn buffering off/,
   )
 })
