@@ -8,6 +8,10 @@ export default defineConfig({
     environment: 'node',
     testTimeout: 15_000,
     hookTimeout: 15_000,
-    globalSetup: ['test/helpers/buildCli.ts', '../../test-support/redisGlobalSetup.ts'],
+    globalSetup: [
+      'test/helpers/buildCli.ts',
+      '../../test-support/redisGlobalSetup.ts',
+      '../../test-support/redisClusterGlobalSetup.ts',
+    ],
   },
 })
