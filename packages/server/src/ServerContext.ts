@@ -19,7 +19,10 @@ export interface ServerContext {
   /** The connection rate limit, when one is configured. */
   readonly admission: ConnectionAdmission | undefined
   readonly metrics: ServerMetrics
-  /** Called when the broker may have missed live messages; each feed re-reads from its cursor. */
-  readonly resyncListeners: Set<() => void>
+  /**
+   * Called when the broker may have missed live messages on `channels` (every channel when absent);
+   * each feed of those channels re-reads from its cursor.
+   */
+  readonly resyncListeners: Set<(channels?: ReadonlySet<string>) => void>
   isDraining(): boolean
 }

@@ -78,7 +78,7 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): Broker {
   /** Freed idle logs: where they stood. Oldest first (insertion order), bounded by `rememberIdle`. */
   const idle = new Map<string, { epoch: string; head: number }>()
   const idempotency = new Map<string, IdempotencyRecord>()
-  const resyncListeners = new Set<() => void>()
+  const resyncListeners = new Set<(channels?: ReadonlySet<string>) => void>()
   let closed = false
 
   function logFor(channel: string): ChannelLog {
@@ -216,7 +216,7 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): Broker {
       }
     },
 
-    onResync(listener: () => void): () => void {
+    onResync(listener: (channels?: ReadonlySet<string>) => void): () => void {
       // Memory is never disconnected from itself; kept so callers need not special-case brokers.
       resyncListeners.add(listener)
       return () => resyncListeners.delete(listener)

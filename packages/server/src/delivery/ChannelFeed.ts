@@ -37,7 +37,7 @@ export interface ChannelFeedOptions {
   policy?: SlowConsumerPolicy
   logger: Logger
   /** The server's set of resync listeners; the feed joins it while open. */
-  resyncListeners: Set<() => void>
+  resyncListeners: Set<(channels?: ReadonlySet<string>) => void>
   /** Messages per history read while replaying. Defaults to 256. */
   pageSize?: number
 }
@@ -151,8 +151,8 @@ export class ChannelFeed {
     this.#pendingBytes += message.frame.length
   }
 
-  readonly #onResync = (): void => {
-    if (this.closed) return
+  readonly #onResync = (channels?: ReadonlySet<string>): void => {
+    if (this.closed || (channels && !channels.has(this.channel))) return
     if (this.#state !== 'live') {
       // The replay in flight may have read before the missed messages; go over it again once live.
       this.#resyncRequested = true
