@@ -1,7 +1,13 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util'
 import pino from 'pino'
-import { type RedisBroker, redactRedisUrl, redisBroker } from './broker/redisBroker'
+import {
+  parseClusterNodes,
+  type RedisBroker,
+  redactClusterNodes,
+  redactRedisUrl,
+  redisBroker,
+} from './broker/redisBroker'
 import { createServer } from './createServer'
 
 const USAGE = `Usage: holdfast-server [options]
@@ -15,6 +21,8 @@ const USAGE = `Usage: holdfast-server [options]
   --drain-ms N        on SIGTERM, spread client reconnects over N ms (default 5000)
   --redis URL         share channels with other processes through Redis, e.g. redis://127.0.0.1:6379
                       (or set HOLDFAST_REDIS_URL, which keeps a password out of ps)
+  --redis-cluster N   share channels through a Redis Cluster (7+): some of its nodes, host:port,host:port
+                      (or set HOLDFAST_REDIS_CLUSTER; redis://:password@host:port entries carry a password)
   --redis-prefix P    prefix of every Redis key (default holdfast:)
   --redis-connect-timeout-ms N
                       give up starting when Redis is unreachable for N ms (default 5000)
@@ -55,6 +63,7 @@ async function main(): Promise<void> {
   const drainMs = integer('drain-ms', values['drain-ms'], 5000)
   const secret = values.secret ?? process.env.HOLDFAST_SECRET
   const redisUrl = values.redis ?? process.env.HOLDFAST_REDIS_URL
+  const redisCluster = values['redis-cluster'] ?? process.env.HOLDFAST_REDIS_CLUSTER
   const metricsToken = values['metrics-token'] ?? process.env.HOLDFAST_METRICS_TOKEN
   const history = {
     ...(values['history-size'] === undefined
@@ -84,10 +93,20 @@ async function main(): Promise<void> {
   )
 
   let broker: RedisBroker | undefined
-  if (redisUrl) {
-    if (!/^rediss?:\/\//.test(redisUrl)) fail(`--redis must be a redis:// or rediss:// URL`)
+  if (redisUrl && redisCluster) fail('give --redis or --redis-cluster, not both')
+  if (redisUrl || redisCluster) {
+    if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) fail(`--redis must be a redis:// or rediss:// URL`)
+    let cluster: string[] | undefined
+    if (redisCluster) {
+      cluster = redisCluster.split(',').filter((node) => node.trim() !== '')
+      try {
+        parseClusterNodes(cluster)
+      } catch (error) {
+        fail(`--redis-cluster: ${(error as Error).message.replace('[holdfast] ', '')}`)
+      }
+    }
     broker = redisBroker({
-      url: redisUrl,
+      ...(cluster ? { cluster } : { url: redisUrl }),
       history,
       logger,
       ...(values['redis-prefix'] ? { keyPrefix: values['redis-prefix'] } : {}),
@@ -98,7 +117,10 @@ async function main(): Promise<void> {
       await broker.close()
       throw error
     }
-    logger.info({ redis: redactRedisUrl(redisUrl) }, 'using the Redis broker')
+    logger.info(
+      redisUrl ? { redis: redactRedisUrl(redisUrl) } : { redisCluster: redactClusterNodes(redisCluster!) },
+      'using the Redis broker',
+    )
   }
 
   const server = createServer({
@@ -162,6 +184,7 @@ function parse() {
       'base-path': { type: 'string' },
       'drain-ms': { type: 'string' },
       redis: { type: 'string' },
+      'redis-cluster': { type: 'string' },
       'redis-prefix': { type: 'string' },
       'redis-connect-timeout-ms': { type: 'string' },
       'history-size': { type: 'string' },
