@@ -185,4 +185,43 @@ describe('ChannelFeed', () => {
     expect(fake.failures).toEqual(['history_lost'])
     expect(listeners.size).toBe(0)
   })
+
+  it('re-reads on a resync that names its channel or none, and ignores one that names only others', async () => {
+    const broker = memoryBroker()
+    const { epoch } = await broker.read('c')
+    await broker.publish('c', JSON.stringify(1))
+    let reads = 0
+    const counting: Broker = {
+      ...broker,
+      read: (channel, options) => {
+        reads++
+        return broker.read(channel, options)
+      },
+    }
+    const resyncListeners = new Set<(channels?: ReadonlySet<string>) => void>()
+    const fake = fakeSink()
+    const feed = new ChannelFeed({
+      broker: counting,
+      channel: 'c',
+      since: `${epoch}:0`,
+      sink: fake.sink,
+      maxBufferedBytes: 10_000,
+      logger: silentLogger,
+      resyncListeners,
+    })
+    feed.start((await feed.open())!)
+    while (fake.written.length < 1) await tick()
+    const resync = async (channels?: ReadonlySet<string>) => {
+      const before = reads
+      for (const listener of resyncListeners) listener(channels)
+      for (let i = 0; i < 5; i++) await tick()
+      return reads - before
+    }
+    expect(await resync(new Set(['other', 'c.more']))).toBe(0)
+    expect(await resync(new Set(['other', 'c']))).toBe(1)
+    expect(await resync()).toBe(1)
+    expect(fake.failures).toEqual([])
+    feed.close()
+    await broker.close()
+  })
 })

@@ -16,9 +16,7 @@ export interface FailoverHarness {
    * A broker that reaches Redis through proxies of its own: `isolate(key)` cuts it off from the node that
    * holds `key` (its connections there drop and cannot come back) until `restore()`.
    */
-  brokerBehindProxy(
-    keyPrefix: string,
-  ): Promise<{
+  brokerBehindProxy(keyPrefix: string): Promise<{
     broker: RedisBroker
     isolate(key: string): Promise<void>
     restore(): void
