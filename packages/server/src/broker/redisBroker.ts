@@ -123,10 +123,14 @@ export function parseClusterNodes(entries: Array<string | { host: string; port: 
       continue
     }
     const text = entry.trim()
-    const url = new URL(/^rediss?:\/\//.test(text) ? text : `redis://${text}`)
-    const port = Number(url.port || 6379)
-    if (!url.hostname || !(Number.isInteger(port) && port > 0))
-      throw new TypeError(`[holdfast] "${redactRedisUrl(text)}" is not a Redis Cluster node; use host:port`)
+    const isUrl = /^rediss?:\/\//.test(text)
+    const href = isUrl ? text : `redis://${text}`
+    const url = URL.canParse(href) ? new URL(href) : undefined
+    const port = Number(url?.port || 6379)
+    if (!url?.hostname || !(Number.isInteger(port) && port > 0))
+      throw new TypeError(
+        `[holdfast] "${isUrl ? redactRedisUrl(text) : text}" is not a Redis Cluster node; use host:port`,
+      )
     nodes.push({ host: url.hostname.replace(/^\[|\]$/g, ''), port })
     if (url.username) redisOptions.username = decodeURIComponent(url.username)
     if (url.password) redisOptions.password = decodeURIComponent(url.password)
