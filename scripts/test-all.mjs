@@ -25,9 +25,9 @@ if (!existsSync(chromium)) {
   process.exit(1)
 }
 env.CHROMIUM_PATH = chromium
-if (!which('redis-server')) {
+if (!which('redis-server') || !which('redis-cli')) {
   const line =
-    '[test] redis-server is missing: the Redis tests will be skipped. Install it with: sudo apt-get install -y redis-server'
+    '[test] redis-server or redis-cli is missing: the Redis and Redis Cluster tests will be skipped. Install them with: sudo apt-get install -y redis-server'
   if (process.env.CI) {
     console.error(`${line}\n[test] CI must run them: failing.`)
     process.exit(1)
