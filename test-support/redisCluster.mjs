@@ -157,6 +157,9 @@ export async function startRedisCluster(options = {}) {
         // A replica cut off from its master may still be promoted (the failover tests rely on it).
         '--cluster-replica-validity-factor',
         '0',
+        // Replicas sync at once (the default waits 5 s for more replicas to share one transfer).
+        '--repl-diskless-sync-delay',
+        '0',
         '--save',
         '',
         '--appendonly',
