@@ -6,19 +6,31 @@ import { createServer as createHttpServer } from 'node:http'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { argvOptions, collectGarbage, nowMs, serve } from '../lib/child.mjs'
 
-const { kind = 'holdfast' } = argvOptions()
+const { kind = 'holdfast', redis, 'redis-cluster': redisCluster, 'redis-prefix': redisPrefix } = argvOptions()
 
 /** Each kind: `listen()` resolves with a port; `broadcast(channel, data)` sends one message to all. */
 const KINDS = {
+  // With --redis <url> or --redis-cluster <host:port,…> (and --redis-prefix) it uses the Redis broker.
   async holdfast() {
-    const { createServer } = await import('@holdfast/server')
-    const server = createServer({ history: { maxMessages: 1000 } })
+    const { createServer, redisBroker } = await import('@holdfast/server')
+    const broker =
+      redis || redisCluster
+        ? redisBroker({
+            ...(redisCluster ? { cluster: redisCluster.split(',') } : { url: redis }),
+            ...(redisPrefix ? { keyPrefix: redisPrefix } : {}),
+          })
+        : undefined
+    await broker?.ready(10_000)
+    const server = createServer(broker ? { broker } : { history: { maxMessages: 1000 } })
     await server.listen(0, { host: '127.0.0.1' })
     return {
       port: server.port,
       connections: () => server.connectionCount,
       broadcast: (channel, data) => server.publish(channel, data),
-      close: () => server.close({ timeoutMs: 1000 }),
+      close: async () => {
+        await server.close({ timeoutMs: 1000 })
+        await broker?.close()
+      },
     }
   },
 
@@ -100,20 +112,32 @@ serve(
      * Publishes `count` messages of about `payloadBytes`, one per event-loop turn (`intervalMs` 0) or
      * one every `intervalMs`. Every message carries its send time in `t` (ms, sub-ms precision).
      */
-    async publish({ channel, count, intervalMs = 0, payloadBytes = 100 }) {
+    async publish({ channel, count, intervalMs = 0, payloadBytes = 100, inFlight = 1 }) {
       const pad = 'x'.repeat(Math.max(0, payloadBytes - 40))
       cpuMark = process.cpuUsage()
       const startAt = nowMs()
+      // With `inFlight` > 1 (a Redis broker, where each publish waits for a round trip), that many
+      // publishes are under way at once, so the publisher does not bound the fan-out being measured.
+      const pending = new Set()
       for (let s = 0; s < count; s++) {
         const data = { t: nowMs(), s, p: pad }
-        await server.broadcast(channel, data)
+        const publishing = Promise.resolve(server.broadcast(channel, data))
+        pending.add(publishing)
+        publishing.finally(() => pending.delete(publishing))
+        if (pending.size >= inFlight) await Promise.race(pending)
         if (intervalMs > 0) await sleepUntil(startAt + (s + 1) * intervalMs)
         else await nextTurn()
       }
+      await Promise.all(pending)
       return { startAt, endAt: nowMs() }
     },
 
-    /** CPU time (µs) this process used since the last `publish` started. */
+    /** Starts the CPU count over (the processes that only deliver never call `publish`). */
+    markCpu() {
+      cpuMark = process.cpuUsage()
+    },
+
+    /** CPU time (µs) this process used since the last `publish` started (or `markCpu`). */
     cpu() {
       const { user, system } = process.cpuUsage(cpuMark)
       return { userUs: user, systemUs: system, totalUs: user + system }
