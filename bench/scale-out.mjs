@@ -103,6 +103,8 @@ async function shardPorts(ports, channel) {
  * master output). Each INFO answer is left out of the next reading's figures.
  */
 async function redisTotals(ports) {
+  if (ports.length === 0)
+    return { commands: 0, cpuUs: 0, inBytes: 0, outBytes: 0, nodes: 0, masterAnswerBytes: 0 }
   const infos = await Promise.all(ports.map(redisInfo))
   const sum = (pick) => infos.reduce((a, info) => a + pick(info), 0)
   const master = infos.find((info) => info.role === 'master')
@@ -118,6 +120,7 @@ async function redisTotals(ports) {
 
 /** What `after - before` says per publish, without the INFO request and answer of `before`. */
 function perPublish(before, after, count) {
+  if (before.nodes === 0) return {}
   return {
     redisCpuUsPerPublish: (after.cpuUs - before.cpuUs) / count,
     commandsPerPublish: (after.commands - before.commands - before.nodes) / count,
@@ -345,6 +348,9 @@ export async function run({ smoke }) {
   const memory = []
   let wait = []
   try {
+    // The baseline: one process with the in-memory broker, in the same run.
+    const memoryBroker = { id: 'memory', label: 'none (memory broker)', args: [], redisPorts: [] }
+    rows.push(...(await fanoutRows(group, memoryBroker, { ...sizes, processes: [1] })))
     const url = await startRedis(group)
     const single = {
       id: 'redis',
@@ -399,9 +405,9 @@ export async function run({ smoke }) {
             String(r.processes),
             num(r.msgPerSec),
             num(r.cpuUsPer1000),
-            num(r.redisCpuUsPerPublish),
-            num(r.commandsPerPublish, 1),
-            `${num(r.inBytesPerPublish)} / ${num(r.outBytesPerPublish)}`,
+            r.backend === 'memory' ? '' : num(r.redisCpuUsPerPublish),
+            r.backend === 'memory' ? '' : num(r.commandsPerPublish, 1),
+            r.backend === 'memory' ? '' : `${num(r.inBytesPerPublish)} / ${num(r.outBytesPerPublish)}`,
             num(r.lost),
           ],
     ),
@@ -444,7 +450,8 @@ export async function run({ smoke }) {
     data: {
       sizes,
       method:
-        'Every server is the Holdfast server with the Redis broker, in its own process; subscribers are raw WebSocket ' +
+        'Every server is the Holdfast server with the Redis broker (one row with the in-memory broker, as the baseline ' +
+        'of the same run), in its own process; subscribers are raw WebSocket ' +
         `clients in ${sizes.subscriberProcesses} other process(es), spread round robin over the servers, all on channel ` +
         `"${CHANNEL}". The first server publishes a burst of ${sizes.burst} through Redis, up to 16 publishes under way ` +
         'at once, and every server delivers to its share. Server CPU = process.cpuUsage() of every server process from the ' +
