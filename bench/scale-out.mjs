@@ -25,6 +25,7 @@ const FULL = {
   settleMs: 1000,
   waitPublishes: 1000,
   waitInFlight: 16,
+  costPublishes: 5000,
 }
 const SMOKE = {
   connections: 20,
@@ -38,6 +39,7 @@ const SMOKE = {
   settleMs: 100,
   waitPublishes: 40,
   waitInFlight: 4,
+  costPublishes: 50,
 }
 
 function sizesFor(smoke) {
@@ -131,10 +133,9 @@ function perPublish(before, after, count) {
 
 /** One burst: arm the subscribers, publish from the first server, wait for every delivery, read the costs. */
 async function phase(setup, count, payloadBytes) {
-  const { servers, subscribers, split, redisPorts } = setup
+  const { servers, subscribers, split } = setup
   await Promise.all(subscribers.map((s, i) => s.call('arm', { perConnection: count, connections: split[i] })))
   await Promise.all(servers.map((s) => s.call('markCpu')))
-  const before = await redisTotals(redisPorts)
   const published = await servers[0].call(
     'publish',
     { channel: CHANNEL, count, intervalMs: 0, payloadBytes, inFlight: 16 },
@@ -142,7 +143,6 @@ async function phase(setup, count, payloadBytes) {
   )
   const waits = await Promise.all(subscribers.map((s) => s.call('wait', { timeoutMs: 30_000 }, 60_000)))
   const cpus = await Promise.all(servers.map((s) => s.call('cpu')))
-  const after = await redisTotals(redisPorts)
   const received = waits.reduce((a, w) => a + w.received, 0)
   const expected = waits.reduce((a, w) => a + w.expected, 0)
   const seconds = (Math.max(...waits.map((w) => w.lastAt)) - published.startAt) / 1000
@@ -155,7 +155,6 @@ async function phase(setup, count, payloadBytes) {
     msgPerSec: received / seconds,
     cpuUsPer1000: serverUs / (received / 1000),
     perProcessUsPer1000: cpus.map((c) => c.totalUs / (received / 1000)),
-    ...perPublish(before, after, count),
     p50Ms: histogram.percentile(50),
     p99Ms: histogram.percentile(99),
   }
@@ -187,9 +186,44 @@ async function setUp(group, backend, processes, sizes) {
   )
   await Promise.all(subscribers.map((s, i) => s.call('open', { count: split[i] }, 120_000)))
   const perServer = await Promise.all(servers.map((s) => s.call('connections')))
-  const setup = { servers, subscribers, split, redisPorts: backend.redisPorts, perServer }
+  const setup = { servers, subscribers, split, backend, perServer }
   await phase(setup, 20, sizes.payloadBytes)
   return setup
+}
+
+/**
+ * What a publish costs Redis with `setup.servers.length` processes following the channel: every server
+ * follows a channel of its own through the broker (no client, so nothing is delivered onwards), the first
+ * publishes `count` messages (16 under way), and the shard's INFO counters are read before and after, less
+ * what two back-to-back INFO readings cost.
+ */
+async function redisCost(setup, count, payloadBytes) {
+  const { servers, backend } = setup
+  const channel = 'cost'
+  const redisPorts = await backend.shard(channel)
+  await Promise.all(servers.map((s) => s.call('follow', { channel })))
+  const start = await Promise.all(servers.map((s) => s.call('followed')))
+  const idleFrom = await redisTotals(redisPorts)
+  const idleTo = await redisTotals(redisPorts)
+  const before = await redisTotals(redisPorts)
+  await servers[0].call('publish', { channel, count, intervalMs: 0, payloadBytes, inFlight: 16 }, 300_000)
+  const after = await redisTotals(redisPorts)
+  const deadlineAt = Date.now() + 30_000
+  for (;;) {
+    const now = await Promise.all(servers.map((s) => s.call('followed')))
+    if (now.every((n, i) => n - start[i] >= count)) break
+    if (Date.now() > deadlineAt) throw new Error('not every process heard every notification')
+    await sleep(20)
+  }
+  const overhead = perPublish(idleFrom, idleTo, 1)
+  const measured = perPublish(before, after, 1)
+  const per = (key) => (measured[key] - overhead[key]) / count
+  return {
+    redisCpuUsPerPublish: per('redisCpuUsPerPublish'),
+    commandsPerPublish: per('commandsPerPublish'),
+    inBytesPerPublish: per('inBytesPerPublish'),
+    outBytesPerPublish: per('outBytesPerPublish'),
+  }
 }
 
 function tearDown(setup) {
@@ -207,6 +241,7 @@ async function fanoutRows(group, backend, sizes) {
       const bursts = []
       for (let r = 0; r < sizes.rounds; r++) bursts.push(await phase(setup, sizes.burst, sizes.payloadBytes))
       const pick = (key) => median(bursts.map((b) => b[key]))
+      const cost = backend.shard ? await redisCost(setup, sizes.costPublishes, sizes.payloadBytes) : {}
       const row = {
         backend: backend.id,
         label: backend.label,
@@ -217,10 +252,7 @@ async function fanoutRows(group, backend, sizes) {
         msgPerSec: pick('msgPerSec'),
         cpuUsPer1000: pick('cpuUsPer1000'),
         perProcessUsPer1000: bursts[Math.floor(bursts.length / 2)].perProcessUsPer1000,
-        redisCpuUsPerPublish: pick('redisCpuUsPerPublish'),
-        commandsPerPublish: pick('commandsPerPublish'),
-        inBytesPerPublish: pick('inBytesPerPublish'),
-        outBytesPerPublish: pick('outBytesPerPublish'),
+        ...cost,
         p50Ms: pick('p50Ms'),
         p99Ms: pick('p99Ms'),
         bursts,
@@ -349,14 +381,14 @@ export async function run({ smoke }) {
   let wait = []
   try {
     // The baseline: one process with the in-memory broker, in the same run.
-    const memoryBroker = { id: 'memory', label: 'none (memory broker)', args: [], redisPorts: [] }
+    const memoryBroker = { id: 'memory', label: 'none (memory broker)', args: [] }
     rows.push(...(await fanoutRows(group, memoryBroker, { ...sizes, processes: [1] })))
     const url = await startRedis(group)
     const single = {
       id: 'redis',
       label: 'one Redis',
       args: ['--redis', url],
-      redisPorts: [Number(new URL(url).port)],
+      shard: async () => [Number(new URL(url).port)],
     }
     const kinds = smoke ? ['holdfast-ws'] : ['holdfast-ws', 'holdfast-sse']
     rows.push(...(await fanoutRows(group, single, sizes)))
@@ -373,7 +405,7 @@ export async function run({ smoke }) {
       id: 'cluster',
       label: 'Redis Cluster (3 masters + 3 replicas)',
       args: ['--redis-cluster', cluster.seeds.join(',')],
-      redisPorts: await shardPorts(cluster.ports, CHANNEL),
+      shard: (channel) => shardPorts(cluster.ports, channel),
     }
     rows.push(...(await fanoutRows(group, sharded, sizes)))
     process.stdout.write('scale-out: publish cost of waitForReplicas on the cluster ... ')
@@ -455,8 +487,9 @@ export async function run({ smoke }) {
         `clients in ${sizes.subscriberProcesses} other process(es), spread round robin over the servers, all on channel ` +
         `"${CHANNEL}". The first server publishes a burst of ${sizes.burst} through Redis, up to 16 publishes under way ` +
         'at once, and every server delivers to its share. Server CPU = process.cpuUsage() of every server process from the ' +
-        'start of the burst to the last delivery, summed, per 1,000 deliveries. Redis figures are INFO deltas over the ' +
-        'same span on the shard that holds the channel: used_cpu_user+sys and total_commands_processed summed over its ' +
+        'start of the burst to the last delivery, summed, per 1,000 deliveries. Redis figures come from a separate ' +
+        `run of ${sizes.costPublishes} publishes (16 under way) on a channel every server follows without clients: INFO ` +
+        'deltas on the shard that holds it, less the cost of the INFO readings: used_cpu_user+sys and total_commands_processed summed over its ' +
         'master and replica (script-internal and replicated commands included), total_net_input/output_bytes of its ' +
         'master (replication counts as master output), the INFO requests themselves left out. ' +
         'Medians of the rounds. Memory: one server process after gc(), connections with 1 subscription, then with ' +

@@ -31,6 +31,12 @@ const KINDS = {
         await server.close({ timeoutMs: 1000 })
         await broker?.close()
       },
+      // Listens on a channel through the broker itself, with no client: Redis then sends this process every
+      // notification of that channel, and nothing is delivered onwards.
+      follow: async (channel, onMessage) => {
+        if (!broker) throw new Error('follow needs the Redis broker')
+        await broker.subscribe(channel, onMessage)
+      },
     }
   },
 
@@ -103,6 +109,7 @@ const make = KINDS[kind]
 if (!make) throw new Error(`unknown kind "${kind}"; use one of ${Object.keys(KINDS).join(', ')}`)
 const server = await make()
 let cpuMark = process.cpuUsage()
+let followed = 0
 
 serve(
   {
@@ -131,6 +138,12 @@ serve(
       await Promise.all(pending)
       return { startAt, endAt: nowMs() }
     },
+
+    /** Follows `channel` through the broker without a client (Redis broker only); `followed` counts arrivals. */
+    async follow({ channel }) {
+      await server.follow(channel, () => followed++)
+    },
+    followed: () => followed,
 
     /** Starts the CPU count over (the processes that only deliver never call `publish`). */
     markCpu() {
