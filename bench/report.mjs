@@ -335,11 +335,12 @@ function scaleOutSection(r) {
       'Redis CPU µs / publish',
       'Redis commands / publish',
       'bytes in / out of Redis per publish',
+      'server CPU µs / notification heard',
       'lost',
     ],
     r.rows.map((x) =>
       x.error
-        ? [x.label, String(x.processes), `failed: ${x.error}`, '', '', '', '', '', '']
+        ? [x.label, String(x.processes), `failed: ${x.error}`, '', '', '', '', '', '', '']
         : [
             x.label,
             String(x.processes),
@@ -349,6 +350,7 @@ function scaleOutSection(r) {
             x.backend === 'memory' ? '' : num(x.redisCpuUsPerPublish),
             x.backend === 'memory' ? '' : num(x.commandsPerPublish, 1),
             x.backend === 'memory' ? '' : `${num(x.inBytesPerPublish)} / ${num(x.outBytesPerPublish)}`,
+            x.serverUsPerNotification === undefined ? '' : num(x.serverUsPerNotification, 1),
             num(x.lost),
           ],
     ),

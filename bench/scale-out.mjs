@@ -205,6 +205,7 @@ async function redisCost(setup, count, payloadBytes) {
   const start = await Promise.all(servers.map((s) => s.call('followed')))
   const idleFrom = await redisTotals(redisPorts)
   const idleTo = await redisTotals(redisPorts)
+  await Promise.all(servers.map((s) => s.call('markCpu')))
   const before = await redisTotals(redisPorts)
   await servers[0].call('publish', { channel, count, intervalMs: 0, payloadBytes, inFlight: 16 }, 300_000)
   const after = await redisTotals(redisPorts)
@@ -215,6 +216,8 @@ async function redisCost(setup, count, payloadBytes) {
     if (Date.now() > deadlineAt) throw new Error('not every process heard every notification')
     await sleep(20)
   }
+  // The processes that only listen: what hearing one notification costs a server.
+  const listeners = await Promise.all(servers.slice(1).map((s) => s.call('cpu')))
   const overhead = perPublish(idleFrom, idleTo, 1)
   const measured = perPublish(before, after, 1)
   const per = (key) => (measured[key] - overhead[key]) / count
@@ -223,6 +226,8 @@ async function redisCost(setup, count, payloadBytes) {
     commandsPerPublish: per('commandsPerPublish'),
     inBytesPerPublish: per('inBytesPerPublish'),
     outBytesPerPublish: per('outBytesPerPublish'),
+    serverUsPerNotification:
+      listeners.length === 0 ? undefined : median(listeners.map((c) => c.totalUs / count)),
   }
 }
 
@@ -427,11 +432,12 @@ export async function run({ smoke }) {
       'Redis CPU µs / publish',
       'Redis commands / publish',
       'bytes into / out of Redis per publish',
+      'server CPU µs / notification heard',
       'lost',
     ],
     rows.map((r) =>
       r.error
-        ? [r.label, String(r.processes), `failed: ${r.error}`, '', '', '', '', '']
+        ? [r.label, String(r.processes), `failed: ${r.error}`, '', '', '', '', '', '']
         : [
             r.label,
             String(r.processes),
@@ -440,6 +446,7 @@ export async function run({ smoke }) {
             r.backend === 'memory' ? '' : num(r.redisCpuUsPerPublish),
             r.backend === 'memory' ? '' : num(r.commandsPerPublish, 1),
             r.backend === 'memory' ? '' : `${num(r.inBytesPerPublish)} / ${num(r.outBytesPerPublish)}`,
+            r.serverUsPerNotification === undefined ? '' : num(r.serverUsPerNotification, 1),
             num(r.lost),
           ],
     ),
@@ -492,6 +499,7 @@ export async function run({ smoke }) {
         'deltas on the shard that holds it, less the cost of the INFO readings: used_cpu_user+sys and total_commands_processed summed over its ' +
         'master and replica (script-internal and replicated commands included), total_net_input/output_bytes of its ' +
         'master (replication counts as master output), the INFO requests themselves left out. ' +
+        'In that run, the CPU of each server that only listens, per notification heard (median over those servers). ' +
         'Medians of the rounds. Memory: one server process after gc(), connections with 1 subscription, then with ' +
         `${sizes.extraSubscriptions} more (channels every connection shares, then channels of their own). waitForReplicas: ` +
         'two publishing processes on the cluster, one with WAIT 1 (timeout 1 s) after each publish, taking turns.',
