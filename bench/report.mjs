@@ -399,6 +399,13 @@ function scaleOutSection(r) {
     '',
     memory,
     '',
+    ...(r.redisMemory
+      ? [
+          `Redis memory per stored message of ~${r.redisMemory.payloadBytes} B: ${num(r.redisMemory.bytesPerStoredMessage)} B; ` +
+            `per idempotency key: ${num(r.redisMemory.bytesPerIdempotencyKey)} B.`,
+          '',
+        ]
+      : []),
     `waitForReplicas on the local cluster (${num(s.waitPublishes)} publishes per mode and round):`,
     '',
     wait,

@@ -328,6 +328,31 @@ async function subscriptionMemory(group, backend, kind, sizes) {
   }
 }
 
+/**
+ * What history and idempotency keys hold in Redis: `used_memory` after `count` publishes of ~payloadBytes on
+ * 8 channels, without and then with an idempotency key each (history large enough to keep them all).
+ */
+async function redisMemory(group, backend, sizes) {
+  const port = (await backend.shard('x'))[0]
+  const usedMemory = async () => Number((await redisInfo(port)).used_memory)
+  const measured = {}
+  for (const keys of [false, true]) {
+    const publisher = await group.spawn('procs/redis-publisher.mjs', {
+      args: [...backend.args, '--prefix', `bench:memory:${keys}:${Date.now()}:`],
+    })
+    await publisher.call('publish', { count: 8, inFlight: 1 })
+    const before = await usedMemory()
+    await publisher.call('publish', { count: sizes.costPublishes, inFlight: 16, keys }, 300_000)
+    measured[keys ? 'withKeys' : 'plain'] = ((await usedMemory()) - before) / sizes.costPublishes
+    publisher.kill()
+  }
+  return {
+    payloadBytes: 100,
+    bytesPerStoredMessage: measured.plain,
+    bytesPerIdempotencyKey: measured.withKeys - measured.plain,
+  }
+}
+
 /** Publish latency and throughput on the cluster with and without waitForReplicas, taking turns. */
 async function waitCost(group, backend, sizes) {
   const modes = [
@@ -384,6 +409,7 @@ export async function run({ smoke }) {
   const rows = []
   const memory = []
   let wait = []
+  let redisMemoryFigures
   try {
     // The baseline: one process with the in-memory broker, in the same run.
     const memoryBroker = { id: 'memory', label: 'none (memory broker)', args: [] }
@@ -396,6 +422,11 @@ export async function run({ smoke }) {
       shard: async () => [Number(new URL(url).port)],
     }
     const kinds = smoke ? ['holdfast-ws'] : ['holdfast-ws', 'holdfast-sse']
+    process.stdout.write('scale-out: Redis memory per stored message and per idempotency key ... ')
+    redisMemoryFigures = await redisMemory(group, single, sizes)
+    console.log(
+      `${num(redisMemoryFigures.bytesPerStoredMessage)} B / message, ${num(redisMemoryFigures.bytesPerIdempotencyKey)} B / key`,
+    )
     rows.push(...(await fanoutRows(group, single, sizes)))
     for (const kind of kinds) {
       process.stdout.write(`scale-out: memory per subscription (${kind}) ... `)
@@ -466,6 +497,12 @@ export async function run({ smoke }) {
       `${num(m.ownRss)} / ${num(m.ownHeap)}`,
     ]),
   )
+  if (redisMemoryFigures)
+    printTable(
+      `Redis memory (one Redis, ${num(sizes.costPublishes)} publishes of ~100 B; used_memory delta)`,
+      ['per stored message (B)', 'per idempotency key (B)'],
+      [[num(redisMemoryFigures.bytesPerStoredMessage), num(redisMemoryFigures.bytesPerIdempotencyKey)]],
+    )
   printTable(
     `Publish cost of waitForReplicas on the local cluster (${num(sizes.waitPublishes)} publishes, one at a time and ${sizes.waitInFlight} in flight)`,
     [
@@ -502,10 +539,13 @@ export async function run({ smoke }) {
         'In that run, the CPU of each server that only listens, per notification heard (median over those servers). ' +
         'Medians of the rounds. Memory: one server process after gc(), connections with 1 subscription, then with ' +
         `${sizes.extraSubscriptions} more (channels every connection shares, then channels of their own). waitForReplicas: ` +
-        'two publishing processes on the cluster, one with WAIT 1 (timeout 1 s) after each publish, taking turns.',
+        'two publishing processes on the cluster, one with WAIT 1 (timeout 1 s) after each publish, taking turns. ' +
+        `Redis memory: used_memory of one Redis before and after ${sizes.costPublishes} publishes of ~100 B on 8 channels ` +
+        '(history large enough to keep them), without and with an idempotency key each.',
       rows,
       memory,
       wait,
+      redisMemory: redisMemoryFigures,
     },
   })
   console.log(`wrote ${path}`)
