@@ -65,11 +65,10 @@ const OPENERS = {
       ws.on('message', (data) => {
         const text = data.toString()
         if (text.startsWith('{"type":"message"')) return onMessageText(text)
-        if (text.startsWith('{"type":"welcome"'))
-          wanted.forEach((name, i) =>
-            ws.send(JSON.stringify({ type: 'subscribe', id: i + 1, channel: name })),
-          )
-        else if (text.startsWith('{"type":"subscribed"') && ++subscribed === wanted.length) ready()
+        if (text.startsWith('{"type":"welcome"')) {
+          for (const [i, name] of wanted.entries())
+            ws.send(JSON.stringify({ type: 'subscribe', id: i + 1, channel: name }))
+        } else if (text.startsWith('{"type":"subscribed"') && ++subscribed === wanted.length) ready()
       })
     })
   },
