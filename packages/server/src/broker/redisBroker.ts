@@ -232,8 +232,8 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
       await repair([...restoredChannels])
       if (closed || restoredChannels.size === 0) return
       logger.warn(
-        { channels: restoredChannels.size },
-        '[holdfast] Redis live delivery is back; resyncing its subscriptions',
+        { redis: where, channels: restoredChannels.size },
+        '[holdfast] Redis subscriber is back; resyncing its subscriptions',
       )
       for (const listener of [...resyncListeners]) {
         try {
@@ -285,7 +285,7 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
     })
     watchConnection(subscriber, { redis: where, role: 'subscriber' }, logger, lastError)
     subscriberConnection = subscriber
-    bus = classicLiveBus(subscriber, handlers, logger)
+    bus = classicLiveBus(subscriber, handlers, logger, { redis: where })
   }
 
   function ownerOf(channel: string): string | undefined {

@@ -52,7 +52,13 @@ export function watchConnection(
  * Classic Pub/Sub on one Redis: one connection in subscriber mode. It resubscribes by itself
  * (autoResubscribe off), so it knows when every name is listened to again before it restores them.
  */
-export function classicLiveBus(subscriber: Redis, handlers: LiveBusHandlers, logger: Logger): LiveBus {
+export function classicLiveBus(
+  subscriber: Redis,
+  handlers: LiveBusHandlers,
+  logger: Logger,
+  /** Says where in log lines (the Redis URL without its password). */
+  fields: Record<string, unknown> = {},
+): LiveBus {
   const names = new Set<string>()
   let closed = false
   let everReady = false
@@ -69,7 +75,7 @@ export function classicLiveBus(subscriber: Redis, handlers: LiveBusHandlers, log
   subscriber.on('close', () => {
     if (!everReady || closed) return
     if (!interrupted) {
-      logger.warn({}, '[holdfast] Redis subscriber disconnected')
+      logger.warn(fields, '[holdfast] Redis subscriber disconnected')
       handlers.interrupted([...names])
     }
     interrupted = true
@@ -89,7 +95,7 @@ export function classicLiveBus(subscriber: Redis, handlers: LiveBusHandlers, log
       if (names.size > 0) await subscriber.subscribe(...names)
     } catch (error) {
       // The connection failed again; its next 'ready' starts over.
-      logger.warn(errorFields(error), '[holdfast] Redis resubscribe failed')
+      logger.warn({ ...fields, ...errorFields(error) }, '[holdfast] Redis resubscribe failed')
       return
     }
     if (attempt !== interruptions || closed) return
