@@ -4,7 +4,15 @@
 // Servers and subscribers run in separate processes. Run: node bench/fanout.mjs [--smoke]
 import { argvOptions } from './lib/child.mjs'
 import { ChildGroup, deadline } from './lib/processes.mjs'
-import { commandLine, num, printTable, runIfMain, writeResult } from './lib/results.mjs'
+import {
+  beforeAfter,
+  commandLine,
+  num,
+  printTable,
+  runIfMain,
+  withBaseline,
+  writeResult,
+} from './lib/results.mjs'
 import { Histogram, median } from './lib/stats.mjs'
 
 export const CONFIGS = [
@@ -205,7 +213,7 @@ export async function run({ smoke }) {
   const cancel = deadline(smoke ? 60_000 : 15 * 60_000, 'fanout')
   const only = argvOptions().only?.split(',')
   const rows = await measureAll(
-    CONFIGS.filter((c) => !only || only.includes(c.id)),
+    withBaseline(CONFIGS).filter((c) => !only || only.includes(c.id) || only.includes(c.baselineOf)),
     sizes,
   )
   cancel()
@@ -234,6 +242,13 @@ export async function run({ smoke }) {
           ],
     ),
   )
+  const compared = beforeAfter(rows, [['cpuUsPer1000', 'server CPU µs / 1,000 deliveries']])
+  if (compared.length > 0)
+    printTable(
+      'This build against HOLDFAST_BASELINE_SERVER, same run (after / before)',
+      ['server', 'figure', 'before', 'after', 'after / before'],
+      compared.map((c) => [c.label, c.metric, num(c.before), num(c.after), `${c.ratio.toFixed(3)}x`]),
+    )
   const path = await writeResult('fanout', {
     smoke,
     command: commandLine('fanout.mjs'),

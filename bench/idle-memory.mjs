@@ -3,7 +3,15 @@
 import { argvOptions } from './lib/child.mjs'
 import { sleep } from './lib/concurrency.mjs'
 import { ChildGroup, deadline } from './lib/processes.mjs'
-import { commandLine, num, printTable, runIfMain, writeResult } from './lib/results.mjs'
+import {
+  beforeAfter,
+  commandLine,
+  num,
+  printTable,
+  runIfMain,
+  withBaseline,
+  writeResult,
+} from './lib/results.mjs'
 
 export const CONFIGS = [
   {
@@ -83,8 +91,12 @@ export async function run({ smoke }) {
   const sizes = { ...(smoke ? SMOKE : FULL) }
   if (argvOptions().connections) sizes.connections = Number(argvOptions().connections)
   const cancel = deadline(smoke ? 60_000 : 10 * 60_000, 'idle-memory')
+  const only = argvOptions().only?.split(',')
+  const configs = withBaseline(CONFIGS).filter(
+    (c) => !only || only.includes(c.id) || only.includes(c.baselineOf),
+  )
   const rows = []
-  for (const config of CONFIGS) {
+  for (const config of configs) {
     process.stdout.write(`idle-memory: ${config.label} ... `)
     const row = await measure(config, sizes)
     console.log(row.error ? `failed: ${row.error}` : `${num(row.rssPerConn)} B RSS / connection`)
@@ -93,13 +105,26 @@ export async function run({ smoke }) {
   cancel()
   printTable(
     `Memory per idle connection at ${num(sizes.connections)} connections (server process, after GC; bytes)`,
-    ['server', 'transport', 'RSS / conn', 'JS heap / conn', 'external / conn'],
-    rows.map((r) =>
-      r.error
-        ? [r.label, r.transport, `failed: ${r.error}`, '', '']
-        : [r.label, r.transport, num(r.rssPerConn), num(r.heapPerConn), num(r.externalPerConn)],
-    ),
+    ['server', 'transport', 'RSS / conn', 'vs plain', 'JS heap / conn', 'external / conn'],
+    rows.map((r) => {
+      if (r.error) return [r.label, r.transport, `failed: ${r.error}`, '', '', '']
+      const plain = rows.find(
+        (p) => !p.error && p.transport === r.transport && (p.id === 'ws' || p.id === 'http-sse'),
+      )
+      const vs = plain ? `${(r.rssPerConn / plain.rssPerConn).toFixed(2)}x` : ''
+      return [r.label, r.transport, num(r.rssPerConn), vs, num(r.heapPerConn), num(r.externalPerConn)]
+    }),
   )
+  const compared = beforeAfter(rows, [
+    ['rssPerConn', 'RSS / conn (B)'],
+    ['heapPerConn', 'JS heap / conn (B)'],
+  ])
+  if (compared.length > 0)
+    printTable(
+      'This build against HOLDFAST_BASELINE_SERVER, same run (after / before)',
+      ['server', 'figure', 'before', 'after', 'after / before'],
+      compared.map((c) => [c.label, c.metric, num(c.before), num(c.after), `${c.ratio.toFixed(3)}x`]),
+    )
   const path = await writeResult('idle-memory', {
     smoke,
     command: commandLine('idle-memory.mjs'),

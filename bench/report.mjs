@@ -461,6 +461,8 @@ export async function renderReport() {
     '- One benchmark: `node bench/bundle-size.mjs`, `fanout.mjs`, `idle-memory.mjs`, `client-receive.mjs`, ' +
       '`reconnect-storm.mjs`, `scale-out.mjs` (each takes `--smoke`).',
     '- Size budget: `npx size-limit` (root `.size-limit.cjs`); bundle contents: `node bench/size-report.mjs`.',
+    '- Before/after in one run: `HOLDFAST_BASELINE_SERVER=<another build>/packages/server/dist/index.js node bench/fanout.mjs` ' +
+      '(or `idle-memory.mjs`) measures the Holdfast rows again from that build, side by side, and prints after / before.',
     '- Loopback only; every benchmark is bounded in count and time and kills its child processes.',
     '',
     machineSection(results),

@@ -2,7 +2,7 @@
 // The package contract as code: publint and are-the-types-wrong on every published package.
 import { spawnSync } from 'node:child_process'
 
-const packages = ['protocol', 'client', 'react', 'testing', 'server', 'webhooks']
+const packages = ['protocol', 'client', 'react', 'testing', 'server', 'webhooks', 'conformance']
 let failed = 0
 for (const name of packages) {
   const dir = `packages/${name}`

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// `npm test`: every check CI runs, in order: system dependencies, build, lint, types, unit and
-// integration tests, end-to-end tests in Chromium, size budget. Ends with one "N passed, N failed" line.
+// `npm test`: every check CI runs, in order: system dependencies (Chromium; redis-server, redis-cli and
+// nginx, whose tests are skipped locally without them and fail CI), build, lint, types, unit and integration
+// tests, end-to-end tests in Chromium, size budget. Ends with one "N passed, N failed" line.
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
@@ -34,6 +35,17 @@ if (!which('redis-server') || !which('redis-cli')) {
   }
   console.warn(line)
 }
+// The nginx suite (e2e/tests/nginx.spec.ts) runs Debian's nginx in front of the server, as docs/proxies.md shows.
+const nginx = process.env.NGINX_BIN ?? (existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : which('nginx'))
+if (!nginx) {
+  const line =
+    '[test] nginx is missing: the nginx tests (docs/proxies.md behind real nginx) will be skipped. Install it with: sudo apt-get install -y nginx'
+  if (process.env.CI) {
+    console.error(`${line}\n[test] CI must run them: failing.`)
+    process.exit(1)
+  }
+  console.warn(line)
+} else env.NGINX_BIN = nginx
 
 const steps = [
   ['build', ['npx', 'turbo', 'run', 'build', '--output-logs=errors-only']],

@@ -121,3 +121,41 @@ export async function runIfMain(importMetaUrl, run) {
   const { renderReport } = await import('../report.mjs')
   if (!flags.smoke) await renderReport()
 }
+
+/**
+ * With HOLDFAST_BASELINE_SERVER=<path to another build's dist/index.js>, the Holdfast rows are measured a
+ * second time against that build, in the same run, and a before/after table is printed (the figures a
+ * change must keep within 5%).
+ */
+export function withBaseline(configs) {
+  if (!process.env.HOLDFAST_BASELINE_SERVER) return configs
+  const extra = configs
+    .filter((c) => c.server === 'holdfast')
+    .map((c) => ({
+      ...c,
+      id: `${c.id}-baseline`,
+      label: `${c.label} (baseline build)`,
+      server: 'holdfast-baseline',
+      baselineOf: c.id,
+    }))
+  return [...configs, ...extra]
+}
+
+/** Rows `{ label, metric, before, after, ratio }` for every Holdfast config that has a baseline row. */
+export function beforeAfter(rows, metrics) {
+  const out = []
+  for (const row of rows) {
+    if (!row.baselineOf) continue
+    const current = rows.find((r) => r.id === row.baselineOf)
+    if (!current || current.error || row.error) continue
+    for (const [key, name] of metrics)
+      out.push({
+        label: current.label,
+        metric: name,
+        before: row[key],
+        after: current[key],
+        ratio: current[key] / row[key],
+      })
+  }
+  return out
+}

@@ -1,43 +1,55 @@
 // A broadcast server in its own process, measured from the inside: process.cpuUsage() around a publish
 // run, memory after GC. Kinds: holdfast (/ws and /sse), ws (plain broadcast loop), socketio (4.8,
-// WebSocket transport), http-sse (plain node:http SSE loop).
+// WebSocket transport), http-sse (plain node:http SSE loop), holdfast-baseline (the same as holdfast, from
+// the build that HOLDFAST_BASELINE_SERVER points at: before/after figures in one run).
 // Started by lib/processes.mjs: node --expose-gc procs/broadcast-server.mjs --kind <kind>
 import { createServer as createHttpServer } from 'node:http'
 import { setImmediate as nextTurn } from 'node:timers/promises'
+import { pathToFileURL } from 'node:url'
 import { argvOptions, collectGarbage, nowMs, serve } from '../lib/child.mjs'
 
 const { kind = 'holdfast', redis, 'redis-cluster': redisCluster, 'redis-prefix': redisPrefix } = argvOptions()
 
+// The Holdfast server of the build at `module`. With --redis <url> or --redis-cluster <host:port,…> (and
+// --redis-prefix) it uses that build's Redis broker; `follow` then listens through the broker alone.
+async function holdfast(module) {
+  const { createServer, redisBroker } = await import(module)
+  const broker =
+    redis || redisCluster
+      ? redisBroker({
+          ...(redisCluster ? { cluster: redisCluster.split(',') } : { url: redis }),
+          ...(redisPrefix ? { keyPrefix: redisPrefix } : {}),
+        })
+      : undefined
+  await broker?.ready(10_000)
+  const server = createServer(broker ? { broker } : {})
+  await server.listen(0, { host: '127.0.0.1' })
+  return {
+    port: server.port,
+    connections: () => server.connectionCount,
+    broadcast: (channel, data) => server.publish(channel, data),
+    close: async () => {
+      await server.close({ timeoutMs: 1000 })
+      await broker?.close()
+    },
+    // Listens on a channel through the broker itself, with no client: Redis then sends this process every
+    // notification of that channel, and nothing is delivered onwards.
+    follow: async (channel, onMessage) => {
+      if (!broker) throw new Error('follow needs the Redis broker')
+      await broker.subscribe(channel, onMessage)
+    },
+  }
+}
+
 /** Each kind: `listen()` resolves with a port; `broadcast(channel, data)` sends one message to all. */
 const KINDS = {
-  // With --redis <url> or --redis-cluster <host:port,…> (and --redis-prefix) it uses the Redis broker.
-  async holdfast() {
-    const { createServer, redisBroker } = await import('@holdfast/server')
-    const broker =
-      redis || redisCluster
-        ? redisBroker({
-            ...(redisCluster ? { cluster: redisCluster.split(',') } : { url: redis }),
-            ...(redisPrefix ? { keyPrefix: redisPrefix } : {}),
-          })
-        : undefined
-    await broker?.ready(10_000)
-    const server = createServer(broker ? { broker } : { history: { maxMessages: 1000 } })
-    await server.listen(0, { host: '127.0.0.1' })
-    return {
-      port: server.port,
-      connections: () => server.connectionCount,
-      broadcast: (channel, data) => server.publish(channel, data),
-      close: async () => {
-        await server.close({ timeoutMs: 1000 })
-        await broker?.close()
-      },
-      // Listens on a channel through the broker itself, with no client: Redis then sends this process every
-      // notification of that channel, and nothing is delivered onwards.
-      follow: async (channel, onMessage) => {
-        if (!broker) throw new Error('follow needs the Redis broker')
-        await broker.subscribe(channel, onMessage)
-      },
-    }
+  holdfast: () => holdfast('@holdfast/server'),
+
+  'holdfast-baseline'() {
+    const path = process.env.HOLDFAST_BASELINE_SERVER
+    if (!path)
+      throw new Error('set HOLDFAST_BASELINE_SERVER to the dist/index.js of the build to compare with')
+    return holdfast(pathToFileURL(path).href)
   },
 
   async ws() {

@@ -13,13 +13,13 @@ const CLIENTS = {
     const { createClient } = await import('@holdfast/client')
     const { default: WebSocket } = await import('ws')
     const client = createClient({ url: BASE, WebSocket, transports: ['websocket'] })
-    client.subscribe('bench', onMessage, { delivery: { policy: 'buffer', maxMessages: N } })
+    client.subscribe('bench', onMessage)
     return () => client.close()
   },
   async 'holdfast-sse'(onMessage) {
     const { createClient } = await import('@holdfast/client')
     const client = createClient({ url: BASE, fetch: globalThis.fetch, transports: ['sse'] })
-    client.subscribe('bench', onMessage, { delivery: { policy: 'buffer', maxMessages: N } })
+    client.subscribe('bench', onMessage)
     return () => client.close()
   },
   async socketio(onMessage) {

@@ -33,7 +33,7 @@ test('two pages chat over WebSocket; the server restarts; both reconnect and the
         return status === 'reconnecting' || status === 'connecting'
       },
       undefined,
-      { polling: 10, timeout: 20_000 },
+      { polling: 10 },
     ),
   )
   await demo.restart()

@@ -9,37 +9,38 @@ test.afterAll(async () => {
   await demo?.stop()
 })
 
-test('a page receiving 5,000 messages a second with coalesce stays responsive', async ({ page, request }) => {
+test('a page receiving 5,000 messages a second with coalesce renders at most once a frame and ends on the last message', async ({
+  page,
+  request,
+}) => {
   await page.goto(`${demo.url}/flood.html`)
+  await expect(page.getByTestId('flood-seq')).toBeVisible()
+  // What `coalesce` with `schedule: 'frame'` guarantees, counted rather than timed: the page commits the
+  // counter at most once per animation frame, however many messages arrive, and the last one is shown.
+  // (A slow machine draws fewer frames and commits fewer times; nothing here depends on its speed.)
   await page.evaluate(() => {
-    const w = window as unknown as { longTasks: number[]; frameGaps: number[] }
-    w.longTasks = []
-    w.frameGaps = []
-    new PerformanceObserver((list) => {
-      for (const entry of list.getEntries()) w.longTasks.push(entry.duration)
-    }).observe({ type: 'longtask', buffered: false })
-    let last = performance.now()
-    const frame = (t: number) => {
-      w.frameGaps.push(t - last)
-      last = t
+    const w = window as unknown as { frames: number; commits: number }
+    w.frames = 0
+    w.commits = 0
+    const frame = () => {
+      w.frames++
       requestAnimationFrame(frame)
     }
     requestAnimationFrame(frame)
+    const seq = document.querySelector('[data-testid="flood-seq"]')!
+    new MutationObserver(() => {
+      w.commits++
+    }).observe(seq, { childList: true, characterData: true, subtree: true })
   })
   await request.post(`${demo.url}/demo/flood?rate=5000&seconds=5`)
   const seq = async () => Number(await page.getByTestId('flood-seq').textContent())
-  await expect.poll(seq, { timeout: 20_000 }).toBe(25_000)
-  const { longTasks, frameGaps } = await page.evaluate(() => {
-    const w = window as unknown as { longTasks: number[]; frameGaps: number[] }
-    return { longTasks: w.longTasks, frameGaps: w.frameGaps }
+  await expect.poll(seq).toBe(25_000)
+  const { frames, commits } = await page.evaluate(() => {
+    const w = window as unknown as { frames: number; commits: number }
+    return { frames: w.frames, commits: w.commits }
   })
-  const longTaskMs = longTasks.reduce((a, b) => a + b, 0)
-  const worstGap = Math.max(...frameGaps)
-  console.log(
-    `flood: ${await seq()} messages, ${longTasks.length} long tasks (${longTaskMs.toFixed(0)} ms), worst frame gap ${worstGap.toFixed(0)} ms, ${frameGaps.length} frames`,
-  )
-  // The bound: the main thread stays free for most of each second and no frame waits half a second.
-  expect(longTaskMs).toBeLessThan(2500)
-  expect(worstGap).toBeLessThan(500)
-  expect(frameGaps.length).toBeGreaterThan(100)
+  console.log(`flood: 25,000 messages shown in ${commits} commits over ${frames} frames`)
+  expect(commits).toBeGreaterThan(0)
+  // One more than the frames counted: the observer may see a commit of the frame it started in.
+  expect(commits).toBeLessThanOrEqual(frames + 1)
 })

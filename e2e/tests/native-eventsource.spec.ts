@@ -36,11 +36,9 @@ test('a plain browser EventSource resumes through Last-Event-ID after the connec
     await page.waitForFunction(() => (window as unknown as Win).received.length >= 20)
     expect(proxy.dropAll()).toBeGreaterThan(0)
     await publish(21, 30) // while the browser waits out retry: before reconnecting
-    await page.waitForFunction(() => (window as unknown as Win).opened >= 2, undefined, { timeout: 20_000 })
+    await page.waitForFunction(() => (window as unknown as Win).opened >= 2)
     await publish(31, 40)
-    await page.waitForFunction(() => (window as unknown as Win).received.length >= 40, undefined, {
-      timeout: 20_000,
-    })
+    await page.waitForFunction(() => (window as unknown as Win).received.length >= 40)
     expect(await page.evaluate(() => (window as unknown as Win).received)).toEqual(
       Array.from({ length: 40 }, (_, i) => i + 1),
     )

@@ -44,6 +44,23 @@ for (const reactVersion of ['^18.3.1', '^19.2.0']) {
           overrides: tarballs,
         }),
       )
+      // As packages/react/README.md tells Vite users without @vitejs/plugin-react (which filters it): the
+      // bundle's 'use client' (for React Server Components) means nothing in a browser bundle, and Vite
+      // warns that it drops it.
+      writeFileSync(
+        join(app, 'vite.config.js'),
+        `export default {
+  build: {
+    rolldownOptions: {
+      onwarn(warning, warn) {
+        if (warning.code === 'MODULE_LEVEL_DIRECTIVE' && warning.message.includes('"use client"')) return
+        warn(warning)
+      },
+    },
+  },
+}
+`,
+      )
       writeFileSync(
         join(app, 'index.html'),
         '<!doctype html><html><body><div id="root"></div><script type="module" src="/main.js"></script></body></html>',

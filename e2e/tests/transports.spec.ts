@@ -12,9 +12,7 @@ test.afterAll(async () => {
 test('the notification feed arrives over SSE', async ({ page }) => {
   await page.goto(demo.url)
   await expect(page.getByTestId('feed-transport')).toHaveText('sse')
-  await expect(page.getByTestId('feed').locator('li').first()).toContainText('Notification #', {
-    timeout: 10_000,
-  })
+  await expect(page.getByTestId('feed').locator('li').first()).toContainText('Notification #')
 })
 
 test('with WebSocket blocked by the server, the demo keeps working through fallback', async ({
@@ -52,7 +50,7 @@ test('a script-tag page (IIFE global Holdfast) subscribes and renders messages',
   const errors: string[] = []
   page.on('pageerror', (e) => errors.push(e.message))
   await page.goto(`${demo.url}/cdn.html`)
-  await expect(page.locator('#messages li').first()).toContainText('Headline', { timeout: 10_000 })
+  await expect(page.locator('#messages li').first()).toContainText('Headline')
   expect(await page.evaluate(() => typeof (window as unknown as { Holdfast: unknown }).Holdfast)).toBe(
     'object',
   )

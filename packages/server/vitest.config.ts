@@ -1,13 +1,13 @@
 import { defineConfig } from 'vitest/config'
-import { reporters } from '../../vitest.shared'
+import { reporters } from '../../vitest.shared.mjs'
 
 export default defineConfig({
   test: {
     reporters: reporters('server'),
     include: ['test/**/*.test.ts'],
     environment: 'node',
-    testTimeout: 15_000,
-    hookTimeout: 15_000,
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
     globalSetup: [
       'test/helpers/buildCli.ts',
       '../../test-support/redisGlobalSetup.ts',

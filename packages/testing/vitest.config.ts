@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url'
 import { defineConfig } from 'vitest/config'
-import { reporters } from '../../vitest.shared'
+import { reporters } from '../../vitest.shared.mjs'
 
 export default defineConfig({
   resolve: {
@@ -12,7 +12,7 @@ export default defineConfig({
     environment: 'node',
     setupFiles: ['./test/setup.ts'],
     include: ['test/**/*.test.ts'],
-    testTimeout: 10_000,
+    testTimeout: 60_000,
     hookTimeout: 10_000,
   },
 })

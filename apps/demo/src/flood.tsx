@@ -1,4 +1,5 @@
 import { createClient } from '@holdfast/client'
+import { coalesce } from '@holdfast/client/delivery'
 
 import { HoldfastProvider, useSubscription } from '@holdfast/react'
 import { useState } from 'react'
@@ -19,7 +20,7 @@ function Flood() {
   const [rows, setRows] = useState<Record<string, Tick>>({})
   const [count, setCount] = useState(0)
   useSubscription<Tick>('flood', {
-    delivery: { policy: 'coalesce', key: (m) => (m.data as Tick).key, schedule: 'frame' },
+    delivery: coalesce((m) => m.data.key, 'frame'),
     onMessage: (m) => {
       setRows((r) => ({ ...r, [m.data.key]: m.data }))
       setCount(m.data.seq)

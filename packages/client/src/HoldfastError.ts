@@ -1,19 +1,15 @@
-import { type ErrorCode, isErrorCode } from '@holdfast/protocol'
+import { isErrorCode, type ErrorCode as ProtocolErrorCode } from '@holdfast/protocol'
 
-export type { ErrorCode }
+/** The stable error codes (docs/PROTOCOL.md §2). A type only: compare `error.code` with the strings. */
+export type ErrorCode = ProtocolErrorCode
 
 /** Codes after which the same request may succeed if sent again on a new connection. */
-const RETRYABLE: readonly ErrorCode[] = [
-  'disconnected',
-  'not_connected',
-  'timeout',
-  'rate_limited',
-  'server_restart',
-]
+const RETRYABLE = ' disconnected not_connected timeout rate_limited server_restart '
 
 /**
- * The one error type the client reports. `code` is stable (see docs/PROTOCOL.md, "Errors");
- * `cause` keeps whatever was underneath.
+ * The one error type the client reports. `code` is stable (see docs/PROTOCOL.md, "Errors"); `cause` keeps
+ * what was underneath: the thrown error, or for a refused connection `{ status, hop }` (HTTP status, and
+ * whether the Holdfast server or something in front of it answered) or `{ closeCode, reason }`.
  */
 export class HoldfastError extends Error {
   // `declare`: assigned in the constructor, so no class-field code is emitted for them.
@@ -34,7 +30,7 @@ export class HoldfastError extends Error {
 
   /** True when sending the same request again later may succeed. */
   get retryable(): boolean {
-    return RETRYABLE.includes(this.code)
+    return RETRYABLE.includes(` ${this.code} `)
   }
 
   /** Wraps anything thrown into a `HoldfastError`, keeping it as `cause`. */

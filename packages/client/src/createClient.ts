@@ -4,8 +4,8 @@ import { sseTransport } from './transports/sseTransport'
 import { websocketTransport } from './transports/websocketTransport'
 
 /**
- * Creates a Holdfast client: one `subscribe` API over WebSocket, SSE and long polling, with
- * automatic fallback and lossless resume.
+ * Creates a Holdfast client: one `subscribe` API over WebSocket, SSE and long polling, with automatic
+ * fallback and lossless resume. Throws `bad_request` for invalid options.
  *
  * @example
  * ```ts
@@ -16,8 +16,8 @@ import { websocketTransport } from './transports/websocketTransport'
  */
 export function createClient(options: ClientOptions): HoldfastClient {
   return new HoldfastClient(options, {
-    websocket: websocketTransport(),
-    sse: sseTransport(),
-    longpoll: longPollTransport(),
+    websocket: websocketTransport(options),
+    sse: sseTransport(options),
+    longpoll: longPollTransport(options),
   })
 }

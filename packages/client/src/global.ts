@@ -1,4 +1,5 @@
-// The IIFE bundle for a <script> tag: everything on one global, `Holdfast`, including
-// `createEventStream`, which npm users import from `@holdfast/client/event-stream`.
+// The IIFE bundle for a <script> tag: everything on one global, `Holdfast`, including what npm users import
+// from the subpath entries (`createEventStream`, the delivery policies and `stream`).
+export * from './delivery'
 export * from './index'
 export { createEventStream } from './sse/createEventStream'

@@ -64,7 +64,10 @@ export const ErrorCode = {
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
-const ERROR_CODES = new Set<string>(Object.values(ErrorCode))
+// The same codes as one string, so a client that only checks codes does not ship the object above.
+const ERROR_CODES =
+  ' bad_frame bad_request message_too_large invalid_channel invalid_cursor unauthorized token_expired forbidden not_connected rate_limited slow_consumer queue_full timeout closed disconnected transport_unavailable proxy_buffering server_restart too_many_subscriptions internal '
+/** Whether `value` is one of the stable error codes. */
 export function isErrorCode(value: unknown): value is ErrorCode {
-  return typeof value === 'string' && ERROR_CODES.has(value)
+  return typeof value === 'string' && /^\w+$/.test(value) && ERROR_CODES.includes(` ${value} `)
 }

@@ -154,59 +154,52 @@ export function decodeClientFrame(raw: unknown): DecodeResult<ClientFrame> {
 
 /** Validates a frame from a server. Never throws; a client treats a failure as a protocol error. */
 export function decodeServerFrame(raw: unknown): DecodeResult<ServerFrame> {
-  const parsed = parseJson(raw)
-  if (!parsed.ok) return parsed
-  return validateServerFrame(parsed.frame)
+  let value: unknown
+  try {
+    // Text frames only: a binary frame is not a Holdfast frame, whatever its bytes say.
+    if (typeof raw === 'string') value = JSON.parse(raw)
+  } catch {}
+  return validateServerFrame(value)
 }
 
-/** Validates an already-parsed server frame (SSE events and poll bodies carry them as JSON values). */
+type Check = (value: unknown) => boolean
+const isString: Check = (v) => typeof v === 'string'
+const optional =
+  (check: Check): Check =>
+  (v) =>
+    v === undefined || check(v)
+
+/** What each server frame must carry: field name, then its check. Unknown fields are allowed. */
+const SERVER_FRAMES: Record<string, Record<string, Check>> = {
+  message: { channel: isChannelName, cursor: isCursor, data: (v) => v !== undefined },
+  welcome: { session: isString, maxMessageBytes: (v) => typeof v === 'number' },
+  subscribed: {
+    id: isRequestId,
+    channel: isChannelName,
+    epoch: isString,
+    cursor: isCursor,
+    recovered: (v) => typeof v === 'boolean',
+  },
+  unsubscribed: { id: isRequestId, channel: isChannelName },
+  ack: { id: isRequestId, cursor: optional(isCursor) },
+  error: { code: isErrorCode, message: isString, id: optional(isRequestId) },
+  ping: {},
+  pong: {},
+  reconnect: { retryAfterMs: (v) => typeof v === 'number' && v >= 0 },
+}
+
+/**
+ * Validates an already-parsed server frame (SSE events and poll bodies carry them as JSON values): the
+ * fields its type needs, each of the right kind. Never throws; returns the frame itself.
+ */
 export function validateServerFrame(f: unknown): DecodeResult<ServerFrame> {
   if (!isObject(f) || typeof f.type !== 'string')
-    return fail('bad_frame', 'frame must be an object with a "type"')
-  switch (f.type) {
-    case 'message':
-      if (!isChannelName(f.channel) || !isCursor(f.cursor) || !('data' in f))
-        return fail('bad_frame', 'message needs channel, cursor and data')
-      return { ok: true, frame: { type: 'message', channel: f.channel, cursor: f.cursor, data: f.data } }
-    case 'welcome':
-      if (typeof f.session !== 'string' || typeof f.maxMessageBytes !== 'number')
-        return fail('bad_frame', 'welcome needs session and maxMessageBytes')
-      return { ok: true, frame: f as unknown as WelcomeFrame }
-    case 'subscribed':
-      if (
-        !isRequestId(f.id) ||
-        !isChannelName(f.channel) ||
-        typeof f.epoch !== 'string' ||
-        !isCursor(f.cursor) ||
-        typeof f.recovered !== 'boolean'
-      )
-        return fail('bad_frame', 'subscribed needs id, channel, epoch, cursor and recovered')
-      return { ok: true, frame: f as unknown as SubscribedFrame }
-    case 'unsubscribed':
-      if (!isRequestId(f.id) || !isChannelName(f.channel))
-        return fail('bad_frame', 'unsubscribed needs id and channel')
-      return { ok: true, frame: { type: 'unsubscribed', id: f.id, channel: f.channel } }
-    case 'ack': {
-      if (!isRequestId(f.id)) return fail('bad_frame', 'ack needs id')
-      if (f.cursor !== undefined && !isCursor(f.cursor))
-        return fail('bad_frame', 'ack.cursor is not a cursor')
-      return { ok: true, frame: f as ServerFrame }
-    }
-    case 'error':
-      if (!isErrorCode(f.code) || typeof f.message !== 'string')
-        return fail('bad_frame', 'error needs code and message')
-      if (f.id !== undefined && !isRequestId(f.id)) return fail('bad_frame', 'error.id must be an integer')
-      return { ok: true, frame: f as unknown as ErrorFrame }
-    case 'ping':
-    case 'pong':
-      return { ok: true, frame: { type: f.type } }
-    case 'reconnect':
-      if (typeof f.retryAfterMs !== 'number' || !(f.retryAfterMs >= 0))
-        return fail('bad_frame', 'reconnect needs retryAfterMs')
-      return { ok: true, frame: f as ServerFrame }
-    default:
-      return fail('bad_frame', `unknown frame type "${String(f.type).slice(0, 40)}"`)
-  }
+    return fail('bad_frame', 'frame is not a JSON object with a "type"')
+  const shape = SERVER_FRAMES[f.type]
+  if (!shape) return fail('bad_frame', `unknown frame type "${f.type.slice(0, 40)}"`)
+  for (const field in shape)
+    if (!shape[field]!(f[field])) return fail('bad_frame', `${f.type}.${field} is missing or invalid`)
+  return { ok: true, frame: f as ServerFrame }
 }
 
 export function encodeFrame(frame: ClientFrame | ServerFrame): string {

@@ -6,10 +6,12 @@ import {
   comparePositions,
   decodeClientFrame,
   decodeServerFrame,
+  ErrorCode,
   formatCursorMap,
   formatPosition,
   formatRetryAfterReason,
   isChannelName,
+  isErrorCode,
   parseCursor,
   parseCursorMap,
   parseRetryAfter,
@@ -176,4 +178,10 @@ describe('Retry-After (RFC 9110 §10.2.3)', () => {
       expect(parseRetryAfter(bad, now), String(bad)).toBeUndefined()
     }
   })
+})
+
+test('isErrorCode knows exactly the codes of ErrorCode', () => {
+  for (const code of Object.values(ErrorCode)) expect(isErrorCode(code), code).toBe(true)
+  for (const bad of ['', ' ', 'made_up', 'forbidden ', 'bad_frame bad_request', 'Forbidden', 42, null])
+    expect(isErrorCode(bad), String(bad)).toBe(false)
 })

@@ -1,8 +1,34 @@
 import { type HoldfastClient, HoldfastError } from '@holdfast/client'
-import { createContext, createElement, type ReactElement, type ReactNode, useContext } from 'react'
+import {
+  type Context,
+  createContext,
+  createElement,
+  type ReactElement,
+  type ReactNode,
+  useContext,
+} from 'react'
 
-const HoldfastContext = createContext<HoldfastClient | undefined>(undefined)
-HoldfastContext.displayName = 'HoldfastContext'
+type ClientContext = Context<HoldfastClient | undefined>
+
+const CONTEXTS = Symbol.for('holdfast.react.context')
+
+/**
+ * One context for every copy of this package in the page (its ESM and CommonJS builds, or two installed
+ * versions), so hooks from one find the provider from another. Kept per React, whose contexts only work
+ * with the React that made them.
+ */
+function holdfastContext(): ClientContext {
+  const shared = globalThis as { [CONTEXTS]?: WeakMap<object, ClientContext> }
+  shared[CONTEXTS] ??= new WeakMap()
+  const contexts = shared[CONTEXTS]
+  let context = contexts.get(createContext)
+  if (!context) {
+    context = createContext<HoldfastClient | undefined>(undefined)
+    context.displayName = 'HoldfastContext'
+    contexts.set(createContext, context)
+  }
+  return context
+}
 
 export interface HoldfastProviderProps {
   /**
@@ -25,12 +51,12 @@ export interface HoldfastProviderProps {
  * ```
  */
 export function HoldfastProvider({ client, children }: HoldfastProviderProps): ReactElement {
-  return createElement(HoldfastContext.Provider, { value: client }, children)
+  return createElement(holdfastContext().Provider, { value: client }, children)
 }
 
 /** The client of the nearest `<HoldfastProvider>`. Throws when there is none. */
 export function useHoldfastClient(): HoldfastClient {
-  const client = useContext(HoldfastContext)
+  const client = useContext(holdfastContext())
   if (!client) {
     throw new HoldfastError(
       'bad_request',

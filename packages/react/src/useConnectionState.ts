@@ -12,15 +12,7 @@ const getServerConnectionState = () => SERVER_CONNECTION_STATE
  */
 export function useConnectionState(): ConnectionState {
   const client = useHoldfastClient()
-  const subscribe = useCallback(
-    (onChange: () => void) => {
-      const off = client.onStateChange(onChange)
-      return () => {
-        off()
-      }
-    },
-    [client],
-  )
+  const subscribe = useCallback((onChange: () => void) => client.onStateChange(onChange), [client])
   const getSnapshot = useCallback(() => client.state, [client])
   return useSyncExternalStore(subscribe, getSnapshot, getServerConnectionState)
 }

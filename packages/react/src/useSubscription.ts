@@ -37,10 +37,11 @@ export function useSubscription<TData = unknown>(
   useEffect(() => {
     observer.setOptions(next)
   })
-  const pending = usePendingResult<TData>(client, channel, enabled)
-  // Until the effect above hands the new channel to the observer, show that channel's start, never
-  // the previous channel's messages.
-  const result = observer.matches(client, channel, enabled) ? snapshot : pending
+  // Until the effect above hands new options to the observer, show where they lead: another channel's
+  // start (never the previous channel's messages), or these messages with `enabled`'s status.
+  const moved = !observer.matches(client, channel)
+  const pending = usePendingResult<TData>(client, channel, enabled, moved ? undefined : snapshot)
+  const result = moved || observer.enabled !== enabled ? pending : snapshot
   if (result.status === 'error' && shouldThrow(options.throwOnError, result.error)) throw result.error
   return result
 }
@@ -49,14 +50,15 @@ function usePendingResult<TData>(
   client: HoldfastClient,
   channel: string,
   enabled: boolean,
+  kept: SubscriptionResult<TData> | undefined,
 ): SubscriptionResult<TData> {
   const cache = useRef<{ key: readonly unknown[]; result: SubscriptionResult<TData> }>(undefined)
-  const key = [client, channel, enabled] as const
+  const key = [client, channel, enabled, kept] as const
   let entry = cache.current
   if (!entry || entry.key.some((k, i) => k !== key[i])) {
     const connection = client.state
     const status = !enabled || connection.status === 'closed' ? 'idle' : 'subscribing'
-    entry = { key, result: { ...SERVER_RESULT, status, error: undefined, connection } }
+    entry = { key, result: { ...(kept ?? SERVER_RESULT), status, error: undefined, connection } }
     cache.current = entry
   }
   return entry.result

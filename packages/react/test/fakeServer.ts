@@ -3,20 +3,30 @@ import { createClient, type HoldfastClient, type WebSocketConstructor } from '@h
 /** A client frame as the fake server received it (parsed JSON). */
 export type Frame = { type: string; id?: number; channel?: string; since?: string; [k: string]: unknown }
 
-interface FakeSocketLike {
+export interface FakeSocketLike {
   readonly frames: Frame[]
   readonly channels: Set<string>
   push(frame: object): void
   drop(code?: number): void
 }
 
+export interface FakeServerOptions {
+  /** Refuse a subscribe with `forbidden`. Read at each subscribe, so a test can change its mind. */
+  refuse?: (channel: string) => boolean
+  /** Hold the answer to a subscribe until `server.answerHeld()`, to see the state before the server answers. */
+  hold?: (channel: string) => boolean
+}
+
 /**
  * A Holdfast server behind a fake `WebSocket` class injected into the client: every frame the
  * client puts on the wire passes through here, so tests count subscriptions at the network level.
+ * Like the real server it keeps each channel's history (cursors `e:1`, `e:2`, …) and replays it after a
+ * subscribe's `since`, `subscribed` first.
  */
-export function createFakeServer(options: { refuse?: (channel: string) => boolean } = {}) {
+export function createFakeServer(options: FakeServerOptions = {}) {
   const sockets: FakeSocketLike[] = []
-  const history = new Map<string, number>()
+  const history = new Map<string, unknown[]>()
+  const held: Array<() => void> = []
   let constructed = 0
 
   class FakeWebSocket extends EventTarget implements FakeSocketLike {
@@ -87,18 +97,10 @@ export function createFakeServer(options: { refuse?: (channel: string) => boolea
         case 'connect':
           this.push({ type: 'welcome', session: `s${sockets.indexOf(this) + 1}`, maxMessageBytes: 65536 })
           return
-        case 'subscribe': {
-          const channel = frame.channel!
-          if (options.refuse?.(channel)) {
-            this.push({ type: 'error', id: frame.id, channel, code: 'forbidden', message: 'no' })
-            return
-          }
-          const head = `e:${history.get(channel) ?? 0}`
-          const recovered = frame.since === undefined || frame.since.startsWith('e:')
-          this.channels.add(channel)
-          this.push({ type: 'subscribed', id: frame.id, channel, epoch: 'e', cursor: head, recovered })
+        case 'subscribe':
+          if (options.hold?.(frame.channel!)) held.push(() => this.subscribe(frame))
+          else this.subscribe(frame)
           return
-        }
         case 'unsubscribe':
           this.channels.delete(frame.channel!)
           this.push({ type: 'unsubscribed', id: frame.id, channel: frame.channel })
@@ -112,12 +114,35 @@ export function createFakeServer(options: { refuse?: (channel: string) => boolea
           this.push({ type: 'pong' })
       }
     }
+
+    private subscribe(frame: Frame): void {
+      const channel = frame.channel!
+      if (options.refuse?.(channel)) {
+        this.push({ type: 'error', id: frame.id, channel, code: 'forbidden', message: 'no' })
+        return
+      }
+      const log = history.get(channel) ?? []
+      const from = /^e:(\d+)$/.exec(frame.since ?? '')
+      const recovered = frame.since === undefined || from !== null
+      this.channels.add(channel)
+      this.push({
+        type: 'subscribed',
+        id: frame.id,
+        channel,
+        epoch: 'e',
+        cursor: `e:${log.length}`,
+        recovered,
+      })
+      for (let n = Number(from?.[1] ?? log.length) + 1; n <= log.length; n++)
+        this.push({ type: 'message', channel, cursor: `e:${n}`, data: log[n - 1] })
+    }
   }
 
   function publish(channel: string, data: unknown): string {
-    const n = (history.get(channel) ?? 0) + 1
-    history.set(channel, n)
-    const cursor = `e:${n}`
+    const log = history.get(channel) ?? []
+    history.set(channel, log)
+    log.push(data)
+    const cursor = `e:${log.length}`
     for (const s of sockets) if (s.channels.has(channel)) s.push({ type: 'message', channel, cursor, data })
     return cursor
   }
@@ -135,6 +160,10 @@ export function createFakeServer(options: { refuse?: (channel: string) => boolea
     sent: (type: string, channel?: string) =>
       frames().filter((f) => f.type === type && (channel === undefined || f.channel === channel)),
     publish,
+    /** Answers the subscribes held back by `hold`, in the order they came. */
+    answerHeld: () => {
+      for (const answer of held.splice(0)) answer()
+    },
     dropAll: (code?: number) => {
       for (const s of sockets) s.drop(code)
     },

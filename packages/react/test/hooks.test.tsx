@@ -1,57 +1,19 @@
 import type { ConnectionState, HoldfastClient } from '@holdfast/client'
+import { latest } from '@holdfast/client/delivery'
 import { act, render, screen } from '@testing-library/react'
-import { Component, type ReactNode, StrictMode, useEffect, useState } from 'react'
-import { afterEach, describe, expect, test, vi } from 'vitest'
+import { Component, type ReactNode, useEffect, useState } from 'react'
+import { describe, expect, test, vi } from 'vitest'
 import {
   HoldfastProvider,
   type PublishFunction,
   type SubscriptionResult,
-  type UseSubscriptionOptions,
   useConnectionState,
   useHoldfastClient,
   usePublish,
   useSubscription,
 } from '../src'
 import { countStateListeners, createFakeServer, fakeClient } from './fakeServer'
-
-const clients: HoldfastClient[] = []
-afterEach(() => {
-  for (const c of clients.splice(0)) c.close()
-})
-
-function setup(options: Parameters<typeof createFakeServer>[0] = {}, clientOptions = {}) {
-  const server = createFakeServer(options)
-  const client = fakeClient(server, clientOptions)
-  clients.push(client)
-  const wrap = (ui: ReactNode) => (
-    <StrictMode>
-      <HoldfastProvider client={client}>{ui}</HoldfastProvider>
-    </StrictMode>
-  )
-  return { server, client, wrap }
-}
-
-/** Renders a subscription's result as text and hands every result to `seen`. */
-function Show<T>(props: {
-  channel: string
-  id?: string
-  options?: UseSubscriptionOptions<T>
-  seen?: (r: SubscriptionResult<T>) => void
-}) {
-  const result = useSubscription<T>(props.channel, props.options)
-  props.seen?.(result)
-  return (
-    <p data-testid={props.id ?? props.channel}>
-      {result.status}:{JSON.stringify(result.data ?? null)}
-      {result.error ? `:${result.error.code}` : ''}
-    </p>
-  )
-}
-
-const text = (id: string) => screen.getByTestId(id).textContent
-const waitText = (id: string, expected: string) =>
-  vi.waitFor(() => expect(text(id)).toBe(expected), { timeout: 2000, interval: 5 })
-const until = (fn: () => void) => vi.waitFor(fn, { timeout: 2000, interval: 5 })
+import { closeAfterTest, Show, setup, until, waitText } from './render'
 
 /** Two subscribers of `room`; the button unmounts the second. */
 function TwoOnRoom() {
@@ -116,10 +78,14 @@ function LatestHandler({ onCall }: { onCall: (label: string) => void }) {
   return <Show channel="room" options={{ onMessage: () => onCall(label) }} />
 }
 
-/** Re-renders once and hands out the publish function of every render. */
+/**
+ * Re-renders once and hands out the publish function of every committed render (React 18's StrictMode
+ * throws away the first render's `useCallback` on mount; what matters is what effects see).
+ */
 function Publisher({ onPublish }: { onPublish: (publish: PublishFunction<{ text: string }>) => void }) {
   const [, rerender] = useState(0)
-  onPublish(usePublish<{ text: string }>())
+  const publish = usePublish<{ text: string }>()
+  useEffect(() => onPublish(publish))
   useEffect(() => rerender(1), [])
   return null
 }
@@ -275,14 +241,7 @@ describe('messages', () => {
   test('delivery is passed to client.subscribe: `latest` hands over only the newest of a burst', async () => {
     const { server, wrap } = setup()
     const onMessage = vi.fn()
-    render(
-      wrap(
-        <Show<number>
-          channel="room"
-          options={{ onMessage, delivery: { policy: 'latest', schedule: 'tick' } }}
-        />,
-      ),
-    )
+    render(wrap(<Show<number> channel="room" options={{ onMessage, delivery: latest('tick') }} />))
     await until(() => expect(server.sent('subscribe')).toHaveLength(1))
     await waitText('room', 'live:null')
     act(() => {
@@ -416,8 +375,7 @@ describe('usePublish and the provider', () => {
 
   test('a nested provider gives its subtree another client', () => {
     const outer = setup()
-    const inner = fakeClient(createFakeServer())
-    clients.push(inner)
+    const inner = closeAfterTest(fakeClient(createFakeServer()))
     const seen: HoldfastClient[] = []
     render(
       outer.wrap(

@@ -59,18 +59,18 @@ test('hydrating server markup while the browser client is already connecting: no
     root = hydrateRoot(container, <App client={client} />, { onRecoverableError })
   })
   await vi.waitFor(() => expect(container.textContent).toBe('live|undefined|connected'), {
-    timeout: 2000,
+    timeout: 20_000,
     interval: 5,
   })
   await vi.waitFor(() => expect(fake.sent('subscribe', 'room')).toHaveLength(1), {
-    timeout: 2000,
+    timeout: 20_000,
     interval: 5,
   })
   act(() => {
     fake.publish('room', 'hello')
   })
   await vi.waitFor(() => expect(container.textContent).toBe('live|hello|connected'), {
-    timeout: 2000,
+    timeout: 20_000,
     interval: 5,
   })
 

@@ -1,5 +1,6 @@
-// Type-level tests: vitest's typecheck (and `tsc --noEmit`) fail on any error here.
+// Type-level tests: `tsc --noEmit` (npm run typecheck, a step of npm test) fails on any error here.
 import type { ConnectionState, HoldfastError, Message, PublishResult } from '@holdfast/client'
+import { coalesce } from '@holdfast/client/delivery'
 import { describe, expectTypeOf, test } from 'vitest'
 import {
   type HoldfastProviderProps,
@@ -50,7 +51,10 @@ describe('useSubscription<TData>', () => {
     useSubscription<Chat>('chat', { onMessage: (m: Message<number>) => m })
     // @ts-expect-error delivery takes a client DeliveryPolicy
     useSubscription<Chat>('chat', { delivery: { policy: 'fastest' } })
-    useSubscription<Chat>('chat', { delivery: { policy: 'coalesce', key: (m) => String(m.channel) } })
+    // coalesce's key gets the channel's message type
+    useSubscription<Chat>('chat', { delivery: coalesce((m) => m.data.text) })
+    // @ts-expect-error a key that reads a field the message type does not have
+    useSubscription<Chat>('chat', { delivery: coalesce<Chat>((m) => m.data.nope) })
     useSubscription<Chat>('chat', { throwOnError: (error) => error.code === 'forbidden' })
   })
 })

@@ -19,17 +19,36 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
  * The one error type the server throws and turns into error frames and HTTP error bodies.
  * `code` is one of the protocol's stable error codes.
  */
+export interface HoldfastServerErrorOptions {
+  cause?: unknown
+  /** When the caller may try again (`rate_limited`): `Retry-After` on HTTP, `retryAfterMs` on WebSocket. */
+  retryAfterMs?: number
+  /** The HTTP status, when it is not the one that fits the code (a refused connection answers 503). */
+  status?: number
+}
+
 export class HoldfastServerError extends Error {
   readonly code: ErrorCode
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options)
+  readonly retryAfterMs: number | undefined
+  readonly #status: number | undefined
+  constructor(code: ErrorCode, message: string, options: HoldfastServerErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
     this.name = 'HoldfastServerError'
     this.code = code
+    this.retryAfterMs = options.retryAfterMs
+    this.#status = options.status
   }
 
   /** The HTTP status that fits the code (see docs/PROTOCOL.md section 2). */
   get status(): number {
-    return STATUS_BY_CODE[this.code] ?? 500
+    return this.#status ?? STATUS_BY_CODE[this.code] ?? 500
+  }
+
+  /** `Retry-After` (whole seconds, at least 1) when the error says when to retry. */
+  get headers(): Record<string, string> {
+    return this.retryAfterMs === undefined
+      ? {}
+      : { 'Retry-After': String(Math.max(1, Math.ceil(this.retryAfterMs / 1000))) }
   }
 
   /** Wraps anything thrown; unknown errors become `internal` and keep the original as `cause`. */

@@ -1,10 +1,23 @@
+import type { IncomingMessage } from 'node:http'
+import { authorizeByChannelsClaim } from './auth/channelsClaim'
 import type { AuthOptions, AuthUser } from './auth/createAuthenticator'
 import type { Broker } from './broker/Broker'
 import type { HistoryOptions } from './broker/memoryBroker'
 import type { Clock } from './Clock'
 import type { Logger } from './Logger'
 import type { ConnectionRateOptions } from './limits/ConnectionAdmission'
+import type { RateOptions } from './limits/RateLimiter'
 import type { MetricsOptions } from './metrics/ServerMetrics'
+import {
+  booleanOption,
+  describe,
+  functionOption,
+  methodsOption,
+  numberOption,
+  objectOption,
+  optionError,
+  stringOption,
+} from './options/check'
 
 /** What a caller wants to do with a channel. */
 export type ChannelAction = 'subscribe' | 'publish'
@@ -52,12 +65,40 @@ export interface LimitOptions {
   handshakeTimeoutMs?: number
   /**
    * Admits new connections through a token bucket, so a reconnect storm is spread out instead of taking
-   * the server down. Past it a WebSocket is accepted and closed at once with `4003` and
-   * `{"retryAfterMs":n}`, an SSE stream or a new long poll gets `503` with `Retry-After`. Each refused
-   * client gets its own later slot. Polls that continue a session (a cursor for every channel) are not
-   * new connections. Defaults to no limit.
+   * the server down. Only connections that passed authentication (and `authorizeConnection`) take from
+   * it: strangers and bad tokens never spend the budget of real users. Past it a WebSocket is closed
+   * with `4003` and `{"retryAfterMs":n}`, an SSE stream or a new long poll gets `429` with `Retry-After`.
+   * Each refused client gets its own later slot. Polls that continue a session (a cursor for every
+   * channel) are not new connections. Defaults to no limit.
    */
   connectionRate?: ConnectionRateOptions
+  /**
+   * Failed authentications (missing, invalid or expired tokens) allowed per client address, counted on
+   * their own: past it such requests are answered `rate_limited` (HTTP `429` with `Retry-After`,
+   * WebSocket close `4003` with `{"retryAfterMs":n}`) instead of `401`. A valid token is never refused
+   * by it, whoever else shares the address. `false` turns it off. Defaults to `{ perSecond: 2, burst: 20 }`.
+   */
+  authFailureRate?: RateOptions | false
+  /**
+   * Publishes per WebSocket connection. Past it a publish is answered with an `error` frame
+   * (`rate_limited`, with `retryAfterMs`) and not stored. `false` turns it off. Defaults to
+   * `{ perSecond: 1000, burst: 2000 }`: a client may publish in bursts, but one connection cannot flood the
+   * server (an unlimited one reached 30,000 a second); lower it to what your app really sends.
+   */
+  publishRate?: RateOptions | false
+  /**
+   * Publishes per client over every connection and `POST /publish` together: per user (the token's `sub`)
+   * when authenticated, else per client address. Past it WebSocket answers `rate_limited` with
+   * `retryAfterMs`, HTTP `429` with `Retry-After`. `server.publish()` from the backend is never limited.
+   * `false` turns it off. Defaults to `{ perSecond: 2000, burst: 4000 }`.
+   */
+  publishRatePerClient?: RateOptions | false
+  /**
+   * Open connections allowed per client address (WebSockets, SSE streams and held polls together). Past
+   * it a new one is refused like `connectionRate` refuses. Defaults to no cap: behind a proxy every
+   * client has the proxy's address unless `clientAddress` reads the forwarded one.
+   */
+  maxConnectionsPerAddress?: number
 }
 
 export interface SseOptions {
@@ -74,10 +115,31 @@ export interface PollOptions {
   maxMessages?: number
 }
 
+export interface HttpOptions {
+  /**
+   * Time a client has to send a request's headers; then the socket is closed (slowloris). Defaults to 10000.
+   */
+  headersTimeoutMs?: number
+  /**
+   * Time a client has to send a whole request, body included; SSE streams and held polls are responses and
+   * are not cut by it. Defaults to 30000.
+   */
+  requestTimeoutMs?: number
+  /** How long an idle keep-alive connection stays open between requests. Defaults to 5000. */
+  keepAliveTimeoutMs?: number
+}
+
 export interface ServerOptions {
-  /** Verify HS256 JWTs. Without it the server runs open: fine for development, never for production. */
+  /**
+   * Verify HS256 JWTs. Without it the server runs open: fine for development, never for production.
+   * `auth: { secret: undefined }` (an unset environment variable) is refused with a message, not run open.
+   */
   auth?: AuthOptions
-  /** Called before every subscribe and publish. Defaults to allowing everything. */
+  /**
+   * Called before every subscribe and publish, and again for every live subscription when a WebSocket
+   * swaps its token. Defaults to `authorizeByChannelsClaim()`: a token's `channels` claim, when present,
+   * says which channels it may use (see `AuthOptions.requireChannelsClaim`); without the claim, everything.
+   */
   authorize?: AuthorizeHook
   /** Called once per WebSocket after its token is verified; false closes it with 4403. Defaults to allowing. */
   authorizeConnection?: (user: AuthUser) => boolean | Promise<boolean>
@@ -91,9 +153,17 @@ export interface ServerOptions {
   history?: HistoryOptions
   /** How long `/publish` and WebSocket idempotency keys are remembered by the default broker. Defaults to 300000. */
   idempotencyWindowMs?: number
+  /**
+   * Most idempotency keys the default broker remembers; past it the oldest are forgotten first (a key is at
+   * most 200 characters and its channel name at most 200, so the table stays within about 1 KiB per key).
+   * Defaults to 100000.
+   */
+  idempotencyMaxKeys?: number
   limits?: LimitOptions
   sse?: SseOptions
   poll?: PollOptions
+  /** Timeouts of the HTTP server that `listen()` creates (an attached server keeps its own settings). */
+  http?: HttpOptions
   /**
    * Where channel logs live. Defaults to `memoryBroker({ history })`, which the server closes on `close()`.
    * A broker passed in is not closed by the server.
@@ -108,6 +178,13 @@ export interface ServerOptions {
   staticDir?: string
   /** Path prefix of every endpoint, e.g. `/holdfast`. Defaults to '' (endpoints at the root). */
   basePath?: string
+  /**
+   * The client address that per-address limits count (`limits.authFailureRate`, anonymous
+   * `limits.publishRatePerClient`, `limits.maxConnectionsPerAddress`). Defaults to the socket's remote
+   * address. Behind a proxy, return the address your proxy puts in `X-Forwarded-For` (the last entry it
+   * appended), or every client counts as the proxy.
+   */
+  clientAddress?: (req: IncomingMessage) => string
   /** Defaults to silent. */
   logger?: Logger
   /** Time source for expiry, heartbeats and timeouts. Defaults to the system clock. */
@@ -129,25 +206,26 @@ export interface ResolvedOptions {
   pingIntervalMs: number
   handshakeTimeoutMs: number
   connectionRate: ConnectionRateOptions | undefined
+  authFailureRate: RateOptions | undefined
+  publishRate: RateOptions | undefined
+  publishRatePerClient: RateOptions | undefined
+  maxConnectionsPerAddress: number | undefined
   sseHeartbeatMs: number
   sseRetryMs: number
   pollTimeoutMs: number
   pollMaxMessages: number
+  headersTimeoutMs: number
+  requestTimeoutMs: number
+  keepAliveTimeoutMs: number
   staticDir: string | undefined
   basePath: string
+  clientAddress: (req: IncomingMessage) => string
   metricsToken: string | undefined
-}
-
-function positive(name: string, value: number | undefined, fallback: number): number {
-  const v = value ?? fallback
-  if (!(typeof v === 'number' && Number.isFinite(v) && v > 0))
-    throw new RangeError(`[holdfast] ${name} must be a positive number, got ${String(value)}`)
-  return v
 }
 
 const POLICIES: readonly SlowConsumerPolicy[] = ['close', 'drop', 'latest']
 
-function resolveSlowConsumer(option: LimitOptions['slowConsumer']): (channel: string) => SlowConsumerPolicy {
+function resolveSlowConsumer(option: unknown): (channel: string) => SlowConsumerPolicy {
   if (option === undefined) return () => 'close'
   if (typeof option === 'function')
     return (channel) => {
@@ -155,51 +233,318 @@ function resolveSlowConsumer(option: LimitOptions['slowConsumer']): (channel: st
       // An unknown answer is treated as the safe default: the client resumes from history.
       return POLICIES.includes(policy) ? policy : 'close'
     }
-  if (!POLICIES.includes(option))
-    throw new TypeError(
-      `[holdfast] limits.slowConsumer must be 'close', 'drop' or 'latest', got ${String(option)}`,
+  if (!POLICIES.includes(option as SlowConsumerPolicy))
+    throw optionError(
+      'limits.slowConsumer',
+      `must be 'close', 'drop' or 'latest' (or a function of the channel), got ${describe(option)}`,
+      "omit it for the default ('close')",
     )
-  return () => option
+  return () => option as SlowConsumerPolicy
 }
 
-export function resolveOptions(options: ServerOptions): ResolvedOptions {
-  const limits = options.limits ?? {}
+/** A rate option: `{ perSecond, burst? }`, `false` (off) or undefined (the default). */
+export function resolveRate(
+  path: string,
+  value: unknown,
+  fallback: RateOptions | undefined,
+): RateOptions | undefined {
+  if (value === undefined) return fallback
+  if (value === false) return undefined
+  const o = objectOption(path, value, ['perSecond', 'burst'])
+  if (o.perSecond === undefined)
+    throw optionError(
+      `${path}.perSecond`,
+      'is required',
+      `pass { perSecond: n }, or false to turn the limit off`,
+    )
+  const perSecond = numberOption(`${path}.perSecond`, o.perSecond, 1)
+  const burst = numberOption(`${path}.burst`, o.burst, perSecond, { min: 1 })
+  return { perSecond, burst }
+}
+
+function resolveAuth(value: unknown): AuthOptions | undefined {
+  if (value === undefined) return undefined
+  const o = objectOption('auth', value, [
+    'secret',
+    'expiryGraceMs',
+    'issuer',
+    'audience',
+    'clockToleranceSec',
+    'requireChannelsClaim',
+  ])
+  const { secret } = o
+  if (secret === undefined || secret === null || secret === '')
+    throw optionError(
+      'auth.secret',
+      `is ${secret === '' ? 'empty' : String(secret)} (is the environment variable you read it from, e.g. JWT_SECRET, set?)`,
+      'set it to the HS256 secret that signs your tokens, or omit `auth` altogether to run open in development',
+    )
+  const bytes =
+    typeof secret === 'string'
+      ? Buffer.byteLength(secret)
+      : secret instanceof Uint8Array
+        ? secret.byteLength
+        : undefined
+  if (bytes === undefined)
+    throw optionError(
+      'auth.secret',
+      `must be a string or a Uint8Array, got ${describe(secret)}`,
+      'pass the HS256 secret',
+    )
+  if (bytes < 32)
+    throw optionError(
+      'auth.secret',
+      `is ${bytes} bytes; HS256 needs at least 32 (RFC 7518 section 3.2)`,
+      'use a longer secret, e.g. from `openssl rand -base64 32`',
+    )
+  stringOption('auth.issuer', o.issuer, 'pass the expected `iss`, or omit it')
+  stringOption('auth.audience', o.audience, 'pass the expected `aud`, or omit it')
+  numberOption('auth.clockToleranceSec', o.clockToleranceSec, 0, { min: 0 })
+  booleanOption('auth.requireChannelsClaim', o.requireChannelsClaim, false)
+  return value as AuthOptions
+}
+
+function resolveMetricsToken(value: unknown): string | undefined {
+  if (value === undefined || value === false) return undefined
+  const o = objectOption('metrics', value, ['registry', 'prefix', 'defaultMetrics', 'bearerToken'])
+  methodsOption('metrics.registry', o.registry, ['registerMetric', 'metrics'], 'pass a prom-client Registry')
+  if (
+    o.prefix !== undefined &&
+    !(typeof o.prefix === 'string' && /^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(o.prefix))
+  )
+    throw optionError(
+      'metrics.prefix',
+      `must be a Prometheus name prefix, got ${describe(o.prefix)}`,
+      'use letters, digits, "_" and ":", e.g. "holdfast_"',
+    )
+  booleanOption('metrics.defaultMetrics', o.defaultMetrics, false)
+  const token = o.bearerToken
+  if (token !== undefined && (typeof token !== 'string' || token.length < 16))
+    throw optionError(
+      'metrics.bearerToken',
+      'must be a string of at least 16 characters',
+      'use a long random token, e.g. from `openssl rand -hex 16`',
+    )
+  return token as string | undefined
+}
+
+/** The history options of the default broker; `memoryBroker` checks the values. */
+const HISTORY_KEYS = ['size', 'ttlMs', 'rememberIdle', 'maxBytes', 'maxChannels'] as const
+
+const SERVER_KEYS = [
+  'auth',
+  'authorize',
+  'authorizeConnection',
+  'allowedOrigins',
+  'history',
+  'idempotencyWindowMs',
+  'idempotencyMaxKeys',
+  'limits',
+  'sse',
+  'poll',
+  'http',
+  'broker',
+  'metrics',
+  'staticDir',
+  'basePath',
+  'clientAddress',
+  'logger',
+  'clock',
+  'random',
+] as const
+
+const LIMIT_KEYS = [
+  'maxMessageBytes',
+  'sendBufferBytes',
+  'slowConsumer',
+  'maxSubscriptionsPerConnection',
+  'pingIntervalMs',
+  'handshakeTimeoutMs',
+  'connectionRate',
+  'authFailureRate',
+  'publishRate',
+  'publishRatePerClient',
+  'maxConnectionsPerAddress',
+] as const
+
+export const DEFAULT_AUTH_FAILURE_RATE: RateOptions = { perSecond: 2, burst: 20 }
+export const DEFAULT_PUBLISH_RATE: RateOptions = { perSecond: 1000, burst: 2000 }
+export const DEFAULT_PUBLISH_RATE_PER_CLIENT: RateOptions = { perSecond: 2000, burst: 4000 }
+
+/** The default `clientAddress`: the socket's remote address. */
+export const socketAddress = (req: IncomingMessage): string => req.socket.remoteAddress ?? 'unknown'
+
+/**
+ * Checks every option and fills in the defaults. Anything wrong throws a `HoldfastServerError` that names
+ * the option and says how to fix it.
+ */
+export function resolveOptions(input: unknown): ResolvedOptions {
+  const options = objectOption('createServer options', input, SERVER_KEYS) as ServerOptions
+  const auth = resolveAuth(options.auth)
+  const limits = objectOption('limits', options.limits, LIMIT_KEYS) as LimitOptions
+  const sse = objectOption('sse', options.sse, ['heartbeatMs', 'retryMs']) as SseOptions
+  const poll = objectOption('poll', options.poll, ['timeoutMs', 'maxMessages']) as PollOptions
+  const http = objectOption('http', options.http, [
+    'headersTimeoutMs',
+    'requestTimeoutMs',
+    'keepAliveTimeoutMs',
+  ]) as HttpOptions
+  objectOption('history', options.history, HISTORY_KEYS)
+  numberOption('idempotencyWindowMs', options.idempotencyWindowMs, 300_000, { integer: true, min: 1 })
+  numberOption('idempotencyMaxKeys', options.idempotencyMaxKeys, 100_000, { integer: true, min: 1 })
+  if (
+    options.broker !== undefined &&
+    (options.history !== undefined ||
+      options.idempotencyWindowMs !== undefined ||
+      options.idempotencyMaxKeys !== undefined)
+  )
+    throw optionError(
+      options.history !== undefined ? 'history' : 'idempotencyWindowMs',
+      'configures the default broker, but a broker was passed',
+      'configure the broker you pass instead (e.g. redisBroker({ history }))',
+    )
+  methodsOption(
+    'broker',
+    options.broker,
+    ['publish', 'read', 'subscribe', 'onResync', 'close'],
+    'pass memoryBroker() or redisBroker({ url })',
+  )
+  methodsOption(
+    'logger',
+    options.logger,
+    ['debug', 'info', 'warn', 'error'],
+    'pass a pino logger or { debug, info, warn, error }',
+  )
+  methodsOption(
+    'clock',
+    options.clock,
+    ['now', 'setTimeout', 'clearTimeout'],
+    'pass systemClock or a test clock',
+  )
+  functionOption('random', options.random, 'a function returning a number in [0, 1)')
+  const authorize = functionOption<AuthorizeHook>(
+    'authorize',
+    options.authorize,
+    '(user, channel, action) => boolean',
+  )
+  const authorizeConnection = functionOption<ResolvedOptions['authorizeConnection']>(
+    'authorizeConnection',
+    options.authorizeConnection,
+    '(user) => boolean',
+  )
+  const clientAddress = functionOption<ResolvedOptions['clientAddress']>(
+    'clientAddress',
+    options.clientAddress,
+    '(req) => string',
+  )
+
   let basePath = options.basePath ?? ''
+  if (typeof basePath !== 'string')
+    throw optionError(
+      'basePath',
+      `must be a string, got ${describe(basePath)}`,
+      'use a path such as "/holdfast"',
+    )
   if (basePath.endsWith('/')) basePath = basePath.slice(0, -1)
-  if (basePath !== '' && !basePath.startsWith('/'))
-    throw new TypeError(`[holdfast] basePath must start with "/", got "${options.basePath}"`)
+  if (basePath !== '' && !/^\/[\w\-./~]*$/.test(basePath))
+    throw optionError(
+      'basePath',
+      `must start with "/" and be a plain path, got ${describe(options.basePath)}`,
+      'use a path such as "/holdfast"',
+    )
+  if (options.allowedOrigins !== undefined && !Array.isArray(options.allowedOrigins))
+    throw optionError(
+      'allowedOrigins',
+      `must be an array, got ${describe(options.allowedOrigins)}`,
+      'pass ["https://app.example.com"]',
+    )
   for (const origin of options.allowedOrigins ?? []) {
-    if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin))
-      throw new TypeError(
-        `[holdfast] allowedOrigins entry "${origin}" is not an origin; use "https://host[:port]" without a path, or "*"`,
+    if (origin !== '*' && !(typeof origin === 'string' && /^https?:\/\/[^/\s]+$/.test(origin)))
+      throw optionError(
+        'allowedOrigins',
+        `entry ${describe(origin)} is not an origin`,
+        'use "https://host[:port]" without a path, or "*"',
       )
   }
-  const metricsToken = options.metrics ? options.metrics.bearerToken : undefined
-  if (metricsToken !== undefined && (typeof metricsToken !== 'string' || metricsToken.length < 16))
-    throw new TypeError('[holdfast] metrics.bearerToken must be a string of at least 16 characters')
+  stringOption('staticDir', options.staticDir, 'pass the directory of a built site')
+  const metricsToken = resolveMetricsToken(options.metrics)
+  const headersTimeoutMs = numberOption('http.headersTimeoutMs', http.headersTimeoutMs, 10_000)
+  const requestTimeoutMs = numberOption('http.requestTimeoutMs', http.requestTimeoutMs, 30_000)
+  if (headersTimeoutMs > requestTimeoutMs)
+    throw optionError(
+      'http.headersTimeoutMs',
+      `(${headersTimeoutMs}) must be at most http.requestTimeoutMs (${requestTimeoutMs})`,
+      'the headers are part of the request; raise requestTimeoutMs or lower headersTimeoutMs',
+    )
+  const connectionRate =
+    limits.connectionRate === undefined
+      ? undefined
+      : (() => {
+          const o = objectOption('limits.connectionRate', limits.connectionRate, [
+            'perSecond',
+            'burst',
+            'maxRetryAfterMs',
+          ])
+          const rate = resolveRate(
+            'limits.connectionRate',
+            { perSecond: o.perSecond, ...(o.burst === undefined ? {} : { burst: o.burst }) },
+            undefined,
+          )!
+          const maxRetryAfterMs = numberOption(
+            'limits.connectionRate.maxRetryAfterMs',
+            o.maxRetryAfterMs,
+            30_000,
+          )
+          return { ...rate, maxRetryAfterMs }
+        })()
   return {
-    auth: options.auth,
-    expiryGraceMs: positive('auth.expiryGraceMs', options.auth?.expiryGraceMs, 5000),
-    authorize: options.authorize ?? (() => true),
-    authorizeConnection: options.authorizeConnection ?? (() => true),
+    auth,
+    expiryGraceMs: numberOption('auth.expiryGraceMs', auth?.expiryGraceMs, 5000),
+    authorize: authorize ?? authorizeByChannelsClaim({ required: auth?.requireChannelsClaim === true }),
+    authorizeConnection: authorizeConnection ?? (() => true),
     allowedOrigins: options.allowedOrigins,
-    maxMessageBytes: positive('limits.maxMessageBytes', limits.maxMessageBytes, 128 * 1024),
-    sendBufferBytes: positive('limits.sendBufferBytes', limits.sendBufferBytes, 512 * 1024),
+    maxMessageBytes: numberOption('limits.maxMessageBytes', limits.maxMessageBytes, 128 * 1024, {
+      integer: true,
+      min: 1,
+    }),
+    sendBufferBytes: numberOption('limits.sendBufferBytes', limits.sendBufferBytes, 512 * 1024, {
+      integer: true,
+      min: 1,
+    }),
     slowConsumer: resolveSlowConsumer(limits.slowConsumer),
-    maxSubscriptionsPerConnection: positive(
+    maxSubscriptionsPerConnection: numberOption(
       'limits.maxSubscriptionsPerConnection',
       limits.maxSubscriptionsPerConnection,
       100,
+      { integer: true, min: 1 },
     ),
-    pingIntervalMs: positive('limits.pingIntervalMs', limits.pingIntervalMs, 25_000),
-    handshakeTimeoutMs: positive('limits.handshakeTimeoutMs', limits.handshakeTimeoutMs, 10_000),
-    connectionRate: limits.connectionRate,
-    sseHeartbeatMs: positive('sse.heartbeatMs', options.sse?.heartbeatMs, 15_000),
-    sseRetryMs: positive('sse.retryMs', options.sse?.retryMs, 1000),
-    pollTimeoutMs: positive('poll.timeoutMs', options.poll?.timeoutMs, 25_000),
-    pollMaxMessages: positive('poll.maxMessages', options.poll?.maxMessages, 500),
+    pingIntervalMs: numberOption('limits.pingIntervalMs', limits.pingIntervalMs, 25_000),
+    handshakeTimeoutMs: numberOption('limits.handshakeTimeoutMs', limits.handshakeTimeoutMs, 10_000),
+    connectionRate,
+    authFailureRate: resolveRate('limits.authFailureRate', limits.authFailureRate, DEFAULT_AUTH_FAILURE_RATE),
+    publishRate: resolveRate('limits.publishRate', limits.publishRate, DEFAULT_PUBLISH_RATE),
+    publishRatePerClient: resolveRate(
+      'limits.publishRatePerClient',
+      limits.publishRatePerClient,
+      DEFAULT_PUBLISH_RATE_PER_CLIENT,
+    ),
+    maxConnectionsPerAddress:
+      limits.maxConnectionsPerAddress === undefined
+        ? undefined
+        : numberOption('limits.maxConnectionsPerAddress', limits.maxConnectionsPerAddress, 0, {
+            integer: true,
+            min: 1,
+          }),
+    sseHeartbeatMs: numberOption('sse.heartbeatMs', sse.heartbeatMs, 15_000),
+    sseRetryMs: numberOption('sse.retryMs', sse.retryMs, 1000, { integer: true, min: 0 }),
+    pollTimeoutMs: numberOption('poll.timeoutMs', poll.timeoutMs, 25_000),
+    pollMaxMessages: numberOption('poll.maxMessages', poll.maxMessages, 500, { integer: true, min: 1 }),
+    headersTimeoutMs,
+    requestTimeoutMs,
+    keepAliveTimeoutMs: numberOption('http.keepAliveTimeoutMs', http.keepAliveTimeoutMs, 5000),
     staticDir: options.staticDir,
     basePath,
+    clientAddress: clientAddress ?? socketAddress,
     metricsToken,
   }
 }

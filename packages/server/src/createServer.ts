@@ -10,22 +10,27 @@ import { Endpoint, isChannelName, isIdempotencyKey, type PublishResponse } from 
 import type { Registry } from 'prom-client'
 import { createAuthenticator } from './auth/createAuthenticator'
 import type { Broker, PublishOptions } from './broker/Broker'
-import { memoryBroker } from './broker/memoryBroker'
+import { type MemoryBroker, memoryBroker } from './broker/memoryBroker'
 import { systemClock } from './Clock'
 import { ConnectionRegistry } from './ConnectionRegistry'
+import { encodePayload } from './encodePayload'
 import { HoldfastServerError } from './HoldfastServerError'
 import { createRequestHandler, endpointOf } from './http/createRequestHandler'
 import { sendError } from './http/responses'
 import { rejectUpgrade } from './http/upgradeResponse'
 import { errorFields, silentLogger } from './Logger'
 import { ConnectionAdmission } from './limits/ConnectionAdmission'
+import { KeyedRateLimiter, Rate } from './limits/RateLimiter'
 import { createServerMetrics, noMetrics } from './metrics/ServerMetrics'
-import type { ServerContext } from './ServerContext'
+import type { ResyncListener, ServerContext } from './ServerContext'
 import { resolveOptions, type ServerOptions } from './ServerOptions'
 import { createWebSocketHandler } from './transports/websocketHandler'
 
 export interface ListenOptions {
-  /** Interface to bind. Defaults to Node's default (every interface). */
+  /**
+   * Interface to bind. Defaults to every interface when `auth` is set, and to `127.0.0.1` when the server
+   * runs open (development mode), so an open server is never reachable from the network by accident.
+   */
   host?: string
 }
 
@@ -70,22 +75,27 @@ export function createServer(options: ServerOptions = {}): HoldfastServer {
   const clock = options.clock ?? systemClock
   const logger = options.logger ?? silentLogger
   const ownsBroker = options.broker === undefined
-  const broker =
+  let draining = false
+  const connections = new ConnectionRegistry(resolved.maxConnectionsPerAddress)
+  let ownBroker: MemoryBroker | undefined
+  const metrics =
+    options.metrics === false
+      ? noMetrics
+      : createServerMetrics(options.metrics ?? {}, connections, clock, () => ownBroker?.stats())
+  const broker: Broker =
     options.broker ??
-    memoryBroker({
+    // biome-ignore lint/suspicious/noAssignInExpressions: the default broker is also kept for its stats
+    (ownBroker = memoryBroker({
       ...(options.history === undefined ? {} : { history: options.history }),
       ...(options.idempotencyWindowMs === undefined
         ? {}
         : { idempotencyWindowMs: options.idempotencyWindowMs }),
+      ...(options.idempotencyMaxKeys === undefined ? {} : { idempotencyMaxKeys: options.idempotencyMaxKeys }),
+      onEvict: (eviction) => metrics.historyEvicted(eviction),
       clock,
       logger,
-    })
-  if (options.broker && options.history)
-    logger.warn({}, '[holdfast] `history` is ignored when a broker is passed; configure the broker instead')
-  let draining = false
-  const connections = new ConnectionRegistry()
-  const metrics =
-    options.metrics === false ? noMetrics : createServerMetrics(options.metrics ?? {}, connections, clock)
+    }))
+  const resyncListeners = new Set<ResyncListener>()
   const ctx: ServerContext = {
     options: resolved,
     broker,
@@ -94,9 +104,21 @@ export function createServer(options: ServerOptions = {}): HoldfastServer {
     logger,
     random: options.random ?? Math.random,
     connections,
-    admission: resolved.connectionRate ? new ConnectionAdmission(resolved.connectionRate, clock) : undefined,
+    limits: {
+      admission: resolved.connectionRate
+        ? new ConnectionAdmission(resolved.connectionRate, clock)
+        : undefined,
+      authFailures: resolved.authFailureRate
+        ? new KeyedRateLimiter(resolved.authFailureRate, clock)
+        : undefined,
+      publishPerClient: resolved.publishRatePerClient
+        ? new KeyedRateLimiter(resolved.publishRatePerClient, clock)
+        : undefined,
+      publishPerConnection: resolved.publishRate ? new Rate(resolved.publishRate) : undefined,
+    },
     metrics,
-    resyncListeners: new Set(),
+    resyncListeners,
+    feeds: { broker, maxBufferedBytes: resolved.sendBufferBytes, logger, resyncListeners },
     isDraining: () => draining,
   }
   const stopResync = broker.onResync((channels) => {
@@ -109,7 +131,7 @@ export function createServer(options: ServerOptions = {}): HoldfastServer {
     )
     for (const listener of [...ctx.resyncListeners]) {
       try {
-        listener(channels)
+        listener.resync(channels)
       } catch (error) {
         logger.error(errorFields(error), '[holdfast] resync listener failed')
       }
@@ -149,7 +171,15 @@ export function createServer(options: ServerOptions = {}): HoldfastServer {
     }
     const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       try {
-        const pathname = new URL(req.url ?? '/', 'http://holdfast.invalid').pathname
+        let pathname: string
+        try {
+          pathname = new URL(req.url ?? '/', 'http://holdfast.invalid').pathname
+        } catch {
+          // Anyone can send a malformed request line: a typed 400, never an error-level log line.
+          socket.on('error', () => {})
+          rejectUpgrade(socket, 400, 'bad_request', 'malformed request URL')
+          return
+        }
         if (endpointOf(pathname, resolved.basePath) === Endpoint.WebSocket) {
           websocket.handleUpgrade(req, socket, head)
         } else if (server.listenerCount('upgrade') === 1) {
@@ -229,13 +259,22 @@ export function createServer(options: ServerOptions = {}): HoldfastServer {
   return {
     async listen(port = 0, listenOptions = {}) {
       if (httpServer) throw new Error('[holdfast] already listening or attached')
-      const server = createHttpServer()
+      const server = createHttpServer({
+        headersTimeout: resolved.headersTimeoutMs,
+        requestTimeout: resolved.requestTimeoutMs,
+        keepAliveTimeout: resolved.keepAliveTimeoutMs,
+        // How often the two timeouts above are enforced (Node's default, 30 s, would let a slowloris
+        // connection sit 30 s past them).
+        connectionsCheckingInterval: Math.min(1000, resolved.headersTimeoutMs),
+      })
       attach(server)
       ownsHttpServer = true
+      // An open server is for development: it binds loopback unless a host is given explicitly.
+      const host = listenOptions.host ?? (resolved.auth ? undefined : '127.0.0.1')
       try {
         await new Promise<void>((resolve, reject) => {
           server.once('error', reject)
-          const bind = { port, ...(listenOptions.host === undefined ? {} : { host: listenOptions.host }) }
+          const bind = { port, ...(host === undefined ? {} : { host }) }
           server.listen(bind, () => {
             server.off('error', reject)
             resolve()
@@ -250,7 +289,10 @@ export function createServer(options: ServerOptions = {}): HoldfastServer {
         throw error
       }
       server.on('error', (error) => logger.error(errorFields(error), '[holdfast] HTTP server error'))
-      logger.info({ url: baseUrl() }, '[holdfast] listening')
+      logger.info(
+        { url: baseUrl(), open: !resolved.auth, host: host ?? 'every interface' },
+        '[holdfast] listening',
+      )
     },
 
     attach,
@@ -263,18 +305,7 @@ export function createServer(options: ServerOptions = {}): HoldfastServer {
         )
       if (publishOptions.idempotencyKey !== undefined && !isIdempotencyKey(publishOptions.idempotencyKey))
         throw new HoldfastServerError('bad_request', 'idempotencyKey must be 1 to 200 printable characters')
-      let json: string | undefined
-      try {
-        json = JSON.stringify(data)
-      } catch (error) {
-        throw new HoldfastServerError('bad_request', 'data must be JSON-serializable', { cause: error })
-      }
-      if (json === undefined) throw new HoldfastServerError('bad_request', 'data must be JSON-serializable')
-      if (Buffer.byteLength(json) > resolved.maxMessageBytes)
-        throw new HoldfastServerError(
-          'message_too_large',
-          `data exceeds maxMessageBytes (${resolved.maxMessageBytes})`,
-        )
+      const json = encodePayload(data, resolved.maxMessageBytes)
       const result = await broker.publish(channel, json, publishOptions)
       metrics.published('server', result.duplicate)
       return { cursor: result.cursor, duplicate: result.duplicate }

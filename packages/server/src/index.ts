@@ -1,3 +1,10 @@
+export {
+  authorizeByChannelsClaim,
+  CHANNELS_CLAIM,
+  type ChannelsClaimOptions,
+  channelsClaimAllows,
+  matchesChannelPattern,
+} from './auth/channelsClaim'
 export type { AuthOptions, AuthUser } from './auth/createAuthenticator'
 export type {
   Broker,
@@ -9,7 +16,14 @@ export type {
   StoredMessage,
 } from './broker/Broker'
 export { createStoredMessage, type StoredMessageInit } from './broker/createStoredMessage'
-export { type HistoryOptions, type MemoryBrokerOptions, memoryBroker } from './broker/memoryBroker'
+export {
+  type HistoryEviction,
+  type HistoryOptions,
+  type MemoryBroker,
+  type MemoryBrokerOptions,
+  type MemoryBrokerStats,
+  memoryBroker,
+} from './broker/memoryBroker'
 export { type RedisBroker, type RedisBrokerOptions, redisBroker } from './broker/redisBroker'
 export { type Clock, systemClock, type TimerHandle } from './Clock'
 export {
@@ -18,13 +32,15 @@ export {
   type HoldfastServer,
   type ListenOptions,
 } from './createServer'
-export { HoldfastServerError } from './HoldfastServerError'
+export { HoldfastServerError, type HoldfastServerErrorOptions } from './HoldfastServerError'
 export type { LogFields, Logger } from './Logger'
 export type { ConnectionRateOptions } from './limits/ConnectionAdmission'
+export type { RateOptions } from './limits/RateLimiter'
 export type { MetricsOptions } from './metrics/ServerMetrics'
 export type {
   AuthorizeHook,
   ChannelAction,
+  HttpOptions,
   LimitOptions,
   PollOptions,
   ServerOptions,

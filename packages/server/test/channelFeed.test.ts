@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { ChannelFeed, type FeedFailure, type FeedSink } from '../src/delivery/ChannelFeed'
 import { type Broker, createStoredMessage, memoryBroker, type StoredMessage } from '../src/index'
 import { silentLogger } from '../src/Logger'
+import type { ResyncListener } from '../src/ServerContext'
 
 /** A connection whose buffer only empties when the test says so. */
 function fakeSink() {
@@ -55,16 +56,10 @@ describe('ChannelFeed', () => {
   it('paces a replay larger than the send buffer by waiting for drains, instead of failing the consumer', async () => {
     const { broker, epoch } = await filledBroker(100, 1000)
     const fake = fakeSink()
-    const feed = new ChannelFeed({
-      broker,
-      channel: 'c',
-      since: `${epoch}:0`,
-      sink: fake.sink,
-      maxBufferedBytes: 10_000,
-      logger: silentLogger,
-      resyncListeners: new Set(),
-      pageSize: 30,
-    })
+    const feed = new ChannelFeed(
+      { broker, maxBufferedBytes: 10_000, logger: silentLogger, resyncListeners: new Set(), pageSize: 30 },
+      { channel: 'c', since: `${epoch}:0`, sink: fake.sink },
+    )
     const first = await feed.open()
     feed.start(first!)
     await tick()
@@ -89,15 +84,10 @@ describe('ChannelFeed', () => {
   it('gives up as a slow consumer when live messages pile up behind a stalled replay', async () => {
     const { broker, epoch } = await filledBroker(20, 1000)
     const fake = fakeSink()
-    const feed = new ChannelFeed({
-      broker,
-      channel: 'c',
-      since: `${epoch}:0`,
-      sink: fake.sink,
-      maxBufferedBytes: 10_000,
-      logger: silentLogger,
-      resyncListeners: new Set(),
-    })
+    const feed = new ChannelFeed(
+      { broker, maxBufferedBytes: 10_000, logger: silentLogger, resyncListeners: new Set() },
+      { channel: 'c', since: `${epoch}:0`, sink: fake.sink },
+    )
     feed.start((await feed.open())!)
     await tick()
     expect(fake.waiting).toBe(true)
@@ -112,16 +102,10 @@ describe('ChannelFeed', () => {
     it(`keeps the subscription under the '${policy}' policy when live messages pile up behind a stalled replay`, async () => {
       const { broker, epoch } = await filledBroker(20, 1000)
       const fake = fakeSink()
-      const feed = new ChannelFeed({
-        broker,
-        channel: 'c',
-        since: `${epoch}:0`,
-        sink: fake.sink,
-        maxBufferedBytes: 10_000,
-        policy,
-        logger: silentLogger,
-        resyncListeners: new Set(),
-      })
+      const feed = new ChannelFeed(
+        { broker, maxBufferedBytes: 10_000, logger: silentLogger, resyncListeners: new Set() },
+        { channel: 'c', since: `${epoch}:0`, sink: fake.sink, policy },
+      )
       feed.start((await feed.open())!)
       await tick()
       expect(fake.waiting).toBe(true)
@@ -167,14 +151,10 @@ describe('ChannelFeed', () => {
       close: async () => {},
     }
     const fake = fakeSink()
-    const feed = new ChannelFeed({
-      broker,
-      channel: 'c',
-      sink: fake.sink,
-      maxBufferedBytes: 10_000,
-      logger: silentLogger,
-      resyncListeners: new Set(),
-    })
+    const feed = new ChannelFeed(
+      { broker, maxBufferedBytes: 10_000, logger: silentLogger, resyncListeners: new Set() },
+      { channel: 'c', sink: fake.sink },
+    )
     feed.start((await feed.open())!)
     await tick()
     for (const listener of listeners)
@@ -198,22 +178,17 @@ describe('ChannelFeed', () => {
         return broker.read(channel, options)
       },
     }
-    const resyncListeners = new Set<(channels?: ReadonlySet<string>) => void>()
+    const resyncListeners = new Set<ResyncListener>()
     const fake = fakeSink()
-    const feed = new ChannelFeed({
-      broker: counting,
-      channel: 'c',
-      since: `${epoch}:0`,
-      sink: fake.sink,
-      maxBufferedBytes: 10_000,
-      logger: silentLogger,
-      resyncListeners,
-    })
+    const feed = new ChannelFeed(
+      { broker: counting, maxBufferedBytes: 10_000, logger: silentLogger, resyncListeners },
+      { channel: 'c', since: `${epoch}:0`, sink: fake.sink },
+    )
     feed.start((await feed.open())!)
     while (fake.written.length < 1) await tick()
     const resync = async (channels?: ReadonlySet<string>) => {
       const before = reads
-      for (const listener of resyncListeners) listener(channels)
+      for (const listener of resyncListeners) listener.resync(channels)
       for (let i = 0; i < 5; i++) await tick()
       return reads - before
     }

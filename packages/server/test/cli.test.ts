@@ -17,8 +17,12 @@ interface Running {
   exited: Promise<number | null>
 }
 
-async function startCli(args: string[], env: Record<string, string> = {}): Promise<Running> {
-  const child = spawn(process.execPath, [cli, '--port', '0', '--host', '127.0.0.1', ...args], {
+async function startCli(
+  args: string[],
+  env: Record<string, string> = {},
+  host: string[] = ['--host', '127.0.0.1'],
+): Promise<Running> {
+  const child = spawn(process.execPath, [cli, '--port', '0', ...host, ...args], {
     env: { ...process.env, HOLDFAST_SECRET: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
@@ -38,7 +42,7 @@ async function startCli(args: string[], env: Record<string, string> = {}): Promi
     const match = /holdfast-server listening on (http:\/\/\S+)/.exec(stdout)
     if (!match) throw new Error(`no listening line yet; stdout=${stdout} stderr=${stderr}`)
     return match[1]!
-  }, 10_000)
+  })
   return { child, url, stderr: () => stderr, exited }
 }
 
@@ -109,6 +113,55 @@ describe('holdfast-server CLI', () => {
     expect(await (await fetch(`${server.url}/`)).text()).toBe('<title>chat</title>')
     expect(await (await fetch(`${server.url}/room/1`)).text()).toBe('<title>chat</title>')
     expect((await fetch(`${server.url}/health`)).status).toBe(200)
+  })
+
+  it('binds 127.0.0.1 when running open without --host, and says so', async () => {
+    const server = await startCli([], {}, [])
+    expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+    expect(server.stderr()).toContain('It listens on 127.0.0.1 only')
+    const port = new URL(server.url).port
+    const overIpv6 = await fetch(`http://[::1]:${port}/health`).then(
+      (r) => r.status,
+      () => 'refused',
+    )
+    expect(overIpv6).toBe('refused')
+    server.child.kill('SIGTERM')
+    expect(await server.exited).toBe(0)
+  })
+
+  it('restricts channels with --require-channels-claim and sets limits from flags', async () => {
+    const server = await startCli(['--require-channels-claim', '--publish-rate-per-client', '1/2'], {
+      HOLDFAST_SECRET: SECRET,
+    })
+    const plain = { authorization: `Bearer ${await signToken()}` }
+    expect((await fetch(`${server.url}/poll?channel=user.alice.inbox`, { headers: plain })).status).toBe(403)
+    const claimed = { authorization: `Bearer ${await signToken({ channels: ['chat.*'] })}` }
+    expect((await fetch(`${server.url}/poll?channel=chat.1&timeoutMs=0`, { headers: claimed })).status).toBe(
+      200,
+    )
+    expect((await fetch(`${server.url}/poll?channel=user.alice.inbox`, { headers: claimed })).status).toBe(
+      403,
+    )
+    const publish = () =>
+      fetch(`${server.url}/publish`, {
+        method: 'POST',
+        headers: claimed,
+        body: '{"channel":"chat.1","data":1}',
+      })
+    expect([(await publish()).status, (await publish()).status, (await publish()).status]).toEqual([
+      200, 200, 429,
+    ])
+    server.child.kill('SIGTERM')
+    expect(await server.exited).toBe(0)
+  })
+
+  it('refuses a secret too short for HS256 with a message that says how to fix it', async () => {
+    const result = await run(['--port', '0', '--secret', 'S'])
+    expect(result.code).toBe(1)
+    expect(result.stderr).toContain('auth.secret is 1 bytes; HS256 needs at least 32')
+    const rate = await run(['--publish-rate', 'fast'])
+    expect(rate.code).toBe(2)
+    expect(rate.stderr).toContain('--publish-rate must be N (per second), N/BURST or off')
   })
 
   it('prints usage for --help and refuses bad arguments', async () => {

@@ -1,7 +1,8 @@
 import { CloseCode, parseRetryAfterReason } from '@holdfast/protocol'
 import { describe, expect, it } from 'vitest'
 import { ConnectionAdmission } from '../src/limits/ConnectionAdmission'
-import { connect, openSse, startServer, TestSocket, wsUrl } from './helpers/fixtures'
+import { KeyedRateLimiter } from '../src/limits/RateLimiter'
+import { connect, openSse, SECRET, signToken, startServer, TestSocket, wsUrl } from './helpers/fixtures'
 import { ManualClock } from './helpers/manualClock'
 
 describe('ConnectionAdmission (token bucket)', () => {
@@ -59,7 +60,7 @@ describe('ConnectionAdmission (token bucket)', () => {
 })
 
 describe('limits.connectionRate on every transport', () => {
-  it('closes a WebSocket past the limit with 4003 and a retry hint, answers SSE and new polls 503 with Retry-After', async () => {
+  it('closes a WebSocket past the limit with 4003 and a retry hint, answers SSE and new polls 429 with Retry-After', async () => {
     const clock = new ManualClock()
     const server = await startServer({
       clock,
@@ -71,16 +72,17 @@ describe('limits.connectionRate on every transport', () => {
 
     const refused = new TestSocket(wsUrl(server))
     await refused.opened
+    refused.send({ type: 'connect' })
     const closed = await refused.closed
     expect(closed.code).toBe(CloseCode.RateLimited)
     expect(parseRetryAfterReason(closed.reason)).toBe(500)
 
     const sse = await fetch(`${server.url}/sse?channel=a`)
-    expect(sse.status).toBe(503)
+    expect(sse.status).toBe(429)
     expect(sse.headers.get('retry-after')).toBe('1')
     expect((await sse.json()).error.code).toBe('rate_limited')
     const poll = await fetch(`${server.url}/poll?channel=a`)
-    expect(poll.status).toBe(503)
+    expect(poll.status).toBe(429)
     expect((await poll.json()).error.code).toBe('rate_limited')
     // A poll that continues a session (a cursor for every channel) is not a new connection.
     const epoch = stream.events[0]!.id!.split('=')[1]!.split(':')[0]
@@ -96,9 +98,93 @@ describe('limits.connectionRate on every transport', () => {
     expect((await fetch(`${server.url}/poll?channel=a`)).status).toBe(200)
   })
 
+  it('is spent only by authenticated connections: a flood without valid tokens never locks a valid user out', async () => {
+    const clock = new ManualClock()
+    const server = await startServer({
+      clock,
+      auth: { secret: SECRET },
+      // No refill while the test runs: one admission in all. (Failed tokens have a limit of their own,
+      // limits.authFailureRate, off here so every stranger is answered as a stranger.)
+      limits: { connectionRate: { perSecond: 0.001, burst: 1 }, authFailureRate: false, pingIntervalMs: 1e9 },
+    })
+    const statuses = new Set<number>()
+    for (let i = 0; i < 60; i++) statuses.add((await fetch(`${server.url}/sse?channel=x`)).status)
+    for (let i = 0; i < 10; i++) {
+      const stranger = new TestSocket(wsUrl(server))
+      await stranger.opened
+      stranger.send(i % 2 === 0 ? { type: 'connect' } : { type: 'connect', token: 'not.a.jwt' })
+      await stranger.closed
+    }
+    // Strangers were refused as strangers, never as "too many connections".
+    expect([...statuses]).toEqual([401])
+    const token = await signToken()
+    const stream = await openSse(server, 'channel=x', { authorization: `Bearer ${token}` })
+    expect(stream.response.status).toBe(200)
+    await stream.until((s) => s.events.length === 1)
+    // That valid stream took the only slot; the next valid connection waits for its own.
+    const second = new TestSocket(wsUrl(server))
+    await second.opened
+    second.send({ type: 'connect', token })
+    expect((await second.closed).code).toBe(CloseCode.RateLimited)
+  })
+
   it('admits everyone when no limit is set', async () => {
     const server = await startServer()
     const sockets = await Promise.all(Array.from({ length: 20 }, () => connect(server)))
     expect(sockets).toHaveLength(20)
+  })
+})
+
+describe('limits.authFailureRate: failed authentications per address, on their own', () => {
+  it('answers an address that keeps failing with 429 / 4003 and a retry hint, and still lets a valid token in', async () => {
+    const clock = new ManualClock()
+    const server = await startServer({
+      clock,
+      auth: { secret: SECRET },
+      limits: { authFailureRate: { perSecond: 1, burst: 3 }, pingIntervalMs: 1e9 },
+    })
+    const bad = { authorization: 'Bearer not.a.jwt' }
+    const statuses = []
+    for (let i = 0; i < 4; i++)
+      statuses.push((await fetch(`${server.url}/poll?channel=a`, { headers: bad })).status)
+    expect(statuses).toEqual([401, 401, 401, 429])
+    const limited = await fetch(`${server.url}/publish`, { method: 'POST', headers: bad, body: '{}' })
+    expect(limited.status).toBe(429)
+    expect(limited.headers.get('retry-after')).toBe('1')
+    expect((await limited.json()).error.code).toBe('rate_limited')
+
+    const refused = new TestSocket(wsUrl(server))
+    await refused.opened
+    refused.send({ type: 'connect', token: 'not.a.jwt' })
+    const closed = await refused.closed
+    expect(closed.code).toBe(CloseCode.RateLimited)
+    expect(parseRetryAfterReason(closed.reason)).toBe(1000)
+
+    const token = await signToken()
+    const good = await fetch(`${server.url}/poll?channel=a&timeoutMs=0`, {
+      headers: { authorization: `Bearer ${token}` },
+    })
+    expect(good.status).toBe(200)
+    await connect(server, token)
+    // The bucket refills: after a quiet second the address gets a plain 401 again.
+    clock.advance(4000)
+    expect((await fetch(`${server.url}/poll?channel=a`, { headers: bad })).status).toBe(401)
+  })
+})
+
+describe('KeyedRateLimiter', () => {
+  it('keeps a bucket per key, bounded by maxKeys (least recently used forgotten first)', () => {
+    const clock = new ManualClock()
+    const limiter = new KeyedRateLimiter({ perSecond: 1, burst: 1, maxKeys: 2 }, clock)
+    expect(limiter.take('a')).toEqual({ allowed: true })
+    expect(limiter.take('a')).toEqual({ allowed: false, retryAfterMs: 1000 })
+    expect(limiter.take('b').allowed).toBe(true)
+    expect(limiter.take('a').allowed).toBe(false)
+    // A third key pushes out the least recently used one ('b'), never more than two are kept.
+    expect(limiter.take('c').allowed).toBe(true)
+    expect(limiter.size).toBe(2)
+    expect(limiter.take('b').allowed).toBe(true)
+    expect(limiter.take('x'.repeat(10_000)).allowed).toBe(true)
+    expect(limiter.size).toBe(2)
   })
 })

@@ -103,7 +103,7 @@ describe('logs', () => {
         await admin.quit()
       })
       await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub')
-      await eventually(() => expect(text()).toContain('Redis subscriber is back'), 5000)
+      await eventually(() => expect(text()).toContain('Redis subscriber is back'))
     }
     await server.close({ timeoutMs: 500 })
 

@@ -94,8 +94,9 @@ describe('GET /metrics', () => {
   it('counts auth failures and rate-limited connects', async () => {
     const server = await startServer({
       auth: { secret: SECRET },
-      limits: { connectionRate: { perSecond: 0.001, burst: 2 } },
+      limits: { connectionRate: { perSecond: 0.001, burst: 1 } },
     })
+    const token = await signToken()
     const bad = new TestSocket(wsUrl(server))
     await bad.opened
     bad.send({ type: 'connect', token: 'not.a.jwt' })
@@ -106,10 +107,14 @@ describe('GET /metrics', () => {
         .status,
     ).toBe(401)
     expect((await fetch(`${server.url}/publish`, { method: 'POST', body: '{}' })).status).toBe(401)
+    // Refused tokens spent nothing; the one slot goes to the first valid connection.
+    await connect(server, token)
     const limited = new TestSocket(wsUrl(server))
     await limited.opened
+    limited.send({ type: 'connect', token })
     expect((await limited.closed).code).toBe(CloseCode.RateLimited)
-    expect((await fetch(`${server.url}/poll?channel=a`)).status).toBe(503)
+    const headers = { authorization: `Bearer ${token}` }
+    expect((await fetch(`${server.url}/poll?channel=a`, { headers })).status).toBe(429)
 
     const m = await scrape(server)
     expect(m.get('holdfast_auth_failures_total{transport="websocket",code="unauthorized"}')).toBe(1)

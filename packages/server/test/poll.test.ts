@@ -58,8 +58,8 @@ describe('GET /poll', () => {
     const short = poll(server, `${query}&timeoutMs=1000`)
     await eventually(() => expect(clock.pending).toBe(idleTimers + 1))
     clock.advance(999)
-    // Give a wrong early answer the chance to arrive before asserting there is none.
-    await new Promise((resolve) => setTimeout(resolve, 20))
+    // The hold is a timer on the server's clock: still pending 1 ms before it is due, so nothing answered.
+    expect(clock.pending).toBe(idleTimers + 1)
     expect(short.isSettled()).toBe(false)
     clock.advance(1)
     expect((await short.answer).body).toEqual({ since, messages: [], subscribed: [] })
@@ -67,7 +67,7 @@ describe('GET /poll', () => {
     const long = poll(server, `${query}&timeoutMs=600000`)
     await eventually(() => expect(clock.pending).toBe(idleTimers + 1))
     clock.advance(24_999)
-    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(clock.pending).toBe(idleTimers + 1)
     expect(long.isSettled()).toBe(false)
     clock.advance(1)
     expect((await long.answer).body.since).toBe(since)

@@ -104,7 +104,12 @@ describe('graceful shutdown', () => {
     const registry = new ConnectionRegistry()
     registry.drainAll(1000, () => 0.25)
     const drained: number[] = []
-    registry.add({ transport: 'websocket', drain: (ms) => drained.push(ms), terminate: () => {} })
+    registry.add({
+      transport: 'websocket',
+      address: '127.0.0.1',
+      drain: (ms) => drained.push(ms),
+      terminate: () => {},
+    })
     expect(drained).toEqual([])
     await Promise.resolve()
     expect(drained).toEqual([250])

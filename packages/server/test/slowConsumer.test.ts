@@ -75,11 +75,11 @@ describe('slow consumer policies', () => {
     expect(server.connectionCount).toBe(2)
     resume(slow)
     await server.publish('firehose', { n: sent++, pad: '' })
-    await eventually(() => expect(numbers(slow, 'firehose').at(-1)).toBe(sent - 1), 5000)
+    await eventually(() => expect(numbers(slow, 'firehose').at(-1)).toBe(sent - 1))
     const got = numbers(slow, 'firehose')
     expect(got.length).toBeLessThan(sent)
     expect(got.every((n, i) => i === 0 || n > got[i - 1]!)).toBe(true)
-    await eventually(() => expect(numbers(fast, 'firehose')).toHaveLength(sent), 5000)
+    await eventually(() => expect(numbers(fast, 'firehose')).toHaveLength(sent))
     expect(numbers(fast, 'firehose')).toEqual(Array.from({ length: sent }, (_, i) => i))
   })
 
@@ -95,7 +95,7 @@ describe('slow consumer policies', () => {
     expect(await metric(server, 'holdfast_slow_consumer_closes_total')).toBe(0)
     resume(slow)
     // No new publish: the parked newest message goes out when the socket drains.
-    await eventually(() => expect(numbers(slow, 'prices').at(-1)).toBe(sent - 1), 5000)
+    await eventually(() => expect(numbers(slow, 'prices').at(-1)).toBe(sent - 1))
     const got = numbers(slow, 'prices')
     expect(got.length).toBeLessThan(sent)
     expect(got.every((n, i) => i === 0 || n > got[i - 1]!)).toBe(true)
@@ -134,31 +134,34 @@ describe('slow consumer policies', () => {
     expect(await metric(server, 'holdfast_slow_consumer_closes_total')).toBe(0)
     response.resume()
     await server.publish('feed', { marker: true })
-    await eventually(() => expect(sse.text).toContain('"marker":true'), 5000)
+    await eventually(() => expect(sse.text).toContain('"marker":true'))
     expect(sse.ended).toBe(false)
   })
 })
 
 /**
- * 100 clients stop reading while ~10,000 messages a second (4 KiB each) fan out for 3 seconds. Without a
- * send limit every unread message would queue in the server for each of them; with it, memory stays flat
- * and the clients that do read get every message, in order.
+ * 100 clients stop reading while 6,000 messages of 4 KiB fan out (24 MB to each of them). Without a send
+ * limit every unread message would queue in the server for each of them (about 2.4 GB); with it, what the
+ * server holds is its history plus at most the send buffer per connection, and the clients that do read get
+ * every message, in order. The test asserts those guarantees, counted in messages and bytes, never a
+ * speed: how fast this machine publishes changes nothing it checks.
  */
 const gc = (() => {
   v8.setFlagsFromString('--expose-gc')
   return runInNewContext('gc') as () => void
 })()
-const RETAINED_BOUND_MB = 60
-const RSS_BOUND_MB = 250
+const MESSAGES = 6000
+const SEND_BUFFER = 64 * 1024
+const SLOW = 100
 
 describe('memory under 100 slow consumers', () => {
   for (const policy of ['close', 'latest'] as const)
     it(`stays bounded with the '${policy}' policy while fast clients keep receiving everything`, async () => {
       const server = await startServer({
         history: { size: 1000 },
-        limits: { sendBufferBytes: 64 * 1024, slowConsumer: policy, maxSubscriptionsPerConnection: 1 },
+        limits: { sendBufferBytes: SEND_BUFFER, slowConsumer: policy, maxSubscriptionsPerConnection: 1 },
       })
-      const slow = await Promise.all(Array.from({ length: 100 }, () => subscribed(server, 'fanout')))
+      const slow = await Promise.all(Array.from({ length: SLOW }, () => subscribed(server, 'fanout')))
       for (const socket of slow) pause(socket)
       const fast = await Promise.all(
         Array.from({ length: 3 }, async () => {
@@ -180,56 +183,47 @@ describe('memory under 100 slow consumers', () => {
           return state
         }),
       )
-      // What is still referenced (after a full GC), sampled through the run: garbage from 30,000 4 KiB
-      // messages would otherwise drown what the server actually holds.
+      // What is still referenced (after a full GC), sampled through the run: garbage from 6,000 x 103
+      // deliveries would otherwise drown what the server actually holds.
       const retained = () => {
         gc()
         const m = process.memoryUsage()
         return m.heapUsed + m.external
       }
       const baseline = retained()
-      const rssBefore = process.memoryUsage().rss
-      let peakRss = rssBefore
       let peakRetained = baseline
-      const rssSampler = setInterval(() => {
-        peakRss = Math.max(peakRss, process.memoryUsage().rss)
-      }, 20)
-      const retainedSampler = setInterval(() => {
-        peakRetained = Math.max(peakRetained, retained())
-      }, 250)
       const pad = 'x'.repeat(4096)
-      const started = Date.now()
-      let n = 0
-      // Paced to 10,000 messages a second for 3 seconds, yielding to I/O between batches.
-      for (let elapsed = 0; elapsed < 3000; elapsed = Date.now() - started) {
-        const due = Math.min(Math.floor(elapsed * 10), n + 200)
-        while (n < due) await server.publish('fanout', { n: n++, pad })
+      for (let n = 0; n < MESSAGES; ) {
+        for (let i = 0; i < 200; i++) await server.publish('fanout', { n: n++, pad })
+        // Yield to I/O between batches, so the fast readers read and the slow ones fill up.
         await new Promise((resolve) => setImmediate(resolve))
+        if (n % 1000 === 0) peakRetained = Math.max(peakRetained, retained())
       }
-      const publishedMs = Date.now() - started
-      await eventually(() => expect(fast.every((f) => f.count === n)).toBe(true), 10_000)
+      await eventually(() => expect(fast.every((f) => f.count === MESSAGES)).toBe(true), 60_000)
       peakRetained = Math.max(peakRetained, retained())
-      clearInterval(rssSampler)
-      clearInterval(retainedSampler)
-      const rssGrowthMb = (peakRss - rssBefore) / 2 ** 20
-      const retainedGrowthMb = (peakRetained - baseline) / 2 ** 20
+      const retainedGrowth = peakRetained - baseline
+      // The bound: the history (1,000 messages, as the broker counts them) plus, per connection, its send
+      // buffer and up to twice that for replies, plus 16 MiB for the test's own sockets and buffers.
+      // Unlimited, the slow connections alone would hold 100 x 24 MB.
+      const history = 1000 * (6 * 4150 + 1024)
+      const bound = history + (SLOW + 3) * 2 * SEND_BUFFER + 16 * 2 ** 20
       console.log(
-        `[slow consumers/${policy}] ${n} messages in ${publishedMs} ms (${Math.round((n / publishedMs) * 1000)}/s) to 100 slow + 3 fast; ` +
-          `peak growth: retained heap+external ${retainedGrowthMb.toFixed(1)} MB, RSS ${rssGrowthMb.toFixed(1)} MB; ` +
+        `[slow consumers/${policy}] retained growth ${(retainedGrowth / 2 ** 20).toFixed(1)} MB (bound ${(bound / 2 ** 20).toFixed(1)} MB); ` +
           `slow-consumer closes ${await metric(server, 'holdfast_slow_consumer_closes_total')}, ` +
           `superseded ${await metric(server, 'holdfast_dropped_messages_total')}`,
       )
-      // Without the limit (sendBufferBytes: 1e12) this run retained about 200 MB after 3 s, and only
-      // managed a third of the rate; with it, history plus 100 x 64 KiB of buffers stays far below.
-      expect(retainedGrowthMb).toBeLessThan(RETAINED_BOUND_MB)
-      expect(rssGrowthMb).toBeLessThan(RSS_BOUND_MB)
-      // Enough load to matter even on a busy 2-core CI machine; the unlimited server manages ~8,000 here.
-      expect(n).toBeGreaterThan(12_000)
-      for (const f of fast) expect(f).toMatchObject({ count: n, inOrder: true })
-      if (policy === 'close')
+      expect(retainedGrowth).toBeLessThan(bound)
+      for (const f of fast) expect(f).toMatchObject({ count: MESSAGES, inOrder: true })
+      if (policy === 'close') {
         expect(await metric(server, 'holdfast_slow_consumer_closes_total', { transport: 'websocket' })).toBe(
-          100,
+          SLOW,
         )
-      else expect(server.connectionCount).toBe(103)
-    }, 20_000)
+      } else {
+        expect(server.connectionCount).toBe(SLOW + 3)
+        expect(await metric(server, 'holdfast_slow_consumer_closes_total')).toBe(0)
+        // Once a slow reader reads again, it ends on the newest message: nothing older was parked for it.
+        resume(slow[0]!)
+        await eventually(() => expect(numbers(slow[0]!, 'fanout').at(-1)).toBe(MESSAGES - 1), 30_000)
+      }
+    }, 120_000)
 })

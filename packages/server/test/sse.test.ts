@@ -211,7 +211,7 @@ describe('GET /sse', () => {
       : 0
     expect(nextN).toBeLessThan(sent)
     const resumed = await openSse(server, 'channel=firehose', { 'last-event-id': lastId })
-    await resumed.until((s) => s.messages().length === sent - nextN, 5000)
+    await resumed.until((s) => s.messages().length === sent - nextN)
     expect((resumed.messages()[0]!.data as { n: number }).n).toBe(nextN)
   })
 })

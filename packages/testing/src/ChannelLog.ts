@@ -34,13 +34,20 @@ export interface Resume {
 
 export type Sink = (message: StoredMessage) => void
 
+interface Listener {
+  sink: Sink
+  /** Called when the channel's history is lost under this live listener. */
+  lost: (() => void) | undefined
+}
+
 /**
  * The in-memory server side: one bounded log per channel, the live listeners of each channel
  * and the idempotency window of publishes.
  */
 export class ChannelLog {
   private readonly channels = new Map<string, ChannelState>()
-  private readonly sinks = new Map<string, Set<Sink>>()
+  private readonly listeners = new Map<string, Set<Listener>>()
+  /** Keyed by channel and key: PROTOCOL.md §3 scopes idempotency keys per channel. */
   private readonly keys = new Map<string, { cursor: Cursor; at: number }>()
   private generation = 1
 
@@ -52,8 +59,9 @@ export class ChannelLog {
   ) {}
 
   append(channel: string, data: unknown, key?: string): { message: StoredMessage; duplicate: boolean } {
-    if (key !== undefined) {
-      const seen = this.keys.get(key)
+    const scoped = key === undefined ? undefined : `${channel}\n${key}`
+    if (scoped !== undefined) {
+      const seen = this.keys.get(scoped)
       if (seen && this.now() - seen.at < this.idempotencyWindowMs) {
         return { message: { channel, cursor: seen.cursor, data }, duplicate: true }
       }
@@ -64,22 +72,26 @@ export class ChannelLog {
     state.entries.push({ offset, message })
     if (state.entries.length > this.historyLimit)
       state.entries.splice(0, state.entries.length - this.historyLimit)
-    if (key !== undefined) this.keys.set(key, { cursor: message.cursor, at: this.now() })
-    for (const sink of [...(this.sinks.get(channel) ?? [])]) sink(message)
+    if (scoped !== undefined) this.keys.set(scoped, { cursor: message.cursor, at: this.now() })
+    for (const listener of [...(this.listeners.get(channel) ?? [])]) listener.sink(message)
     return { message, duplicate: false }
   }
 
-  /** Registers a live listener; returns its removal. */
-  listen(channel: string, sink: Sink): () => void {
-    let set = this.sinks.get(channel)
+  /**
+   * Registers a live listener; returns its removal. `lost` is called (and the listener removed) when the
+   * channel's history is lost under it: only a fresh subscription can report that gap.
+   */
+  listen(channel: string, sink: Sink, lost?: () => void): () => void {
+    let set = this.listeners.get(channel)
     if (!set) {
       set = new Set()
-      this.sinks.set(channel, set)
+      this.listeners.set(channel, set)
     }
-    set.add(sink)
+    const listener: Listener = { sink, lost }
+    set.add(listener)
     return () => {
-      set.delete(sink)
-      if (set.size === 0 && this.sinks.get(channel) === set) this.sinks.delete(channel)
+      set.delete(listener)
+      if (set.size === 0 && this.listeners.get(channel) === set) this.listeners.delete(channel)
     }
   }
 
@@ -109,6 +121,14 @@ export class ChannelLog {
     const targets = channel === undefined ? [...this.channels.keys()] : [channel]
     for (const name of targets) {
       this.channels.set(name, { epoch: this.epochName(), nextOffset: 1, entries: [] })
+      const set = this.listeners.get(name)
+      if (!set) continue
+      for (const listener of [...set]) {
+        if (!listener.lost) continue
+        set.delete(listener)
+        listener.lost()
+      }
+      if (set.size === 0) this.listeners.delete(name)
     }
   }
 

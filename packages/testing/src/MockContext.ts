@@ -23,6 +23,7 @@ export interface ResolvedMockOptions {
   sseRetryMs: number
   sseHeartbeatMs: number
   maxPollHoldMs: number
+  handshakeTimeoutMs: number
 }
 
 /** Everything the handlers share: the log, the connections and the switches the test flips. */
@@ -34,6 +35,8 @@ export class MockContext {
   private readonly seenTokens = new Set<string>()
   private readonly expiredTokens = new Set<string>()
   delayMs = 0
+  /** Set by `drain()`: the hint every connection and request is given until `endDrain()` or `reset()`. */
+  draining: { retryAfterMs: number } | undefined
   private nextId = 1
 
   constructor(
@@ -88,6 +91,14 @@ export function errorResponse(
     { error: { code, message: `[holdfast mock] ${message}` } },
     { status, ...(headers ? { headers } : {}) },
   )
+}
+
+/** While draining: `503` with `Retry-After`, as PROTOCOL.md §7 answers new requests. */
+export function drainingResponse(ctx: MockContext): Response | undefined {
+  if (!ctx.draining) return undefined
+  return errorResponse(503, 'server_restart', 'the mock is draining; retry shortly', {
+    'retry-after': String(Math.max(1, Math.ceil(ctx.draining.retryAfterMs / 1000))),
+  })
 }
 
 /** Joins the base URL and an endpoint path, keeping any path prefix of the base. */

@@ -24,6 +24,7 @@ export type EndReason =
   | { kind: 'refuse' }
   | { kind: 'expire'; graceMs: number }
   | { kind: 'reset' }
+  | { kind: 'drain'; retryAfterMs: number }
 
 /** The mock's own view of a connection: the public fields plus how to end it. */
 export class ConnectionRecord implements MockConnection {

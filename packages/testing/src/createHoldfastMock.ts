@@ -2,7 +2,7 @@ import { isChannelName } from '@holdfast/protocol'
 import type { RequestHandler, WebSocketHandler } from 'msw'
 import { ChannelLog, type StoredMessage } from './ChannelLog'
 import type { MockConnection, MockTransport } from './connections'
-import { healthHandler, publishHandler } from './httpHandlers'
+import { healthHandler, plainWebSocketGetHandler, publishHandler } from './httpHandlers'
 import { MockContext, type MockPublish } from './MockContext'
 import { pollHandler } from './pollHandler'
 import { sseHandler } from './sseHandler'
@@ -31,6 +31,14 @@ export interface HoldfastMockOptions {
   maxPollHoldMs?: number
   /** How long an idempotency key is remembered. Defaults to 300000 (5 minutes). */
   idempotencyWindowMs?: number
+  /** How long a new WebSocket may take to send `connect` before it is closed with 4004. Defaults to 10000. */
+  handshakeTimeoutMs?: number
+}
+
+/** Options of `mock.drain`. */
+export interface DrainOptions {
+  /** The `retryAfterMs` hint every connection is given (and `Retry-After`, in seconds). Defaults to 0. */
+  retryAfterMs?: number
 }
 
 /** Options of `mock.dropConnections`. */
@@ -72,11 +80,24 @@ export interface HoldfastMock {
   allow(transport: MockTransport): void
   /** Refuses subscribing and publishing to `channel` with `forbidden` (error frame, or 403). */
   forbid(channel: string): void
-  /** Forgets the history of `channel` (or of every channel) under a new epoch: the next resume reports a gap. */
+  /**
+   * Forgets the history of `channel` (or of every channel) under a new epoch: the next resume reports a
+   * gap. Live subscriptions hear of it as from a real server: WebSockets following the channel are closed
+   * with 4000 `{"retryAfterMs":0}`, SSE streams end, held polls answer.
+   */
   loseHistory(channel?: string): void
+  /**
+   * Drains as a server shutting down does (PROTOCOL.md §7): every WebSocket gets a `reconnect` frame
+   * and close 4000, every SSE stream `event: reconnect` before it ends, held polls 503; from then on
+   * `/health` answers 503 `{"status":"draining"}`, new requests 503 with `Retry-After` and new
+   * WebSockets are refused, until `endDrain()` or `reset()`. Returns how many connections were told.
+   */
+  drain(options?: DrainOptions): number
+  /** Ends `drain()`: the mock answers again, as a restarted server would. */
+  endDrain(): void
   /** The messages stored on `channel` and still kept, oldest first. */
   history(channel: string): StoredMessage[]
-  /** Ends every connection (WebSocket close 1001) and clears history, publishes, connections, delay, refusals and expired tokens. */
+  /** Ends every connection (WebSocket close 1001) and clears history, publishes, connections, delay, refusals, a drain and expired tokens. */
   reset(): void
   /** Publishes made by clients (WebSocket `publish` frames and `POST /publish`), in order. */
   readonly published: readonly MockPublish[]
@@ -127,6 +148,7 @@ export function createHoldfastMock(options: HoldfastMockOptions): HoldfastMock {
       sseRetryMs: options.sseRetryMs ?? 0,
       sseHeartbeatMs: options.sseHeartbeatMs ?? 15_000,
       maxPollHoldMs: options.maxPollHoldMs ?? 25_000,
+      handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10_000,
     },
     log,
     now,
@@ -141,6 +163,7 @@ export function createHoldfastMock(options: HoldfastMockOptions): HoldfastMock {
       pollHandler(ctx),
       publishHandler(ctx),
       healthHandler(ctx),
+      plainWebSocketGetHandler(ctx),
     ],
     publish<TData>(channel: string, data: TData): StoredMessage<TData> {
       if (!isChannelName(channel)) {
@@ -177,6 +200,18 @@ export function createHoldfastMock(options: HoldfastMockOptions): HoldfastMock {
     loseHistory(channel?: string) {
       log.lose(channel)
     },
+    drain(drain: DrainOptions = {}) {
+      const retryAfterMs = drain.retryAfterMs ?? 0
+      if (!(retryAfterMs >= 0))
+        throw new RangeError(`[holdfast mock] drain needs a non-negative retryAfterMs, got ${retryAfterMs}`)
+      ctx.draining = { retryAfterMs }
+      const targets = live()
+      for (const c of targets) c.end({ kind: 'drain', retryAfterMs })
+      return targets.length
+    },
+    endDrain() {
+      ctx.draining = undefined
+    },
     history(channel: string) {
       return log.history(channel)
     },
@@ -188,6 +223,7 @@ export function createHoldfastMock(options: HoldfastMockOptions): HoldfastMock {
       ctx.refused.clear()
       ctx.forbidden.clear()
       ctx.forgetTokens()
+      ctx.draining = undefined
       ctx.delayMs = 0
       ctx.resetCounters()
     },

@@ -1,7 +1,7 @@
 import { Endpoint, IDEMPOTENCY_KEY_HEADER, isChannelName, isIdempotencyKey } from '@holdfast/protocol'
 import { HttpResponse, http, type RequestHandler } from 'msw'
 import { sleep } from './connections'
-import { bearerToken, endpointUrl, errorResponse, type MockContext } from './MockContext'
+import { bearerToken, drainingResponse, endpointUrl, errorResponse, type MockContext } from './MockContext'
 
 const UTF8 = new TextEncoder()
 
@@ -9,6 +9,8 @@ const UTF8 = new TextEncoder()
 export function publishHandler(ctx: MockContext): RequestHandler {
   return http.post(endpointUrl(ctx.options.url, Endpoint.Publish), async ({ request }) => {
     await sleep(ctx.delayMs)
+    const draining = drainingResponse(ctx)
+    if (draining) return draining
     const token = bearerToken(request)
     ctx.noteToken(token)
     if (ctx.isExpired(token)) return errorResponse(401, 'token_expired', 'this token has expired')
@@ -58,9 +60,33 @@ export function publishHandler(ctx: MockContext): RequestHandler {
 export function healthHandler(ctx: MockContext): RequestHandler {
   return http.get(endpointUrl(ctx.options.url, Endpoint.Health), async () => {
     await sleep(ctx.delayMs)
+    if (ctx.draining) {
+      return HttpResponse.json(
+        { status: 'draining' },
+        {
+          status: 503,
+          headers: { 'retry-after': String(Math.max(1, Math.ceil(ctx.draining.retryAfterMs / 1000))) },
+        },
+      )
+    }
     if (ctx.refused.has('sse') && ctx.refused.has('longpoll')) {
       return errorResponse(404, 'transport_unavailable', 'SSE and long polling are refused by the mock')
     }
     return HttpResponse.json({ status: 'ok' })
+  })
+}
+
+/** A plain `GET <base>/ws` (no upgrade): 426, as PROTOCOL.md §3's edge cases say. */
+export function plainWebSocketGetHandler(ctx: MockContext): RequestHandler {
+  return http.get(endpointUrl(ctx.options.url, Endpoint.WebSocket), async () => {
+    await sleep(ctx.delayMs)
+    return errorResponse(
+      426,
+      'bad_request',
+      'this endpoint speaks WebSocket only (subprotocol holdfast.v1)',
+      {
+        upgrade: 'websocket',
+      },
+    )
   })
 }

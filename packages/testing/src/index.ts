@@ -2,6 +2,7 @@ export type { StoredMessage } from './ChannelLog'
 export type { MockConnection, MockTransport } from './connections'
 export {
   createHoldfastMock,
+  type DrainOptions,
   type DropOptions,
   type HoldfastMock,
   type HoldfastMockOptions,

@@ -8,7 +8,7 @@ import {
 } from '@holdfast/protocol'
 import { HttpResponse, http, type RequestHandler } from 'msw'
 import { type EndReason, sleep } from './connections'
-import { bearerToken, endpointUrl, errorResponse, type MockContext } from './MockContext'
+import { bearerToken, drainingResponse, endpointUrl, errorResponse, type MockContext } from './MockContext'
 
 const DEFAULT_HOLD_MS = 25_000
 
@@ -44,7 +44,8 @@ export function pollHandler(ctx: MockContext): RequestHandler {
     let answer = collect(ctx, channels, since)
     if (answer.messages.length === 0 && (answer.subscribed ?? []).length === 0 && holdMs > 0) {
       const wake = await new Promise<Wake>((resolve) => {
-        const offs = channels.map((channel) => ctx.log.listen(channel, () => resolve({ kind: 'data' })))
+        const wake = () => resolve({ kind: 'data' })
+        const offs = channels.map((channel) => ctx.log.listen(channel, wake, wake))
         const timer = globalThis.setTimeout(() => resolve({ kind: 'timeout' }), holdMs)
         const onAbort = () => resolve({ kind: 'aborted' })
         request.signal.addEventListener('abort', onAbort, { once: true })
@@ -69,6 +70,8 @@ export function pollHandler(ctx: MockContext): RequestHandler {
 function check(ctx: MockContext, request: Request): Response | undefined {
   if (ctx.refused.has('longpoll'))
     return errorResponse(404, 'transport_unavailable', 'long polling is refused by the mock')
+  const draining = drainingResponse(ctx)
+  if (draining) return draining
   const token = bearerToken(request)
   ctx.noteToken(token)
   if (ctx.isExpired(token)) return errorResponse(401, 'token_expired', 'this token has expired')
@@ -81,6 +84,10 @@ function endResponse(reason: EndReason): Response {
       return errorResponse(404, 'transport_unavailable', 'long polling is refused by the mock')
     case 'expire':
       return errorResponse(401, 'token_expired', 'this token has expired')
+    case 'drain':
+      return errorResponse(503, 'server_restart', 'the mock is draining; poll again shortly', {
+        'retry-after': String(Math.ceil(reason.retryAfterMs / 1000)),
+      })
     default:
       return HttpResponse.error()
   }

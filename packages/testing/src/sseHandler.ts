@@ -2,6 +2,7 @@ import {
   type Cursor,
   Endpoint,
   formatCursorMap,
+  formatRetryAfterReason,
   GAP_HEADER,
   isChannelName,
   parseCursorMap,
@@ -11,7 +12,7 @@ import {
 import { HttpResponse, http, type RequestHandler } from 'msw'
 import type { StoredMessage } from './ChannelLog'
 import { type EndReason, Outbox, sleep } from './connections'
-import { bearerToken, endpointUrl, errorResponse, type MockContext } from './MockContext'
+import { bearerToken, drainingResponse, endpointUrl, errorResponse, type MockContext } from './MockContext'
 
 const UTF8 = new TextEncoder()
 
@@ -29,6 +30,8 @@ export function sseHandler(ctx: MockContext): RequestHandler {
     await sleep(ctx.delayMs)
     if (ctx.refused.has('sse'))
       return errorResponse(404, 'transport_unavailable', 'SSE is refused by the mock')
+    const draining = drainingResponse(ctx)
+    if (draining) return draining
     const token = bearerToken(request)
     ctx.noteToken(token)
     if (ctx.isExpired(token)) return errorResponse(401, 'token_expired', 'this token has expired')
@@ -91,12 +94,20 @@ export function sseHandler(ctx: MockContext): RequestHandler {
           write(
             formatSseEvent({
               event: SseEvent.Error,
-              data: { code: 'token_expired', message: '[holdfast mock] token expired' },
+              data: { type: 'error', code: 'token_expired', message: '[holdfast mock] token expired' },
             }),
           ),
         )
         globalThis.clearTimeout(graceTimer)
         graceTimer = globalThis.setTimeout(() => finish('close'), reason.graceMs)
+        return
+      }
+      if (reason.kind === 'drain') {
+        const hint = reason.retryAfterMs
+        outbox.push(() => {
+          write(`retry: ${hint}\nevent: ${SseEvent.Reconnect}\ndata: ${formatRetryAfterReason(hint)}\n\n`)
+          finish('close')
+        })
         return
       }
       finish(reason.kind === 'drop' ? 'error' : 'close')
@@ -122,7 +133,11 @@ export function sseHandler(ctx: MockContext): RequestHandler {
         write(head)
         for (const channel of channels) {
           conn.addChannel(channel)
-          offs.push(ctx.log.listen(channel, (message) => outbox.push(() => write(messageEvent(message)))))
+          // History lost under the stream: end it; the client resumes from its last id and hears of the gap.
+          const lost = () => outbox.push(() => finish('close'))
+          offs.push(
+            ctx.log.listen(channel, (message) => outbox.push(() => write(messageEvent(message))), lost),
+          )
         }
         if (ctx.options.sseHeartbeatMs > 0) {
           heartbeat = globalThis.setInterval(() => write(`: hb ${ctx.now()}\n\n`), ctx.options.sseHeartbeatMs)

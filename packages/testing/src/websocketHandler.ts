@@ -5,6 +5,7 @@ import {
   Endpoint,
   type ErrorCode,
   encodeFrame,
+  formatRetryAfterReason,
   PROTOCOL_VERSION,
   type ServerFrame,
 } from '@holdfast/protocol'
@@ -26,6 +27,7 @@ export function websocketHandler(ctx: MockContext): WebSocketHandler {
     const unlisten = new Map<string, () => void>()
     let welcomed = false
     let graceTimer: ReturnType<typeof setTimeout> | undefined
+    let handshakeTimer: ReturnType<typeof setTimeout> | undefined
 
     const send = (frame: ServerFrame) => outbox.push(() => client.send(encodeFrame(frame)))
     const close = (code: number, reason = '') => {
@@ -42,6 +44,7 @@ export function websocketHandler(ctx: MockContext): WebSocketHandler {
     }
     conn.onClose(() => {
       cancelGrace()
+      globalThis.clearTimeout(handshakeTimer)
       outbox.close()
       for (const off of unlisten.values()) off()
       unlisten.clear()
@@ -57,6 +60,10 @@ export function websocketHandler(ctx: MockContext): WebSocketHandler {
         case 'reset':
           close(CloseCode.GoingAway, 'mock reset')
           return
+        case 'drain':
+          send({ type: 'reconnect', retryAfterMs: reason.retryAfterMs })
+          closeAfterSend(CloseCode.ServerRestart, formatRetryAfterReason(reason.retryAfterMs))
+          return
         case 'expire':
           send({ type: 'error', code: 'token_expired', message: '[holdfast mock] token expired' })
           cancelGrace()
@@ -69,7 +76,8 @@ export function websocketHandler(ctx: MockContext): WebSocketHandler {
     client.addEventListener('close', () => conn.markClosed())
 
     const protocols = info.protocols === undefined ? [] : [info.protocols].flat()
-    if (ctx.refused.has('websocket')) {
+    // A draining server refuses the upgrade (503); a browser sees that as an abnormal closure.
+    if (ctx.refused.has('websocket') || ctx.draining) {
       close(ABNORMAL_CLOSURE)
       return
     }
@@ -77,6 +85,10 @@ export function websocketHandler(ctx: MockContext): WebSocketHandler {
       close(CloseCode.ProtocolError, `[holdfast mock] offer the subprotocol ${PROTOCOL_VERSION}`)
       return
     }
+    handshakeTimer = globalThis.setTimeout(
+      () => close(CloseCode.HandshakeTimeout, 'no connect frame in time'),
+      ctx.options.handshakeTimeoutMs,
+    )
 
     const fail = (code: ErrorCode, message: string, id?: number, channel?: string) => {
       const frame: ServerFrame = { type: 'error', code, message: `[holdfast mock] ${message}` }
@@ -102,6 +114,7 @@ export function websocketHandler(ctx: MockContext): WebSocketHandler {
             return
           }
           welcomed = true
+          globalThis.clearTimeout(handshakeTimer)
           send({
             type: 'welcome',
             session: `mock-session-${conn.id}`,
@@ -124,7 +137,9 @@ export function websocketHandler(ctx: MockContext): WebSocketHandler {
             recovered: resume.recovered,
           })
           for (const message of resume.replay) deliver(message)
-          unlisten.set(frame.channel, ctx.log.listen(frame.channel, deliver))
+          // History lost under a live subscription: only a fresh subscribe can report the gap.
+          const lost = () => close(CloseCode.ServerRestart, formatRetryAfterReason(0))
+          unlisten.set(frame.channel, ctx.log.listen(frame.channel, deliver, lost))
           conn.addChannel(frame.channel)
           return
         }

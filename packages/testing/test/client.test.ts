@@ -55,6 +55,24 @@ describe.each(['websocket', 'sse', 'longpoll'] as const)('over %s', (transport) 
     expect(mock.connections.filter((conn) => conn.transport === transport).length).toBeGreaterThan(1)
   })
 
+  test('drain tells the client to come back; after endDrain it does, and resumes without loss', async () => {
+    const c = client({ transports: [transport] })
+    const room = collect<number>(c, 'room')
+    await subscribed(transport, 'room')
+    mock.publish('room', 1)
+    await until(() => expect(room.data).toEqual([1]))
+    const before = mock.connections.length
+    expect(mock.drain({ retryAfterMs: 20 })).toBeGreaterThan(0)
+    await until(() => expect(c.state.status).not.toBe('connected'))
+    mock.publish('room', 2)
+    mock.endDrain()
+    await until(() => expect(room.data).toEqual([1, 2]))
+    await subscribed(transport, 'room')
+    expect(mock.connections.length).toBeGreaterThan(before)
+    mock.publish('room', 3)
+    await until(() => expect(room.data).toEqual([1, 2, 3]))
+  })
+
   test('a channel added later is delivered too, and an unsubscribed one no longer is', async () => {
     const c = client({ transports: [transport] })
     const a = collect(c, 'a')

@@ -52,6 +52,44 @@ describe('isBlockedAddress', () => {
     expect(isBlockedAddress(address)).toBe(true)
   })
 
+  // The IANA special-purpose registries (IPv4 and IPv6), one address in each range, beyond the cases above.
+  it.each([
+    ['0.1.2.3', '0.0.0.0/8 this network'],
+    ['192.0.0.9', '192.0.0.0/24 IETF protocol assignments (PCP anycast)'],
+    ['192.0.0.170', '192.0.0.170/31 NAT64 discovery'],
+    ['192.0.2.1', '192.0.2.0/24 TEST-NET-1'],
+    ['192.31.196.1', '192.31.196.0/24 AS112-v4'],
+    ['192.52.193.1', '192.52.193.0/24 AMT'],
+    ['192.88.99.1', '192.88.99.0/24 deprecated 6to4 relay anycast'],
+    ['192.175.48.1', '192.175.48.0/24 direct delegation AS112'],
+    ['198.18.0.1', '198.18.0.0/15 benchmarking'],
+    ['198.51.100.1', '198.51.100.0/24 TEST-NET-2'],
+    ['203.0.113.1', '203.0.113.0/24 TEST-NET-3'],
+    ['240.0.0.1', '240.0.0.0/4 reserved'],
+    ['100::1', '100::/64 discard-only'],
+    ['2001:1::1', '2001::/23 IETF protocol assignments'],
+    ['2001::1', '2001::/32 Teredo'],
+    ['2001:2::1', '2001:2::/48 benchmarking'],
+    ['2001:3::1', '2001:3::/32 AMT'],
+    ['2001:4:112::1', '2001:4:112::/48 AS112-v6'],
+    ['2001:10::1', '2001:10::/28 deprecated ORCHID'],
+    ['2001:20::1', '2001:20::/28 ORCHIDv2'],
+    ['2001:30::1', '2001:30::/28 drone remote ID'],
+    ['2001:db8::1', '2001:db8::/32 documentation'],
+    ['2620:4f:8000::1', '2620:4f:8000::/48 direct delegation AS112'],
+    ['3fff::1', '3fff::/20 documentation'],
+    ['5f00::1', '5f00::/16 segment routing SIDs'],
+    ['64:ff9b:1::a00:1', '64:ff9b:1::/48 local-use NAT64'],
+    ['::ffff:0:7f00:1', '::ffff:0:0:0/96 IPv4-translated loopback'],
+    ['2002:c0a8:101::1', '6to4 of 192.168.1.1'],
+    ['2002:a9fe:a9fe::1', '6to4 of the metadata address'],
+    ['64:ff9b::7f00:1', 'NAT64 of loopback'],
+    ['fec0::1', 'fec0::/10 old site-local'],
+    ['ff0e::1', 'global-scope multicast'],
+  ])('blocks special-purpose %s (%s)', (address) => {
+    expect(isBlockedAddress(address)).toBe(true)
+  })
+
   it.each([
     ['93.184.216.34'],
     ['8.8.8.8'],
@@ -64,6 +102,9 @@ describe('isBlockedAddress', () => {
     ['::ffff:8.8.8.8'],
     ['64:ff9b::808:808'],
     ['2002:0808:0808::1'],
+    ['::ffff:0:808:808'],
+    ['2001:200::1'],
+    ['1.1.1.1'],
   ])('allows public %s', (address) => {
     expect(isBlockedAddress(address)).toBe(false)
   })

@@ -42,8 +42,11 @@ export function fetchStub(respond: (call: FetchCall, index: number) => Response 
 export const status = (code: number, headers?: Record<string, string>) =>
   new Response(null, { status: code, headers })
 
-/** Waits in real time (setImmediate and performance are not faked) until `condition` holds. */
-export async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+/**
+ * Waits in real time (setImmediate and performance are not faked) until `condition` holds. The time limit
+ * only stops a hung test; nothing asserts how fast a condition comes true.
+ */
+export async function until(condition: () => boolean, timeoutMs = 20_000): Promise<void> {
   const deadline = performance.now() + timeoutMs
   while (!condition()) {
     if (performance.now() > deadline) throw new Error('condition not reached in time')

@@ -104,7 +104,6 @@ describe('real sender and receiver on loopback', () => {
     expect(await duplicate.json()).toEqual({ ok: true, duplicate: true })
 
     // The sender sends the same message id again, later and freshly signed.
-    await new Promise((resolve) => setTimeout(resolve, 300))
     await dispatcher.send({ eventType: 'e', payload: { n: 1 }, id: messageId })
     await until(() => target.hits() === 3)
     await dispatcher.whenIdle()
@@ -125,9 +124,23 @@ describe('real sender and receiver on loopback', () => {
   })
 
   it('an acknowledgement that arrives too late makes the sender retry, and the retry is not processed twice', async () => {
+    // The dispatcher's request timeout fires when the test says so, not after some milliseconds of a
+    // machine that may be busy: the first answer is held until that timeout has cut the request.
+    const TIMEOUT_MS = 15_000
+    const heldTimeouts = new Set<() => void>()
+    const timers = {
+      setTimeout: (callback: () => void, delayMs: number): unknown => {
+        if (delayMs !== TIMEOUT_MS) return setTimeout(callback, delayMs)
+        heldTimeouts.add(callback)
+        return callback
+      },
+      clearTimeout: (handle: unknown) => {
+        if (!heldTimeouts.delete(handle as () => void)) clearTimeout(handle as ReturnType<typeof setTimeout>)
+      },
+    }
     const target = await receiverServer((hit, _req, res) => {
       if (hit === 1) {
-        // Hold the receiver's 2xx past the dispatcher's timeout, as a slow proxy would.
+        // Hold the receiver's 2xx until the sender gave up on it, as a slow proxy would; then send it.
         const writeHead = res.writeHead.bind(res)
         const end = res.end.bind(res)
         let headArgs: Parameters<typeof writeHead> | undefined
@@ -136,20 +149,21 @@ describe('real sender and receiver on loopback', () => {
           return res
         }) as typeof res.writeHead
         res.end = ((...args: Parameters<typeof end>) => {
-          setTimeout(() => {
-            if (res.destroyed) return
+          res.once('close', () => {
             writeHead(...headArgs!)
             end(...args)
-          }, 400)
+          })
           return res
         }) as typeof res.end
       }
       return 'pass'
     })
-    const dispatcher = loopbackDispatcher({ timeoutMs: 150 })
+    const dispatcher = loopbackDispatcher({ timeoutMs: TIMEOUT_MS, timers })
     await dispatcher.addEndpoint({ url: target.url, eventTypes: ['*'], secrets: [SECRET] })
     const { deliveries } = await dispatcher.send({ eventType: 'e', payload: { n: 1 } })
 
+    await until(() => target.processed.length === 1 && heldTimeouts.size === 1)
+    for (const fire of [...heldTimeouts]) fire()
     await until(() => target.hits() === 2)
     await dispatcher.whenIdle()
     await target.receiver.drain()

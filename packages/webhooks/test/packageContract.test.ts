@@ -72,10 +72,12 @@ describe('package.json', () => {
     expect(config.dts).toBe(true)
   })
 
-  it('is side-effect free, ships only dist, and has the holdfast-webhooks bin', () => {
+  it('is side-effect free, ships only dist and the bin shim, and has the holdfast-webhooks bin', () => {
     expect(pkg.sideEffects).toBe(false)
-    expect(pkg.files).toEqual(['dist'])
-    expect(pkg.bin).toEqual({ 'holdfast-webhooks': './dist/cli.js' })
+    expect(pkg.files).toEqual(['bin', 'dist'])
+    // A committed shim that loads dist/cli.js: npm links it at install time, before anything is built.
+    expect(pkg.bin).toEqual({ 'holdfast-webhooks': './bin/holdfast-webhooks.js' })
+    expect(readFileSync(join(root, 'bin/holdfast-webhooks.js'), 'utf8')).toContain("new URL('../dist/cli.js'")
     expect(readFileSync(join(root, 'src/cli.ts'), 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true)
   })
 

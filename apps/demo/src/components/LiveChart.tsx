@@ -1,3 +1,4 @@
+import { coalesce } from '@holdfast/client/delivery'
 import { useSubscription } from '@holdfast/react'
 import { useRef, useState } from 'react'
 
@@ -13,7 +14,7 @@ export function LiveChart() {
   const [, setVersion] = useState(0)
   const [received, setReceived] = useState(0)
   useSubscription<Point>('metrics', {
-    delivery: { policy: 'coalesce', key: (m) => (m.data as Point).series, schedule: 'frame' },
+    delivery: coalesce((m) => m.data.series, 'frame'),
     onMessage: (m) => {
       const series = history.current.get(m.data.series) ?? []
       series.push(m.data.value)

@@ -12,7 +12,15 @@ export const globalTimers: Timers = {
 
 export const systemClock = (): number => Date.now()
 
-/** A timer that can be re-armed and cancelled; at most one pending callback. */
+/** The longest delay engines keep: `setTimeout` fires a longer one at once (2^31-1 ms, about 24.8 days). */
+export const MAX_TIMER_MS = 2 ** 31 - 1
+
+/**
+ * The client's one scheduler: a timer that can be re-armed and cancelled, with at most one pending
+ * callback. Every delay in the client goes through it. A delay longer than `MAX_TIMER_MS` (a token
+ * that expires in 25 days, a hostile `Retry-After`) is waited in steps instead of firing at once, and a
+ * negative or `NaN` delay counts as 0.
+ */
 export class Timer {
   #handle: unknown
   readonly #timers: Timers
@@ -23,13 +31,12 @@ export class Timer {
 
   start(ms: number, fn: () => void): void {
     this.cancel()
-    this.#handle = this.#timers.setTimeout(
-      () => {
-        this.#handle = undefined
-        fn()
-      },
-      Math.max(0, ms),
-    )
+    const step = Math.max(0, Math.min(MAX_TIMER_MS, ms)) || 0
+    this.#handle = this.#timers.setTimeout(() => {
+      this.#handle = undefined
+      if (ms > step) this.start(ms - step, fn)
+      else fn()
+    }, step)
   }
 
   cancel(): void {

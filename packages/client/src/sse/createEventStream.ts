@@ -1,8 +1,9 @@
-import { type BackoffOptions, nextBackoffDelay, resolveBackoff } from '../core/backoff'
+import { classifyDisconnect } from '../core/classifyDisconnect'
+import { type BackoffOptions, createRetryPolicy } from '../core/RetryPolicy'
 import { globalTimers, systemClock, Timer, type Timers } from '../core/timers'
 import { HoldfastError } from '../HoldfastError'
 import type { FetchFunction } from '../transports/Transport'
-import { errorFromBody, readEventStream } from './readEventStream'
+import { readEventStream } from './readEventStream'
 
 /** One event from the stream. `event` is `undefined` for unnamed events (`message` in EventSource terms). */
 export interface StreamEvent {
@@ -20,13 +21,16 @@ export interface EventStreamOptions {
   onError?: (error: HoldfastError, willRetry: boolean) => void
   /** Headers for every request; a function is called before each (re)connection, so tokens stay fresh. */
   headers?: Record<string, string> | (() => Record<string, string> | Promise<Record<string, string>>)
-  /** Called on a 401; the stream reconnects at once afterwards (use it to refresh the token `headers` returns). */
+  /**
+   * Called on a 401; the stream reconnects at once afterwards (use it to refresh the token `headers`
+   * returns). A second 401 in a row closes the stream with `unauthorized`.
+   */
   onUnauthorized?: () => void | Promise<void>
-  /** Resume point for the first connection. */
+  /** Resume point for the first connection (sent as `Last-Event-ID`). */
   lastEventId?: string
-  /** Reconnect delays: full jitter by default; the server's `retry:` is a floor under them. */
+  /** Reconnect delays: full jitter by default; the server's `retry:` and `Retry-After` are floors. */
   backoff?: BackoffOptions
-  /** No bytes at all for this long: reconnect. Defaults to 45000. */
+  /** No bytes at all for this long (ms): reconnect. Defaults to 45000. */
   idleTimeoutMs?: number
   fetch?: FetchFunction
   timers?: Timers
@@ -37,31 +41,31 @@ export interface EventStreamOptions {
 export interface EventStream {
   /** The id of the last event received, sent as `Last-Event-ID` on reconnect. */
   readonly lastEventId: string | undefined
-  /** `connecting`, `open`, or `closed` (after `close()` or a 403/404/other permanent failure). */
+  /** `connecting`, `open`, or `closed` (after `close()` or a failure retrying cannot fix). */
   readonly readyState: 'connecting' | 'open' | 'closed'
   close(): void
 }
 
 /**
- * A resilient reader for any standard SSE endpoint (not only Holdfast's): reconnects with jitter,
- * sends `Last-Event-ID`, honours `retry:` and `Retry-After`, refreshes headers, and treats a
- * silent stream as dead.
+ * A resilient reader for any standard SSE endpoint (not only Holdfast's), following the WHATWG rules
+ * for interpreting an event stream: reconnects with the client's retry policy (jitter; `retry:` and
+ * `Retry-After` as floors), sends `Last-Event-ID`, refreshes headers, treats a silent stream as dead, and
+ * stops on failures the client's disconnect classifier calls terminal (403, 404, 204, not SSE).
  */
 export function createEventStream(url: string, options: EventStreamOptions): EventStream {
-  const fetchImpl = () => options.fetch ?? (globalThis.fetch.bind(globalThis) as FetchFunction)
   const timers = options.timers ?? globalTimers
   const now = options.now ?? systemClock
-  const random = options.random ?? Math.random
-  const backoff = resolveBackoff(options.backoff)
+  const idleTimeoutMs = options.idleTimeoutMs ?? 45_000
+  const retry = createRetryPolicy(options.backoff, options.random)
   const waitTimer = new Timer(timers)
   let lastEventId = options.lastEventId
   let readyState: EventStream['readyState'] = 'connecting'
+  // A function, so TypeScript does not narrow `readyState` across the awaits that close() can interleave.
   const isClosed = () => readyState === 'closed'
   let controller: AbortController | undefined
   let wake: (() => void) | undefined
-  let attempt = 0
-  let previousDelay = backoff.initialMs
-  let retryFloor = 0
+  let retryMs: number | undefined
+  let unauthorized = 0
 
   const fail = (error: HoldfastError, willRetry: boolean) => {
     try {
@@ -71,36 +75,32 @@ export function createEventStream(url: string, options: EventStreamOptions): Eve
     }
   }
 
-  const wait = (ms: number) =>
-    new Promise<void>((resolve) => {
-      wake = resolve
-      waitTimer.start(ms, resolve)
-    })
-
   const run = async () => {
-    let delay = 0
-    while (!isClosed()) {
-      if (delay > 0) await wait(delay)
+    for (let delay = 0; !isClosed(); ) {
+      if (delay > 0)
+        await new Promise<void>((resolve) => {
+          wake = resolve
+          waitTimer.start(delay, resolve)
+        })
       if (isClosed()) return
       readyState = 'connecting'
       controller = new AbortController()
       let headers: Record<string, string>
       try {
-        headers =
-          typeof options.headers === 'function' ? await options.headers() : { ...(options.headers ?? {}) }
+        headers = typeof options.headers === 'function' ? await options.headers() : { ...options.headers }
       } catch (error) {
         fail(HoldfastError.from(error, 'unauthorized'), true)
-        delay = next()
+        delay = retry.next()
         continue
       }
       if (lastEventId !== undefined) headers['last-event-id'] = lastEventId
       let openedAt: number | undefined
-      const end = await readEventStream({
-        fetch: fetchImpl(),
+      const ended = await readEventStream({
+        fetch: options.fetch ?? ((input, init) => globalThis.fetch(input, init)),
         url,
         headers,
         signal: controller.signal,
-        idleTimeoutMs: options.idleTimeoutMs ?? 45_000,
+        idleTimeoutMs,
         timers,
         now,
         onOpen: (response) => {
@@ -109,73 +109,37 @@ export function createEventStream(url: string, options: EventStreamOptions): Eve
           options.onOpen?.(response)
         },
         onRetry: (ms) => {
-          retryFloor = ms
+          retryMs = ms
         },
-        onEvent: (event) => {
-          // Per the SSE spec an id field, even empty, sets the last event id.
-          if (event.id !== undefined) lastEventId = event.id
-          options.onEvent({ id: event.id, event: event.event, data: event.data })
+        // Per the SSE spec every id field, even empty or in a block with no data, sets the last event id.
+        onLastEventId: (id) => {
+          lastEventId = id
         },
+        onEvent: (event) => options.onEvent({ id: event.id, event: event.event, data: event.data }),
       })
-      if (isClosed()) return
-      if (openedAt !== undefined && now() - openedAt >= backoff.stableAfterMs) attempt = 0
-      switch (end.kind) {
-        case 'aborted':
-          return
-        case 'http':
-          if (end.status === 401 && options.onUnauthorized) {
-            try {
-              await options.onUnauthorized()
-            } catch (error) {
-              fail(HoldfastError.from(error, 'unauthorized'), true)
-            }
-            fail(errorFromBody(401, end.body), true)
-            delay = 0
-            continue
-          }
-          if (end.status === 429 || end.status === 503 || end.status >= 500) {
-            fail(errorFromBody(end.status, end.body, end.retryAfterMs), true)
-            delay = Math.max(next(), end.retryAfterMs ?? 0)
-            continue
-          }
-          // 204 No Content means "stop reconnecting" in the SSE spec; other 4xx will not change by retrying.
-          readyState = 'closed'
-          fail(errorFromBody(end.status, end.body), false)
-          return
-        case 'not-sse':
-          readyState = 'closed'
-          fail(
-            new HoldfastError(
-              'transport_unavailable',
-              `expected text/event-stream, got "${end.contentType}"`,
-            ),
-            false,
-          )
-          return
-        case 'idle':
-          fail(new HoldfastError('timeout', 'stream silent past idleTimeoutMs'), true)
-          break
-        case 'network':
-          fail(new HoldfastError('disconnected', 'stream connection failed', { cause: end.error }), true)
-          break
-        case 'parse':
-          fail(
-            new HoldfastError('bad_frame', 'event larger than the parser buffer', { cause: end.error }),
-            true,
-          )
-          break
-        case 'ended':
-          break
+      if (isClosed() || !ended) return
+      if (openedAt !== undefined && now() - openedAt >= retry.stableAfterMs) retry.reset()
+      const decision = classifyDisconnect({ ...ended, hintMs: ended.hintMs ?? retryMs })
+      const { action, error } = decision
+      if (action === 'refresh' && options.onUnauthorized && unauthorized++ === 0) {
+        try {
+          await options.onUnauthorized()
+        } catch (cause) {
+          fail(HoldfastError.from(cause, 'unauthorized'), true)
+        }
+        fail(error, true)
+        delay = 0
+        continue
       }
-      delay = Math.max(next(), retryFloor)
+      if (action !== 'retry') {
+        readyState = 'closed'
+        return fail(error, false)
+      }
+      if (openedAt !== undefined) unauthorized = 0
+      // A stream the server ended cleanly is not an error; it reconnects all the same.
+      if (ended.error || ended.status) fail(error, true)
+      delay = retry.next(decision)
     }
-  }
-
-  const next = () => {
-    const d = nextBackoffDelay(backoff, attempt, previousDelay, random)
-    previousDelay = Math.max(d, backoff.initialMs)
-    attempt++
-    return d
   }
 
   void run()

@@ -1,55 +1,53 @@
 import type { Cursor, ServerFrame, WelcomeFrame } from '@holdfast/protocol'
-import type { PublishResult } from '../core/publishQueue'
+import type { Disconnect } from '../core/classifyDisconnect'
+import type { PublishResult } from '../core/Publisher'
 import type { Timers } from '../core/timers'
 import type { HoldfastError } from '../HoldfastError'
 
 export type TransportName = 'websocket' | 'sse' | 'longpoll'
 
-/** A `WebSocket` constructor as browsers and `ws` provide it. */
-export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocket
+/**
+ * A `WebSocket` class as browsers and `ws` provide it: only what the client uses, so `ws`'s own class
+ * (with `@types/ws`) fits as well as the DOM's.
+ */
+export type WebSocketConstructor = new (
+  url: string,
+  protocols?: string | string[],
+) => { readonly readyState: number; send(data: string): void; close(code?: number, reason?: string): void }
+
+/** A `fetch` as browsers, Node 18+ and `undici` provide it. */
 export type FetchFunction = (input: string, init?: RequestInit) => Promise<Response>
 
+/** One channel to subscribe, with the cursor to resume after. */
 export interface SubscriptionRequest {
   channel: string
   since?: Cursor
 }
 
-/** Why a connection ended, as a transport saw it. */
-export interface DisconnectInfo {
-  /** Whether the connection got as far as the server's welcome (or first successful response). */
-  opened: boolean
-  /** `reconnect` with backoff, `refresh` the token and reconnect at once, or `stop`. */
-  action: 'reconnect' | 'refresh' | 'stop'
-  code?: number
-  reason?: string
-  /** Server-requested minimum delay. */
-  retryAfterMs?: number
-  error?: HoldfastError
-}
-
-/** What the client core gives a transport. Everything time- or network-related is injected. */
-export interface TransportContext {
-  readonly baseUrl: string
+/**
+ * What the client core gives a transport. A transport reports what happened (`opened`, frames,
+ * `closed` with the facts of a disconnect) and never decides what happens next: the core does.
+ */
+export interface TransportHost {
+  readonly url: string
   readonly timers: Timers
   now(): number
-  random(): number
   webSocket(): WebSocketConstructor
   fetch(): FetchFunction
-  /** Single-flight, expiry-aware. Rejects with a `HoldfastError` when `getToken` fails. */
-  getToken(): Promise<string | undefined>
-  /** Fetches a new token now (after a 401), single-flight. */
-  refreshToken?(): Promise<string | undefined>
-  /** Channels to (re)subscribe, each with the cursor to resume from. */
+  /** The current token, single-flight and expiry-aware (`fresh`: fetch a new one, after a 401). */
+  token(fresh?: boolean): Promise<string | undefined>
+  /** Every channel to subscribe, each with where to resume (HTTP transports open with the whole set). */
   subscriptions(): SubscriptionRequest[]
-  /** Call before every connection attempt; resolves `false` when this transport must stop. */
-  waitToConnect(): Promise<boolean>
-  /** The connection is up (WebSocket: welcome received; HTTP: first good response). */
+  /** The connection is up: WebSocket welcome, SSE first event, a poll answer. */
   opened(welcome?: Partial<WelcomeFrame>): void
-  /** Any server frame (message, subscribed, error, …), already validated. */
+  /** A validated `message`, `subscribed` or `error` frame. */
   frame(frame: ServerFrame): void
+  /** Where the server starts a channel's replay, known before its first event (SSE response header). */
+  anchor(channel: string, cursor: Cursor): void
   /** Any byte from the server proves the connection alive. */
   activity(): void
-  closed(info: DisconnectInfo): void
+  /** The connection ended (or never came up): called once per `open()` unless `close()` came first. */
+  closed(disconnect: Disconnect): void
   /** A problem worth reporting that does not end the connection. */
   error(error: HoldfastError): void
   debug(message: string, details?: unknown): void
@@ -58,22 +56,24 @@ export interface TransportContext {
 /** The one small contract every transport implements. */
 export interface Transport {
   readonly name: TransportName
-  /** Start connecting; the transport reconnects by itself, asking `waitToConnect` before each attempt. */
-  start(): void
-  /** Stop for good; no more calls into the context. */
-  stop(): void
-  /** The set of channels (or a resume cursor) changed. */
-  syncSubscriptions(): void
-  /** Publish once; rejects with a retryable `HoldfastError` if the connection drops first. */
-  publish(request: { channel: string; data: unknown; key: string }): Promise<PublishResult>
   /** How many publishes may be on the wire at once (1 keeps HTTP publishes in order). */
-  readonly publishConcurrency: number
-  /** Drop the current connection and reconnect through `waitToConnect`. */
-  reconnect(code?: number, reason?: string): void
-  /** Swap the token in place if the transport can; otherwise reconnect with it. */
-  refreshToken(token: string): void
-  /** Send a liveness probe, if the transport has a way to (WebSocket). */
+  readonly concurrency: number
+  /** Starts one connection. After it has reported `closed`, the core may call `open()` again. */
+  open(): void
+  /** Ends the connection and the transport for good: no more calls into the host. */
+  close(): void
+  /** Asks for a channel: a `subscribe` frame, or an HTTP transport reopening with the current set. */
+  subscribe(request: SubscriptionRequest): void
+  unsubscribe(channel: string): void
+  /** Publishes once; rejects with a retryable `HoldfastError` if the connection drops first. */
+  publish(request: { channel: string; data: unknown; key: string }): Promise<PublishResult>
+  /** Swaps the token on the open connection, where the protocol allows it (WebSocket `auth`). */
+  auth?(token: string): void
+  /** Sends a liveness probe, where the transport has one (WebSocket). */
   ping?(): void
 }
 
-export type TransportFactory = (ctx: TransportContext) => Transport
+export type TransportFactory = (host: TransportHost) => Transport
+
+/** What a transport says when the server acknowledges a publish without its cursor. */
+export const NO_CURSOR = 'server answered a publish without a cursor'

@@ -1,7 +1,7 @@
-/** Joins the client's base URL and an endpoint path, keeping any path prefix of the base. */
-export function endpointUrl(baseUrl: string, path: string, protocol?: 'ws'): string {
-  const url = new URL(baseUrl)
-  url.pathname = `${url.pathname.replace(/\/+$/, '')}${path}`
-  if (protocol) url.protocol = url.protocol === 'https:' || url.protocol === 'wss:' ? 'wss:' : 'ws:'
-  return url.toString()
+/**
+ * The URL of an endpoint under the client's base URL (any path prefix kept), with the scheme the transport
+ * needs: `ws`/`wss` for the WebSocket, `http`/`https` otherwise, whichever of the two the base was given in.
+ */
+export function endpointUrl(baseUrl: string, path: string, ws?: boolean): string {
+  return baseUrl.replace(/\/+$/, '').replace(/^(ws|http)/, ws ? 'ws' : 'http') + path
 }

@@ -1,164 +1,198 @@
-import { Endpoint, formatCursorMap, type ServerFrame, validateServerFrame } from '@holdfast/protocol'
+import {
+  Endpoint,
+  formatCursorMap,
+  IDEMPOTENCY_KEY_HEADER,
+  type PublishResponse,
+  parseRetryAfter,
+  type ServerFrame,
+  validateServerFrame,
+} from '@holdfast/protocol'
+import { classifyDisconnect, type Disconnect } from '../core/classifyDisconnect'
+import type { PublishResult } from '../core/Publisher'
 import { HoldfastError } from '../HoldfastError'
 import { endpointUrl } from './endpointUrl'
-import { authHeaders, postPublish } from './httpHelpers'
-import type { DisconnectInfo, Transport, TransportContext } from './Transport'
+import { NO_CURSOR, type SubscriptionRequest, type Transport, type TransportHost } from './Transport'
+
+/** How one request ended: a disconnect to report, `again` (next poll at once), or `undefined` (aborted). */
+export type AttemptResult = Disconnect | 'again' | undefined
 
 /**
- * How one attempt ended. `resync`: go round again at once, without a backoff wait (new channel set,
- * new token, next poll). `undefined`: the attempt was aborted; the loop works out why.
- */
-export type AttemptResult = DisconnectInfo | 'resync' | undefined
-
-/**
- * One request of an HTTP transport, given by the shared loop: `url` is the transport's endpoint with
- * `?channel=a&channel=b`; `since` the cursor map of the channels that have a resume point, if any;
- * `headers` carry the token (a fresh object the attempt may add to); `controller` is aborted by `stop`,
- * `reconnect` and resubscribing (long polling also aborts it at its deadline); `connected` says whether
- * the core has been told this transport is connected, and `open()` tells it (once per connection).
+ * One request of an HTTP transport. `url` is the endpoint with `?channel=a&channel=b`; `since` the cursor
+ * map of the channels that have a resume point; `headers` carry the token (the attempt may add to them);
+ * `signal` aborts it (close, or the channel set changed); `open()` tells the core the connection is up.
  */
 export type HttpAttempt = (
   url: URL,
   since: string | undefined,
   headers: Record<string, string>,
-  controller: AbortController,
-  connected: boolean,
+  signal: AbortSignal,
   open: () => void,
+  subscriptions: SubscriptionRequest[],
 ) => Promise<AttemptResult>
 
 /**
- * The connection loop shared by the one-way HTTP transports (SSE, long polling). `attempt` makes one
- * request at a time; this owns waiting (through the core's backoff), tokens, publishing over
- * `POST /publish`, and reopening when the channel set or the token changes.
+ * The connection loop of the one-way HTTP transports (SSE, long polling). A connection is a run of
+ * requests: it goes round again at once for the next poll or a new channel set, and reports `closed` to
+ * the core when a request fails. Publishing is `POST /publish`, one at a time so order is kept.
  */
 export function httpTransport(
-  ctx: TransportContext,
+  host: TransportHost,
   name: 'sse' | 'longpoll',
   path: string,
   attempt: HttpAttempt,
 ): Transport {
-  let stopped = false
-  /** Whether the core has been told this transport is connected. */
-  let connected = false
+  let closed = false
+  let running = false
+  let opened = false
   let controller: AbortController | undefined
-  // A reconnect (or stop) outranks a resync if both arrive before the loop wakes.
-  let reconnecting = false
-
-  const abort = (reconnect?: boolean) => {
-    if (reconnect) reconnecting = true
-    controller?.abort()
-  }
-  const resync = () => abort()
   const open = () => {
-    if (!connected) {
-      connected = true
-      ctx.opened()
+    if (!opened) {
+      opened = true
+      host.opened()
     }
   }
+  const resync = () => controller?.abort()
 
-  const once = async (controller: AbortController): Promise<AttemptResult> => {
+  const once = async (signal: AbortSignal): Promise<AttemptResult> => {
     let headers: Record<string, string>
     try {
-      headers = authHeaders(await ctx.getToken())
+      headers = authHeaders(await host.token())
     } catch (error) {
-      const err = HoldfastError.from(error, 'unauthorized')
-      return { opened: connected, action: err.code === 'forbidden' ? 'stop' : 'reconnect', error: err }
+      return { opened, error: HoldfastError.from(error, 'unauthorized') }
     }
-    if (stopped) return
-    const subscriptions = ctx.subscriptions()
-    try {
-      if (subscriptions.length === 0) return await idle(headers, controller.signal)
-      const url = new URL(endpointUrl(ctx.baseUrl, path))
-      const since = new Map<string, string>()
-      for (const sub of subscriptions) {
-        url.searchParams.append('channel', sub.channel)
-        if (sub.since) since.set(sub.channel, sub.since)
+    const subscriptions = host.subscriptions()
+    if (signal.aborted) return
+    if (subscriptions.length === 0) {
+      // No channels: check the server answers (so publishing works), then wait for something to do.
+      if (!opened) {
+        const failed = await request(host, endpointUrl(host.url, Endpoint.Health), { headers, signal })
+        if (typeof failed !== 'string') return failed
+        open()
       }
-      return await attempt(
-        url,
-        since.size > 0 ? formatCursorMap(since) : undefined,
-        headers,
-        controller,
-        connected,
-        open,
-      )
-    } catch (error) {
-      return { opened: connected, action: 'reconnect', error: HoldfastError.from(error, 'disconnected') }
+      return new Promise((resolve) => signal.addEventListener('abort', () => resolve(undefined)))
     }
-  }
-
-  /** No channels: check the server answers (so publishing works), then wait for something to do. */
-  const idle = async (headers: Record<string, string>, signal: AbortSignal): Promise<AttemptResult> => {
-    if (!connected) {
-      try {
-        const response = await ctx.fetch()(endpointUrl(ctx.baseUrl, Endpoint.Health), { headers, signal })
-        void response.body?.cancel().catch(() => {})
-        if (!response.ok) {
-          return {
-            opened: false,
-            action: 'reconnect',
-            error: new HoldfastError('transport_unavailable', `health check answered ${response.status}`),
-          }
-        }
-      } catch (error) {
-        if (signal.aborted) return
-        return {
-          opened: false,
-          action: 'reconnect',
-          error: new HoldfastError('disconnected', 'server unreachable', { cause: error }),
-        }
-      }
-      open()
+    const url = new URL(endpointUrl(host.url, path))
+    const since = new Map<string, string>()
+    for (const sub of subscriptions) {
+      url.searchParams.append('channel', sub.channel)
+      if (sub.since) since.set(sub.channel, sub.since)
     }
-    if (!signal.aborted)
-      await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }))
+    return attempt(
+      url,
+      since.size > 0 ? formatCursorMap(since) : undefined,
+      headers,
+      signal,
+      open,
+      subscriptions,
+    )
   }
 
   const run = async () => {
-    for (let wait = true; !stopped; ) {
-      if (wait && !(await ctx.waitToConnect())) return
-      if (stopped) return
-      reconnecting = false
+    running = true
+    for (;;) {
       controller = new AbortController()
-      const result =
-        (await once(controller)) ?? (reconnecting ? { opened: connected, action: 'reconnect' } : 'resync')
-      if (stopped) return
-      wait = result !== 'resync'
-      if (result !== 'resync') {
-        connected = false
-        ctx.closed(result)
-      }
+      const result = await once(controller.signal).catch(
+        (error: unknown): Disconnect => ({ opened, error: HoldfastError.from(error, 'disconnected') }),
+      )
+      if (closed) return
+      if (result === 'again' || result === undefined) continue
+      // The connection counts as opened when any of its requests got through.
+      if (opened) result.opened = true
+      running = opened = false
+      return host.closed(result)
     }
   }
 
   return {
     name,
-    publishConcurrency: 1,
-    start: () => void run(),
-    stop() {
-      stopped = true
-      abort(true)
+    concurrency: 1,
+    open: () => void (running || closed || run()),
+    close() {
+      closed = true
+      resync()
     },
-    syncSubscriptions: resync,
-    refreshToken: resync,
-    reconnect: () => abort(true),
-    publish: (request) =>
-      connected
-        ? postPublish(ctx, request)
-        : Promise.reject(new HoldfastError('not_connected', `${name} is not connected`)),
+    subscribe: resync,
+    unsubscribe: resync,
+    // The next request carries the new token: reopen now so a long-lived stream does not outlive the old one.
+    auth: resync,
+    async publish({ channel, data, key }): Promise<PublishResult> {
+      if (!opened) throw new HoldfastError('not_connected', `${name} is not connected`)
+      const body = JSON.stringify({ channel, data })
+      for (let fresh = false; ; fresh = true) {
+        const headers = {
+          'content-type': 'application/json',
+          [IDEMPOTENCY_KEY_HEADER]: key,
+          ...authHeaders(await host.token(fresh)),
+        }
+        const text = await request(host, endpointUrl(host.url, Endpoint.Publish), {
+          method: 'POST',
+          headers,
+          body,
+        })
+        if (typeof text === 'string') {
+          const parsed = parseJson(text) as Partial<PublishResponse> | undefined
+          if (typeof parsed?.cursor !== 'string') throw new HoldfastError('bad_frame', NO_CURSOR)
+          return { cursor: parsed.cursor, duplicate: parsed.duplicate === true }
+        }
+        // A 401 gets one retry with a fresh token.
+        if (fresh || text.status !== 401) throw classifyDisconnect(text).error
+      }
+    },
   }
 }
 
 /**
- * Validates a frame rebuilt from an HTTP response and hands it to the core, except a `reconnect`
- * hint, which only the transport needs; reports one that does not validate. Returns the frame.
+ * One request: the body text of a 2xx answer, or the facts of a failure (status and body, or the network
+ * error), ready for the classifier. Rejects only when aborted.
  */
-export function deliver(ctx: TransportContext, candidate: unknown, what: string): ServerFrame | undefined {
-  const decoded = validateServerFrame(candidate)
-  if (!decoded.ok) {
-    ctx.error(new HoldfastError('bad_frame', `invalid ${what}: ${decoded.error.message}`))
-    return
+export async function request(
+  host: TransportHost,
+  url: string,
+  init: RequestInit,
+): Promise<string | Disconnect> {
+  let response: Response
+  let text: string
+  try {
+    response = await host.fetch()(url, { cache: 'no-store', ...init })
+    text = await response.text()
+  } catch (error) {
+    if (init.signal?.aborted) throw error
+    return {
+      opened: false,
+      error: new HoldfastError('disconnected', 'could not reach the server', { cause: error }),
+    }
   }
-  if (decoded.frame.type !== 'reconnect') ctx.frame(decoded.frame)
-  return decoded.frame
+  return response.ok
+    ? text
+    : {
+        opened: false,
+        status: response.status,
+        reason: text,
+        hintMs: parseRetryAfter(response.headers.get('retry-after'), host.now()),
+      }
+}
+
+export function authHeaders(token: string | undefined): Record<string, string> {
+  return token ? { authorization: `Bearer ${token}` } : {}
+}
+
+export function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Validates a frame rebuilt from an HTTP response and hands it to the core; reports one that does not
+ * validate. Returns the frame.
+ */
+export function deliver(host: TransportHost, candidate: unknown, what: string): ServerFrame | undefined {
+  const decoded = validateServerFrame(candidate)
+  if (decoded.ok) {
+    if (decoded.frame.type !== 'reconnect') host.frame(decoded.frame)
+    return decoded.frame
+  }
+  host.error(new HoldfastError('bad_frame', `invalid ${what}: ${decoded.error.message}`))
 }

@@ -1,114 +1,65 @@
-import { Endpoint, SseEvent } from '@holdfast/protocol'
-import { HoldfastError } from '../HoldfastError'
-import { bufferingDetector } from '../sse/bufferingDetector'
+import { Endpoint, REPLAY_FROM_HEADER, SseEvent } from '@holdfast/protocol'
 import { readEventStream } from '../sse/readEventStream'
-import { disconnectFromStatus } from './httpHelpers'
-import { deliver, httpTransport } from './httpTransport'
-import type { TransportContext } from './Transport'
+import { deliver, httpTransport, parseJson } from './httpTransport'
+import type { TransportHost } from './Transport'
 
 export interface SseTransportOptions {
-  /** No bytes (not even heartbeat comments) for this long: the stream is dead. Defaults to 45000. */
+  /** The stream's first event must arrive within this long (ms), or the attempt failed. Defaults to 3000. */
+  openTimeoutMs?: number
+  /** No bytes (not even heartbeat comments) for this long (ms): the stream is dead. Defaults to 45000. */
   idleTimeoutMs?: number
 }
 
-const SSE_FRAME_TYPES = new Set<string>(['message', SseEvent.Subscribed, SseEvent.Error, SseEvent.Reconnect])
+const FRAME_TYPES = [SseEvent.Subscribed, SseEvent.Error, SseEvent.Reconnect]
 
 /**
- * SSE over `fetch` + eventsource-parser rather than the native `EventSource`, so the
- * `Authorization` header can be sent and refreshed, `Last-Event-ID` is ours to set, and the
- * server's `retry:` becomes a floor under our own jittered backoff.
+ * SSE over `fetch` + eventsource-parser rather than the native `EventSource`, so the `Authorization`
+ * header can be sent and refreshed, `Last-Event-ID` is ours to set, and the server's `retry:` is a hint
+ * for the core's retry policy. The stream counts as open at its first event (the server sends them at
+ * once): a proxy that buffers the stream is found within `openTimeoutMs`, not after the idle timeout.
  */
 export function sseTransport(options: SseTransportOptions = {}) {
-  return (ctx: TransportContext) => {
-    const idleTimeoutMs = options.idleTimeoutMs ?? 45_000
-    return httpTransport(
-      ctx,
-      'sse',
-      Endpoint.Sse,
-      async (url, since, headers, controller, _connected, open) => {
-        if (since) headers['last-event-id'] = since
-        let retryMs = 0
-        let hintMs = 0
-        let opened = false
-        const buffering = bufferingDetector(ctx.now)
-        const end = await readEventStream({
-          fetch: ctx.fetch(),
-          url: url.toString(),
-          headers,
-          signal: controller.signal,
-          idleTimeoutMs,
-          timers: ctx.timers,
-          now: ctx.now,
-          onOpen: () => {
+  return (host: TransportHost) => {
+    return httpTransport(host, 'sse', Endpoint.Sse, async (url, since, headers, signal, open) => {
+      if (since) headers['last-event-id'] = since
+      let hintMs: number | undefined
+      let opened = false
+      const ended = await readEventStream({
+        fetch: host.fetch(),
+        url: `${url}`,
+        headers,
+        signal,
+        idleTimeoutMs: options.idleTimeoutMs ?? 45_000,
+        openTimeoutMs: options.openTimeoutMs ?? 3000,
+        timers: host.timers,
+        now: host.now,
+        onOpen: (response) => {
+          // Where the server starts each channel (a cursor map): the subscription's starting point is fixed now,
+          // even if a proxy holds the events back. The registry ignores what is not a cursor.
+          for (const pair of response.headers.get(REPLAY_FROM_HEADER)?.split(',') ?? [])
+            host.anchor(pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1))
+        },
+        onBytes: host.activity,
+        onRetry: (ms) => {
+          hintMs = ms
+        },
+        onEvent: (event) => {
+          if (!opened) {
             opened = true
             open()
-          },
-          onBytes: () => ctx.activity(),
-          onRetry: (ms) => {
-            retryMs = ms
-          },
-          onComment: (comment) => {
-            if (buffering(comment)) {
-              ctx.error(
-                new HoldfastError(
-                  'proxy_buffering',
-                  'a proxy is buffering the SSE stream (heartbeats arrive late, in bursts); turn buffering off, ' +
-                    'e.g. nginx proxy_buffering off (see docs/proxies.md)',
-                ),
-              )
-            }
-          },
-          onEvent: (event) => {
-            let value: unknown
-            try {
-              value = JSON.parse(event.data)
-            } catch {
-              ctx.error(new HoldfastError('bad_frame', 'SSE event data is not JSON'))
-              return
-            }
-            const type = event.event ?? 'message'
-            if (!SSE_FRAME_TYPES.has(type)) return
-            // The event name is the frame type; the parsed object is fresh, so it is tagged in place (no copy per message).
-            const candidate = (
-              typeof value === 'object' && value !== null && !Array.isArray(value) ? value : {}
-            ) as Record<string, unknown>
-            candidate.type = type
-            if (type === SseEvent.Subscribed) candidate.id ??= 0
-            const frame = deliver(ctx, candidate, `SSE ${type} event`)
-            if (frame?.type === 'reconnect') hintMs = frame.retryAfterMs
-          },
-        })
-        if (end.kind === 'aborted') return
-        if (end.kind === 'http') return disconnectFromStatus(end.status, end.body, end.retryAfterMs, opened)
-        if (end.kind === 'not-sse') {
-          return {
-            opened: false,
-            action: 'reconnect',
-            error: new HoldfastError(
-              'transport_unavailable',
-              `expected text/event-stream, got "${end.contentType}"`,
-            ),
           }
-        }
-        if (end.kind === 'parse') {
-          return {
-            opened,
-            action: 'reconnect',
-            error: new HoldfastError('bad_frame', 'SSE event too large', { cause: end.error }),
-          }
-        }
-        return {
-          opened,
-          action: 'reconnect',
-          retryAfterMs: Math.max(retryMs, hintMs) || undefined,
-          error:
-            end.kind === 'idle'
-              ? new HoldfastError('timeout', `SSE stream silent for ${idleTimeoutMs} ms`)
-              : end.kind === 'ended'
-                ? new HoldfastError('disconnected', 'SSE stream ended')
-                : new HoldfastError('disconnected', 'SSE connection failed', { cause: end.error }),
-        }
-      },
-    )
+          const type = event.event ?? 'message'
+          if (type !== 'message' && !FRAME_TYPES.includes(type as never)) return
+          const value = parseJson(event.data)
+          // The event name is the frame type; the parsed object is fresh, so it is tagged in place.
+          const frame = (value !== null && typeof value === 'object' ? value : {}) as Record<string, unknown>
+          frame.type = type
+          frame.id ??= 0
+          if (deliver(host, frame, `SSE ${type} event`)?.type === 'reconnect')
+            hintMs = frame.retryAfterMs as number
+        },
+      })
+      return ended && { ...ended, opened, hintMs: ended.hintMs ?? hintMs }
+    })
   }
 }

@@ -1,294 +1,219 @@
 import {
   type ClientFrame,
-  CloseCode,
-  closeAction,
   decodeServerFrame,
   Endpoint,
   encodeFrame,
   PROTOCOL_VERSION,
-  parseRetryAfterReason,
   type ServerFrame,
 } from '@holdfast/protocol'
 import ReconnectingWebSocket from 'reconnecting-websocket'
-import type { PublishResult } from '../core/publishQueue'
+import type { PublishResult } from '../core/Publisher'
 import { Timer } from '../core/timers'
-import { type ErrorCode, HoldfastError } from '../HoldfastError'
+import { HoldfastError } from '../HoldfastError'
 import { endpointUrl } from './endpointUrl'
-import type { Transport, TransportContext } from './Transport'
+import { NO_CURSOR, type Transport, type TransportHost, type WebSocketConstructor } from './Transport'
 
 export interface WebSocketTransportOptions {
-  /** No welcome within this long counts as a failed attempt. Defaults to 2500. */
+  /** No welcome within this long (ms) counts as a failed attempt. Defaults to 3000. */
   openTimeoutMs?: number
 }
 
-interface PendingRequest {
-  resolve(frame: ServerFrame): void
-  reject(error: HoldfastError): void
+/**
+ * WebSocket transport on reconnecting-websocket, used through its documented extension points: rws
+ * replaces the socket; its URL provider (which may return a promise) waits until the core calls `open()`
+ * again, so every delay is the core's. Its own delays are zeroed, its message queue is off (publishes
+ * wait in the client's bounded queue), and the provider never rejects (a rejected provider leaves rws
+ * unable to connect ever again).
+ */
+export function websocketTransport(options: WebSocketTransportOptions = {}) {
+  return (host: TransportHost): Transport => {
+    const openTimeoutMs = options.openTimeoutMs ?? 3000
+    const openTimer = new Timer(host.timers)
+    /** Requests waiting for their reply, by id; a subscribe remembers its channel. */
+    const pending = new Map<number, [(frame: ServerFrame) => void, (error: HoldfastError) => void, string?]>()
+    let rws: ReconnectingWebSocket | undefined
+    let go: (() => void) | undefined
+    /** `open()` was called and the URL provider has not acted on it yet. */
+    let wanted = false
+    let closed = false
+    let welcomed = false
+    let token: string | undefined
+    let nextId = 1
+    let hintMs: number | undefined
+    /** Why we close the socket ourselves (no welcome in time). */
+    let failure: HoldfastError | undefined
+    /** What the socket's error event said, if it fired (browsers say nothing). */
+    let errored: string | undefined
+
+    const send = (frame: ClientFrame) => {
+      if (rws?.readyState !== 1) return false
+      rws.send(encodeFrame(frame))
+      return true
+    }
+    const request = (frame: ClientFrame & { id: number }, channel?: string) =>
+      new Promise<ServerFrame>((resolve, reject) => {
+        if (welcomed && send(frame)) pending.set(frame.id, [resolve, reject, channel])
+        else reject(new HoldfastError('not_connected', 'websocket is not connected'))
+      })
+    const rejectAll = () => {
+      for (const [, reject] of pending.values())
+        reject(new HoldfastError('disconnected', 'connection closed'))
+      pending.clear()
+    }
+
+    /** The URL provider: waits for the core's go-ahead, then for a token; loops instead of rejecting. */
+    const nextUrl = async (url: string): Promise<string> => {
+      for (;;) {
+        if (!wanted && !closed) await new Promise<void>((resolve) => (go = resolve))
+        wanted = false
+        if (closed) return url
+        try {
+          token = await host.token()
+        } catch (error) {
+          host.closed({ opened: false, error: HoldfastError.from(error, 'unauthorized') })
+          continue
+        }
+        if (closed) return url
+        welcomed = false
+        failure = errored = hintMs = undefined
+        openTimer.start(openTimeoutMs, () => {
+          failure = new HoldfastError('timeout', `no welcome from the server within ${openTimeoutMs} ms`)
+          rws?.reconnect(4004) // CloseCode.HandshakeTimeout
+        })
+        return url
+      }
+    }
+
+    const onMessage = (raw: unknown) => {
+      if (closed) return
+      host.activity()
+      const decoded = decodeServerFrame(raw)
+      if (!decoded.ok)
+        return host.error(new HoldfastError('bad_frame', `invalid frame: ${decoded.error.message}`))
+      const frame = decoded.frame
+      const id = (frame as { id?: number }).id
+      const waiting = id === undefined ? undefined : pending.get(id)
+      if (frame.type === 'welcome') {
+        openTimer.cancel()
+        welcomed = true
+        host.opened(frame)
+      } else if (frame.type === 'ping') send({ type: 'pong' })
+      else if (frame.type === 'reconnect') hintMs = frame.retryAfterMs
+      else if (!waiting) {
+        if (frame.type !== 'pong') host.frame(frame)
+      } else {
+        pending.delete(id!)
+        if (frame.type === 'error')
+          waiting[1](new HoldfastError(frame.code, frame.message, { retryAfterMs: frame.retryAfterMs }))
+        else waiting[0](frame)
+        // A subscribe's reply concerns its channel; a refused publish or auth, only its own promise.
+        if (waiting[2]) host.frame({ ...frame, channel: waiting[2] } as ServerFrame)
+      }
+    }
+
+    const onClose = (code: number, reason: string) => {
+      openTimer.cancel()
+      const opened = welcomed
+      welcomed = false
+      rejectAll()
+      if (closed) return
+      // rws reports a failed connect (its error event) as a close with code 1000: say what really happened. A
+      // refused handshake's status is known in Node (`ws` says "Unexpected server response: 426"), not in browsers.
+      const status = Number(/response: (\d+)/.exec(errored ?? '')?.[1])
+      host.closed(
+        status
+          ? { opened, status, reason: '' }
+          : failure || errored !== undefined
+            ? {
+                opened,
+                hintMs,
+                error:
+                  failure ??
+                  new HoldfastError(
+                    'disconnected',
+                    `websocket ${opened ? 'failed' : 'could not connect'}: ${errored || 'browsers give no reason: the server is down, or WebSocket is refused on the way'}`,
+                  ),
+              }
+            : { opened, code, reason, hintMs },
+      )
+    }
+
+    return {
+      name: 'websocket',
+      concurrency: Number.POSITIVE_INFINITY,
+      open() {
+        wanted = true
+        if (rws) return go?.()
+        let Impl: WebSocketConstructor
+        try {
+          Impl = withErrorListener(host.webSocket())
+        } catch (error) {
+          return queueMicrotask(() => host.closed({ opened: false, error: HoldfastError.from(error) }))
+        }
+        rws = new ReconnectingWebSocket(
+          () => nextUrl(endpointUrl(host.url, Endpoint.WebSocket, true)),
+          PROTOCOL_VERSION,
+          {
+            WebSocket: Impl,
+            minReconnectionDelay: 0,
+            maxReconnectionDelay: 0,
+            // Our open timer decides; rws's own is a backstop only.
+            connectionTimeout: openTimeoutMs + 5000,
+            maxEnqueuedMessages: 0,
+          },
+        )
+        rws.addEventListener('open', () => {
+          send(token ? { type: 'connect', token } : { type: 'connect' })
+        })
+        rws.addEventListener('message', (event) => onMessage(event.data))
+        rws.addEventListener('error', (event) => {
+          errored = String(event.message ?? '')
+        })
+        // rws dispatches a failed connect's close before its error event, in one call: report after both.
+        rws.addEventListener('close', ({ code, reason }) => queueMicrotask(() => onClose(code, reason)))
+      },
+      close() {
+        closed = true
+        openTimer.cancel()
+        go?.()
+        rws?.close()
+        rejectAll()
+      },
+      subscribe({ channel, since }) {
+        // A refusal reaches the core as a channel error frame (onMessage); the promise only tracks the reply.
+        request({ type: 'subscribe', id: nextId++, channel, since }, channel).catch(() => {})
+      },
+      unsubscribe(channel) {
+        request({ type: 'unsubscribe', id: nextId++, channel }).catch(() => {})
+      },
+      async publish({ channel, data, key }): Promise<PublishResult> {
+        const frame = await request({ type: 'publish', id: nextId++, channel, data, key })
+        if (frame.type !== 'ack' || !frame.cursor) throw new HoldfastError('bad_frame', NO_CURSOR)
+        return { cursor: frame.cursor, duplicate: frame.duplicate === true }
+      },
+      auth(next) {
+        token = next
+        request({ type: 'auth', id: nextId++, token: next }).catch((error: HoldfastError) => {
+          // Refused in place: the core decides (a fresh token on a new connection).
+          if (!error.retryable) host.frame({ type: 'error', code: error.code, message: error.message })
+        })
+      },
+      ping: () => void send({ type: 'ping' }),
+    }
+  }
 }
 
 /**
- * WebSocket transport on reconnecting-websocket. rws owns the socket swaps; every delay is ours:
- * its own delays are zeroed and its URL provider waits for `ctx.waitToConnect()`, which applies
- * the client's jittered backoff and server hints. rws never sees a rejected URL provider (that
- * would wedge its connect lock), and its message queue is off: publishes wait in the client's
- * bounded queue instead, so nothing is lost when the socket is replaced.
+ * Node's `ws` emits an `error` event with no listener attached when rws closes a socket that is still
+ * connecting, which would crash the process. A no-op listener keeps it an ordinary close.
  */
-export function websocketTransport(options: WebSocketTransportOptions = {}) {
-  const openTimeoutMs = options.openTimeoutMs ?? 2500
-  return (ctx: TransportContext): Transport => new WebSocketTransport(ctx, openTimeoutMs)
-}
-
-/** Close codes that mean something to the user: error code, message, and whether the server's reason is the better message. */
-const CLOSE_ERRORS: Record<number, [ErrorCode, string, boolean?]> = {
-  [CloseCode.Forbidden]: ['forbidden', 'server refused the connection', true],
-  [CloseCode.ProtocolError]: ['bad_frame', 'protocol error', true],
-  [CloseCode.TokenExpired]: ['token_expired', 'token expired'],
-  [CloseCode.Unauthorized]: ['unauthorized', 'token rejected', true],
-  [CloseCode.SlowConsumer]: ['slow_consumer', 'server dropped a slow consumer'],
-  [CloseCode.RateLimited]: ['rate_limited', 'server is rate limiting connections'],
-  [CloseCode.ServerRestart]: ['server_restart', 'server is restarting'],
-}
-
-class WebSocketTransport implements Transport {
-  readonly name = 'websocket' as const
-  readonly publishConcurrency = Number.POSITIVE_INFINITY
-  #rws: ReconnectingWebSocket | undefined
-  #stopped = false
-  #welcomed = false
-  #token: string | undefined
-  #nextId = 1
-  readonly #pending = new Map<number, PendingRequest>()
-  /** Channel -> subscribe request id in flight or done on this socket. */
-  readonly #subscribed = new Map<string, number>()
-  /** Subscribe request id -> channel, to attach the channel to a refusal. */
-  readonly #subscribeRequests = new Map<number, string>()
-  #retryAfterHint: number | undefined
-  readonly #openTimer: Timer
-
-  readonly #ctx: TransportContext
-  readonly #openTimeoutMs: number
-
-  constructor(ctx: TransportContext, openTimeoutMs: number) {
-    this.#ctx = ctx
-    this.#openTimeoutMs = openTimeoutMs
-    this.#openTimer = new Timer(ctx.timers)
-  }
-
-  start(): void {
-    const url = endpointUrl(this.#ctx.baseUrl, Endpoint.WebSocket, 'ws')
-    this.#rws = new ReconnectingWebSocket(() => this.#nextUrl(url), PROTOCOL_VERSION, {
-      WebSocket: this.#ctx.webSocket(),
-      minReconnectionDelay: 0,
-      maxReconnectionDelay: 0,
-      reconnectionDelayGrowFactor: 1,
-      // Our open timer decides; rws's own is a backstop only.
-      connectionTimeout: this.#openTimeoutMs + 5000,
-      maxRetries: Number.POSITIVE_INFINITY,
-      maxEnqueuedMessages: 0,
-    })
-    this.#rws.addEventListener('open', () => this.#onOpen())
-    this.#rws.addEventListener('message', (event) => this.#onMessage(event.data))
-    this.#rws.addEventListener('close', (event) => this.#onClose(event.code, event.reason))
-  }
-
-  async #nextUrl(url: string): Promise<string> {
-    // Loop instead of rejecting: a rejected provider leaves rws unable to ever connect again.
-    for (;;) {
-      if (this.#stopped || !(await this.#ctx.waitToConnect()) || this.#stopped) return url
-      try {
-        this.#token = await this.#ctx.getToken()
-      } catch (error) {
-        const err = HoldfastError.from(error, 'unauthorized')
-        this.#ctx.closed({
-          opened: false,
-          action: err.code === 'forbidden' ? 'stop' : 'reconnect',
-          error: err,
-        })
-        continue
-      }
-      if (this.#stopped) return url
-      this.#welcomed = false
-      this.#retryAfterHint = undefined
-      this.#subscribed.clear()
-      this.#openTimer.start(this.#openTimeoutMs, () => {
-        this.#ctx.debug('websocket: no welcome in time')
-        this.#rws?.reconnect(CloseCode.HandshakeTimeout, 'open timeout')
-      })
-      return url
-    }
-  }
-
-  #onOpen(): void {
-    const frame: ClientFrame = this.#token ? { type: 'connect', token: this.#token } : { type: 'connect' }
-    this.#send(frame)
-  }
-
-  #onMessage(raw: unknown): void {
-    if (this.#stopped) return
-    this.#ctx.activity()
-    const decoded = decodeServerFrame(raw)
-    if (!decoded.ok) {
-      this.#ctx.error(
-        new HoldfastError('bad_frame', `server sent an invalid frame: ${decoded.error.message}`),
-      )
-      return
-    }
-    const frame = decoded.frame
-    switch (frame.type) {
-      case 'welcome':
-        this.#openTimer.cancel()
-        this.#welcomed = true
-        this.#ctx.opened(frame)
-        this.syncSubscriptions()
-        return
-      case 'ping':
-        this.#send({ type: 'pong' })
-        return
-      case 'pong':
-        return
-      case 'reconnect':
-        this.#retryAfterHint = frame.retryAfterMs
-        return
-      case 'ack':
-      case 'unsubscribed':
-        this.#settle(frame.id, frame)
-        return
-      case 'subscribed':
-        this.#settle(frame.id, frame)
-        this.#ctx.frame(frame)
-        return
-      case 'error': {
-        const request = frame.id === undefined ? undefined : this.#pending.get(frame.id)
-        if (!request) {
-          this.#ctx.frame(frame)
-          return
+function withErrorListener(Impl: WebSocketConstructor): WebSocketConstructor {
+  return typeof (Impl.prototype as { on?: unknown })?.on === 'function'
+    ? class extends Impl {
+        constructor(url: string, protocols?: string | string[]) {
+          super(url, protocols)
+          ;(this as unknown as { on?(event: string, fn: () => void): void }).on?.('error', () => {})
         }
-        this.#pending.delete(frame.id!)
-        request.reject(new HoldfastError(frame.code, frame.message, { retryAfterMs: frame.retryAfterMs }))
-        // A refused subscribe concerns its channel; a refused publish is reported by its own promise.
-        const channel = this.#subscribeRequests.get(frame.id!)
-        if (channel !== undefined) this.#ctx.frame({ ...frame, channel: frame.channel ?? channel })
-        return
       }
-      default:
-        this.#ctx.frame(frame)
-    }
-  }
-
-  #onClose(code: number, reason: string): void {
-    this.#openTimer.cancel()
-    const opened = this.#welcomed
-    this.#welcomed = false
-    this.#subscribed.clear()
-    this.#subscribeRequests.clear()
-    this.#rejectPending('connection closed before the server answered')
-    if (this.#stopped) return
-    const retryAfterMs = this.#retryAfterHint ?? parseRetryAfterReason(reason ?? '')
-    this.#retryAfterHint = undefined
-    const action = closeAction(code)
-    const known = CLOSE_ERRORS[code]
-    const error = known
-      ? new HoldfastError(known[0], (known[2] && reason) || known[1], { retryAfterMs })
-      : opened
-        ? new HoldfastError('disconnected', `websocket closed (${code})`)
-        : new HoldfastError('transport_unavailable', 'websocket could not connect')
-    this.#ctx.closed({ opened, action, code, reason, retryAfterMs, error })
-    if (action === 'stop') this.#rws?.close()
-  }
-
-  #rejectPending(message: string): void {
-    for (const request of this.#pending.values()) request.reject(new HoldfastError('disconnected', message))
-    this.#pending.clear()
-  }
-
-  #settle(id: number, frame: ServerFrame): void {
-    const request = this.#pending.get(id)
-    if (request) {
-      this.#pending.delete(id)
-      request.resolve(frame)
-    }
-  }
-
-  #send(frame: ClientFrame): boolean {
-    const ws = this.#rws
-    if (ws?.readyState !== 1) return false
-    ws.send(encodeFrame(frame))
-    return true
-  }
-
-  #request(frame: ClientFrame & { id: number }): Promise<ServerFrame> {
-    return new Promise((resolve, reject) => {
-      if (!this.#welcomed || !this.#send(frame)) {
-        reject(new HoldfastError('not_connected', 'websocket is not connected'))
-        return
-      }
-      this.#pending.set(frame.id, { resolve, reject })
-    })
-  }
-
-  syncSubscriptions(): void {
-    if (!this.#welcomed) return
-    const wanted = this.#ctx.subscriptions()
-    const wantedNames = new Set(wanted.map((s) => s.channel))
-    for (const sub of wanted) {
-      if (this.#subscribed.has(sub.channel)) continue
-      const id = this.#nextId++
-      this.#subscribed.set(sub.channel, id)
-      this.#subscribeRequests.set(id, sub.channel)
-      const frame: ClientFrame = { type: 'subscribe', id, channel: sub.channel }
-      if (sub.since) frame.since = sub.since
-      // A refusal reaches the core as a channel error frame (see onMessage); the promise only tracks the reply.
-      this.#request(frame)
-        .catch(() => {})
-        .finally(() => this.#subscribeRequests.delete(id))
-    }
-    for (const channel of [...this.#subscribed.keys()]) {
-      if (wantedNames.has(channel)) continue
-      this.#subscribed.delete(channel)
-      this.#request({ type: 'unsubscribe', id: this.#nextId++, channel }).catch(() => {})
-    }
-  }
-
-  async publish(request: { channel: string; data: unknown; key: string }): Promise<PublishResult> {
-    const frame = await this.#request({
-      type: 'publish',
-      id: this.#nextId++,
-      channel: request.channel,
-      data: request.data,
-      key: request.key,
-    })
-    if (frame.type !== 'ack' || !frame.cursor) {
-      throw new HoldfastError('bad_frame', 'server answered a publish without a cursor')
-    }
-    return { cursor: frame.cursor, duplicate: frame.duplicate === true }
-  }
-
-  refreshToken(token: string): void {
-    this.#token = token
-    if (!this.#welcomed) return
-    this.#request({ type: 'auth', id: this.#nextId++, token }).catch((error: unknown) => {
-      const err = HoldfastError.from(error)
-      if (err.code === 'disconnected' || err.code === 'not_connected') return
-      this.#ctx.error(err)
-      // The server did not take the new token in place; reconnect with a fresh one.
-      this.reconnect(CloseCode.TokenExpired, 'token refresh refused')
-    })
-  }
-
-  ping(): void {
-    this.#send({ type: 'ping' })
-  }
-
-  reconnect(code: number = CloseCode.Normal, reason = 'reconnect'): void {
-    if (this.#stopped) return
-    this.#rws?.reconnect(code, reason)
-  }
-
-  stop(): void {
-    if (this.#stopped) return
-    this.#stopped = true
-    this.#openTimer.cancel()
-    this.#rws?.close(CloseCode.Normal, 'client closed')
-    this.#rejectPending('transport stopped')
-  }
+    : Impl
 }

@@ -7,10 +7,14 @@ export interface SseConnection {
   error(): void
 }
 
-/** An msw handler for an SSE endpoint whose chunks the test writes by hand. */
+/**
+ * An msw handler for an SSE endpoint whose chunks the test writes by hand. `autoSubscribe` writes what a
+ * Holdfast server sends at once: a `subscribed` event for every channel of the request.
+ */
 export function sseEndpoint(
   url: string,
   respond?: (request: Request, index: number) => Response | undefined,
+  { autoSubscribe = false } = {},
 ) {
   const connections: SseConnection[] = []
   const encoder = new TextEncoder()
@@ -32,6 +36,13 @@ export function sseEndpoint(
       end: () => controller.close(),
       error: () => controller.error(new Error('network cut')),
     })
+    if (autoSubscribe)
+      for (const channel of new URL(request.url).searchParams.getAll('channel'))
+        controller.enqueue(
+          encoder.encode(
+            `event: subscribed\ndata: ${JSON.stringify({ channel, epoch: 'e1', cursor: 'e1:0', recovered: true })}\n\n`,
+          ),
+        )
     return new HttpResponse(stream, {
       headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' },
     })

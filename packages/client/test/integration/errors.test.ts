@@ -32,7 +32,13 @@ async function start() {
 }
 
 function client(url: string, getToken: () => Promise<string> | string) {
-  return clients.create({ url, getToken, transports: ['websocket'], backoff: { initialMs: 20, maxMs: 100 } })
+  return clients.create({
+    url,
+    getToken,
+    transports: ['websocket'],
+    lazy: false,
+    backoff: { initialMs: 20, maxMs: 100 },
+  })
 }
 
 test('a bad token stops the client with a typed error; everyone else keeps being served', async () => {

@@ -4,6 +4,12 @@ import type { HoldfastClient, TransportName } from '../../src'
 import { type ChaosProxy, createChaosProxy } from '../helpers/chaosProxy'
 import { collectNumbers, range, until } from '../helpers/collect'
 import { nodeClients } from '../helpers/nodeClients'
+import { seededRandom } from '../helpers/seededRandom'
+
+// The chaos is random but reproducible: every failure names its seed; rerun with HOLDFAST_TEST_SEED=<seed>.
+const seed = Number(process.env.HOLDFAST_TEST_SEED ?? Math.floor(Math.random() * 2 ** 31))
+const random = seededRandom(seed)
+const seeded = (what: string) => `${what} (HOLDFAST_TEST_SEED=${seed})`
 
 let server: HoldfastServer | undefined
 let proxy: ChaosProxy | undefined
@@ -26,7 +32,7 @@ async function publishThroughChaos(publisher: HoldfastClient, channel: string, n
   let stop = false
   const chaosLoop = (async () => {
     while (!stop) {
-      await new Promise((r) => setTimeout(r, 40 + Math.random() * 160))
+      await new Promise((r) => setTimeout(r, 40 + random() * 160))
       if (!stop) chaos()
     }
   })()
@@ -70,8 +76,8 @@ async function exactlyOnceInOrder(
   await until(() => subs.every((s) => s.received.length >= n), 30_000, 'all subscribers to receive 1..n')
   // Anything extra (a duplicate) would arrive right behind; give it the chance to.
   await new Promise((r) => setTimeout(r, 200))
-  for (const s of subs) expect(s.received).toEqual(range(n))
-  expect(drops).toBeGreaterThan(3)
+  for (const s of subs) expect(s.received, seeded('1..n exactly once')).toEqual(range(n))
+  expect(drops, seeded('drops')).toBeGreaterThan(3)
 }
 
 describe('exactly once, in order, while the proxy drops every connection at random', () => {
@@ -163,7 +169,7 @@ describe('changing subscriptions on one-way transports loses nothing on the chan
         // Subscribe and unsubscribe other channels while 'steady' streams: each change reopens the stream or poll.
         for (let i = 0; i < 15; i++) {
           const sub = c.subscribe(`churn.${i % 3}`, () => {})
-          await new Promise((r) => setTimeout(r, 20 + Math.random() * 40))
+          await new Promise((r) => setTimeout(r, 20 + random() * 40))
           sub.unsubscribe()
         }
       })()
@@ -174,7 +180,7 @@ describe('changing subscriptions on one-way transports loses nothing on the chan
       await churn
       await until(() => got.received.length >= n, 20_000, 'every message on the steady channel')
       await new Promise((r) => setTimeout(r, 200))
-      expect(got.received).toEqual(range(n))
+      expect(got.received, seeded('every message once')).toEqual(range(n))
     }, 30_000)
   }
 })

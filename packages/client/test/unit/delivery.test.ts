@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { createClient, type HoldfastClient, type Message } from '../../src'
+import { buffer, coalesce, latest, stream } from '../../src/delivery'
 import { BASE_URL, createFakeServer } from '../helpers/fakeServer'
 
 let fake = createFakeServer()
@@ -20,14 +21,37 @@ afterEach(() => {
   vi.useRealTimers()
 })
 
-describe('buffer (default)', () => {
+describe('the default delivery (no policy)', () => {
+  test('calls the handler in order as each message arrives, without awaiting it; throws and rejections are reported', async () => {
+    const seen: number[] = []
+    const errors: string[] = []
+    client.on('error', (e) => errors.push(e.message))
+    client.subscribe('c', (m: Message) => {
+      seen.push(m.data as number)
+      if (m.data === 2) throw new Error('two')
+      if (m.data === 3) return Promise.reject(new Error('three'))
+      return new Promise<void>(() => {})
+    })
+    await tick(10)
+    for (let i = 1; i <= 4; i++) send('c', i)
+    await tick(1)
+    expect(seen).toEqual([1, 2, 3, 4])
+    expect(errors).toEqual(['[holdfast] two', '[holdfast] three'])
+  })
+})
+
+describe('buffer()', () => {
   test('delivers every message in order; an async handler is awaited before the next one', async () => {
     const seen: number[] = []
     const releases: Array<() => void> = []
-    client.subscribe('c', (m: Message) => {
-      seen.push(m.data as number)
-      return new Promise<void>((r) => releases.push(r))
-    })
+    client.subscribe(
+      'c',
+      (m: Message) => {
+        seen.push(m.data as number)
+        return new Promise<void>((r) => releases.push(r))
+      },
+      { delivery: buffer() },
+    )
     await tick(10)
     for (let i = 1; i <= 3; i++) send('c', i)
     await tick(1)
@@ -49,7 +73,7 @@ describe('buffer (default)', () => {
         seen.push(m.data as number)
         return new Promise(() => {}) // never finishes: a stuck consumer
       },
-      { delivery: { policy: 'buffer', maxMessages: 3 }, onError: (e) => errors.push(e.code) },
+      { delivery: buffer({ maxMessages: 3 }), onError: (e) => errors.push(e.code) },
     )
     await tick(10)
     for (let i = 1; i <= 6; i++) send('c', i)
@@ -68,7 +92,7 @@ describe('buffer (default)', () => {
         seen.push(m.data as number)
         if (m.data === 1) return new Promise<void>((r) => (release = r))
       },
-      { delivery: { policy: 'buffer', maxMessages: 2, overflow: 'drop-oldest' } },
+      { delivery: buffer({ maxMessages: 2, overflow: 'drop-oldest' }) },
     )
     await tick(10)
     for (let i = 1; i <= 6; i++) send('c', i)
@@ -82,7 +106,7 @@ describe('buffer (default)', () => {
 describe('latest', () => {
   test('only the newest message is delivered, once per tick', async () => {
     const seen: number[] = []
-    client.subscribe('price', (m) => seen.push(m.data as number), { delivery: { policy: 'latest' } })
+    client.subscribe('price', (m) => seen.push(m.data as number), { delivery: latest() })
     await tick(10)
     for (let i = 1; i <= 50; i++) send('price', i)
     await tick(1)
@@ -102,7 +126,7 @@ describe('coalesce', () => {
         const d = m.data as { k: string; v: number }
         seen.push([d.k, d.v])
       },
-      { delivery: { policy: 'coalesce', key: (m) => (m.data as { k: string }).k, schedule: 100 } },
+      { delivery: coalesce((m) => (m.data as { k: string }).k, 100) },
     )
     await tick(10)
     let n = 0
@@ -117,20 +141,18 @@ describe('coalesce', () => {
   })
 
   test('needs a key function', () => {
-    expect(() => client.subscribe('x', () => {}, { delivery: { policy: 'coalesce' } as never })).toThrow(
-      /key/,
-    )
+    expect(() => coalesce(undefined as never)).toThrow(/key/)
   })
 })
 
-describe('stream()', () => {
+describe('stream(client, channel)', () => {
   test('yields messages in order and unsubscribes when the loop ends', async () => {
-    const stream = client.stream<number>('c')
+    const messages = stream<number>(client, 'c')
     await tick(10)
     for (let i = 1; i <= 3; i++) send('c', i)
     await tick(1)
     const got: number[] = []
-    for await (const m of stream) {
+    for await (const m of messages) {
       got.push(m.data)
       if (got.length === 3) break
     }
@@ -140,14 +162,14 @@ describe('stream()', () => {
   })
 
   test('a consumer past the high-water mark is told it is slow, after the buffered messages', async () => {
-    const stream = client.stream<number>('c', { highWaterMark: 5 })
+    const messages = stream<number>(client, 'c', { highWaterMark: 5 })
     await tick(10)
     for (let i = 1; i <= 10; i++) send('c', i)
     await tick(1)
     const got: number[] = []
     await expect(
       (async () => {
-        for await (const m of stream) got.push(m.data)
+        for await (const m of messages) got.push(m.data)
       })(),
     ).rejects.toMatchObject({ code: 'slow_consumer' })
     expect(got).toEqual([1, 2, 3, 4, 5])

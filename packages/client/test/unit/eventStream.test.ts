@@ -69,9 +69,8 @@ describe('parsing (eventsource-parser under our reader)', () => {
     expect(events).toEqual([{ id: undefined, event: undefined, data: 'line one\nline two' }])
   })
 
-  // WHATWG SSE says an id-only block still moves lastEventId; eventsource-parser 3 drops it (see
-  // docs/PROTOCOL.md, "Known limits"). Holdfast servers never send one; this pins what we do.
-  test('named events, an id with no data (dispatches nothing) and a BOM', async () => {
+  // WHATWG SSE: an id-only block dispatches nothing but still moves lastEventId.
+  test('named events, an id with no data (dispatches nothing, moves lastEventId) and a BOM', async () => {
     const sse = setup()
     const { events } = open()
     await tick(1)
@@ -79,7 +78,7 @@ describe('parsing (eventsource-parser under our reader)', () => {
     sse.last.write('event: tick\ndata: 1\nid: a\n\nid: b\n\n')
     await tick(1)
     expect(events).toEqual([{ id: 'a', event: 'tick', data: '1' }])
-    expect(stream!.lastEventId).toBe('a')
+    expect(stream!.lastEventId).toBe('b')
   })
 })
 

@@ -18,7 +18,7 @@ beforeEach(() => {
   vi.useFakeTimers()
   wsConnections = 0
   wsFrames = []
-  sse = sseEndpoint(`${BASE_URL}/sse`)
+  sse = sseEndpoint(`${BASE_URL}/sse`, undefined, { autoSubscribe: true })
   const link = ws.link(`${BASE_URL.replace('http', 'ws')}/ws`)
   server = setupServer(
     sse.handler,
@@ -128,4 +128,53 @@ test('SSE blocked too: long polling', async () => {
   const sse404 = errors.find((e) => e.code === 'transport_unavailable' && /404/.test(e.message))
   expect(sse404?.message).toMatch(/^\[holdfast\] HTTP 404/)
   expect(sse404?.message).not.toMatch(/\[holdfast\].*\[holdfast\]/)
+})
+
+test('fallback remembers what failed: after SSE failed behind a buffering proxy, failed probes never send the client back to SSE', async () => {
+  wsMode = 'refuse'
+  // A proxy that buffers SSE: the response headers arrive, the events never do.
+  const buffered = sseEndpoint(`${BASE_URL}/sse`)
+  server.use(
+    buffered.handler,
+    // A server that holds each poll for 20 s, then answers that nothing happened.
+    http.get(`${BASE_URL}/poll`, async ({ request }) => {
+      const since = new URL(request.url).searchParams.get('since')
+      if (since) await new Promise((r) => setTimeout(r, 20_000))
+      return HttpResponse.json({
+        since: 'a=e1:0',
+        messages: [],
+        ...(since ? {} : { subscribed: [{ channel: 'a', epoch: 'e1', cursor: 'e1:0', recovered: true }] }),
+      })
+    }),
+  )
+  start(5000)
+  await tick(50)
+  expect(client.state).toMatchObject({ status: 'connecting', transport: 'sse' })
+  await tick(3100)
+  expect(client.state).toMatchObject({ status: 'connected', transport: 'longpoll' })
+  const statesAfter: string[] = []
+  client.onStateChange((s) => statesAfter.push(`${s.status}:${s.transport}`))
+  const wsBefore = wsConnections
+  const sseBefore = buffered.connections.length
+  await tick(10 * 60_000)
+  // Probes tried the better transports again (each failing), but the client never left long polling.
+  expect(wsConnections).toBeGreaterThan(wsBefore)
+  expect(buffered.connections.length).toBeGreaterThan(sseBefore)
+  expect(statesAfter).toEqual([])
+  expect(client.state).toMatchObject({ status: 'connected', transport: 'longpoll' })
+})
+
+test('moving back up is make-before-break: the working transport carries on until the better one is up', async () => {
+  wsMode = 'hang'
+  start(10_000)
+  await tick(3100)
+  expect(client.state).toMatchObject({ status: 'connected', transport: 'sse' })
+  const states: string[] = []
+  client.onStateChange((s) => states.push(`${s.status}:${s.transport}`))
+  // The first probe hangs like the first attempt: the client stays on SSE, connected, all along.
+  await tick(10_000 + 3100)
+  expect(states).toEqual([])
+  wsMode = 'accept'
+  await tick(20_000 + 100)
+  expect(states).toEqual(['connected:websocket'])
 })

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import { HoldfastServerError } from '../HoldfastServerError'
+import { authFailureRefusal } from '../limits/guards'
 import type { ServerContext } from '../ServerContext'
 import type { ChannelAction } from '../ServerOptions'
 import { type AuthUser, bearerToken } from './createAuthenticator'
@@ -7,21 +8,30 @@ import { type AuthUser, bearerToken } from './createAuthenticator'
 export interface AuthenticatedRequest {
   user: AuthUser
   expiresAtMs: number | undefined
+  /** The client address (`ServerOptions.clientAddress`). */
+  address: string
 }
 
-/** Verifies `Authorization: Bearer`; throws 401 (`unauthorized` or `token_expired`). */
+/**
+ * Verifies `Authorization: Bearer`; throws 401 (`unauthorized` or `token_expired`), or 429 `rate_limited`
+ * once this address has failed too often (`limits.authFailureRate`).
+ */
 export async function authenticateRequest(
   ctx: ServerContext,
   req: IncomingMessage,
   endpoint: 'sse' | 'poll' | 'publish',
 ): Promise<AuthenticatedRequest> {
+  const address = ctx.options.clientAddress(req)
   const verified = await ctx.authenticator.verify(bearerToken(req.headers.authorization))
   if (!verified.ok) {
     ctx.metrics.authFailed(endpoint, verified.code)
-    ctx.logger.info({ code: verified.code, path: req.url?.split('?')[0] }, '[holdfast] HTTP auth refused')
-    throw new HoldfastServerError(verified.code, `${verified.message}; send "Authorization: Bearer <jwt>"`)
+    ctx.logger.debug({ code: verified.code, path: req.url?.split('?')[0] }, '[holdfast] HTTP auth refused')
+    throw (
+      authFailureRefusal(ctx, address) ??
+      new HoldfastServerError(verified.code, `${verified.message}; send "Authorization: Bearer <jwt>"`)
+    )
   }
-  return { user: verified.user, expiresAtMs: verified.expiresAtMs }
+  return { user: verified.user, expiresAtMs: verified.expiresAtMs, address }
 }
 
 /** Runs the `authorize` hook for each channel; throws 403 `forbidden` naming the first refused one. */

@@ -12,6 +12,11 @@ export interface AuthOptions {
   audience?: string
   /** Clock skew tolerated when checking `exp` and `nbf`, in seconds. Defaults to 0. */
   clockToleranceSec?: number
+  /**
+   * With the default `authorize`, refuse (`forbidden`) every channel to a token without a `channels` claim.
+   * Defaults to false: a token without the claim may use every channel. See `authorizeByChannelsClaim`.
+   */
+  requireChannelsClaim?: boolean
 }
 
 /** The verified claims of the caller's JWT, or `null` when the server runs open. */
@@ -36,9 +41,8 @@ export function createAuthenticator(options: AuthOptions | undefined, clock: Clo
   if (!options) {
     return { enabled: false, verify: async () => ({ ok: true, user: null, expiresAtMs: undefined }) }
   }
+  // `resolveOptions` has checked the secret (set, long enough) with a message that says how to fix it.
   const key = typeof options.secret === 'string' ? new TextEncoder().encode(options.secret) : options.secret
-  if (key.length === 0)
-    throw new TypeError('[holdfast] auth.secret must not be empty; omit `auth` to run open')
   return {
     enabled: true,
     async verify(token) {

@@ -18,6 +18,8 @@ class EncodedMessage implements StoredMessage {
   readonly time: number
   readonly body: string
   readonly frame: string
+  /** UTF-8 length of `frame`, for the memory budget. */
+  readonly frameLength: number
   #frameBytes: Buffer | undefined
   #bodyBytes: Buffer | undefined
 
@@ -35,6 +37,7 @@ class EncodedMessage implements StoredMessage {
     // so the payload is serialized exactly once, at publish.
     this.body = `{"channel":"${init.channel}","cursor":"${init.cursor}","data":${init.json}}`
     this.frame = `{"type":"message",${this.body.slice(1)}`
+    this.frameLength = Buffer.byteLength(this.frame)
   }
 
   get frameBytes(): Buffer {
@@ -51,4 +54,14 @@ class EncodedMessage implements StoredMessage {
 /** Builds a `StoredMessage`; brokers call this once per stored message. */
 export function createStoredMessage(init: StoredMessageInit): StoredMessage {
   return new EncodedMessage(init)
+}
+
+/**
+ * What one stored message may hold in memory, in bytes: its JSON, SSE body and WebSocket frame as text,
+ * and the frame and body as bytes once sent (about five times the frame's UTF-8 length, measured), plus
+ * the fixed cost of the objects. An upper estimate, so a budget in these bytes holds in real memory too.
+ */
+export function storedMessageBytes(message: StoredMessage): number {
+  const known = (message as { frameLength?: number }).frameLength
+  return 6 * (known ?? Buffer.byteLength(message.frame)) + 1024
 }

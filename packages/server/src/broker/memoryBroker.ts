@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { type Cursor, formatCursor, resolveResume } from '@holdfast/protocol'
 import { type Clock, systemClock, unrefTimer } from '../Clock'
 import { errorFields, type Logger, silentLogger } from '../Logger'
+import { functionOption, methodsOption, numberOption, objectOption } from '../options/check'
 import type {
   Broker,
   MessageListener,
@@ -11,7 +12,7 @@ import type {
   ReadResult,
   StoredMessage,
 } from './Broker'
-import { createStoredMessage } from './createStoredMessage'
+import { createStoredMessage, storedMessageBytes } from './createStoredMessage'
 
 export interface HistoryOptions {
   /** Most messages kept per channel. Defaults to 1000. */
@@ -24,12 +25,55 @@ export interface HistoryOptions {
    * Beyond it the oldest are forgotten whole and start a new epoch. Defaults to 10000.
    */
   rememberIdle?: number
+  /**
+   * Memory all channels' history may hold together, in bytes (as `storedMessageBytes` estimates it: a
+   * message's JSON, SSE body and WebSocket frame, as text and as bytes). Past it the oldest idle history
+   * goes first (channels nobody listens to, least recently used first), then the oldest messages of the
+   * least recently used channels; a client resuming from evicted history is told `recovered: false`.
+   * Defaults to 268435456 (256 MiB).
+   */
+  maxBytes?: number
+  /**
+   * Channel logs held at once. Past it the least recently used channel nobody listens to is freed (its
+   * epoch and head are remembered as with `rememberIdle`). Defaults to 100000.
+   */
+  maxChannels?: number
+}
+
+/** History dropped to stay within `history.maxBytes` or `history.maxChannels`. */
+export interface HistoryEviction {
+  channel: string
+  /** Messages dropped. */
+  messages: number
+  /** Their estimated size. */
+  bytes: number
+  reason: 'max_bytes' | 'max_channels'
+}
+
+/** What a memory broker holds right now. */
+export interface MemoryBrokerStats {
+  /** Estimated bytes of retained history, across channels (bounded by `history.maxBytes`). */
+  bytes: number
+  messages: number
+  channels: number
+  idempotencyKeys: number
+}
+
+export interface MemoryBroker extends Broker {
+  stats(): MemoryBrokerStats
 }
 
 export interface MemoryBrokerOptions {
   history?: HistoryOptions
   /** How long an idempotency key is remembered. Defaults to 300000 (5 minutes). */
   idempotencyWindowMs?: number
+  /**
+   * Most idempotency keys remembered; past it the oldest go first. A key is at most 200 characters and its
+   * channel at most 200, so this also bounds the table's bytes (about 1 KiB per key at most). Defaults to 100000.
+   */
+  idempotencyMaxKeys?: number
+  /** Told about history dropped for the memory budget (the server counts it in its metrics). */
+  onEvict?: (eviction: HistoryEviction) => void
   /** Defaults to the system clock. */
   clock?: Clock
   /** Names a new log incarnation. Defaults to 12 random base64url characters. */
@@ -39,14 +83,19 @@ export interface MemoryBrokerOptions {
 }
 
 interface ChannelLog {
+  name: string
   epoch: string
   /** Offset of the newest message ever stored in this epoch (0 when none). */
   head: number
+  /** `head` as a cursor, one string shared by every read (each subscription keeps it). */
+  headCursor: Cursor
   /** Offset of the newest message dropped from history (0 when none). */
   trimmedThrough: number
   messages: StoredMessage[]
   listeners: Set<MessageListener>
   lastActiveAt: number
+  /** Estimated bytes of `messages`. */
+  bytes: number
 }
 
 interface IdempotencyRecord {
@@ -60,21 +109,64 @@ const defaultEpoch = () => randomBytes(9).toString('base64url')
  * The default broker: channel logs in this process's memory. A restart loses them, and every channel
  * starts a new epoch, so resuming clients are told (`recovered: false`) rather than misled.
  */
-export function memoryBroker(options: MemoryBrokerOptions = {}): Broker {
-  const size = options.history?.size ?? 1000
-  const ttlMs = options.history?.ttlMs ?? 600_000
-  const idempotencyWindowMs = options.idempotencyWindowMs ?? 300_000
-  const clock = options.clock ?? systemClock
-  const generateEpoch = options.generateEpoch ?? defaultEpoch
-  const logger = options.logger ?? silentLogger
-  if (!(Number.isInteger(size) && size >= 1))
-    throw new RangeError('[holdfast] history.size must be an integer >= 1')
-  if (!(ttlMs > 0)) throw new RangeError('[holdfast] history.ttlMs must be > 0')
-  const rememberIdle = options.history?.rememberIdle ?? 10_000
-  if (!(Number.isInteger(rememberIdle) && rememberIdle >= 0))
-    throw new RangeError('[holdfast] history.rememberIdle must be an integer >= 0')
+export function memoryBroker(options: MemoryBrokerOptions = {}): MemoryBroker {
+  const o = objectOption('memoryBroker options', options, [
+    'history',
+    'idempotencyWindowMs',
+    'idempotencyMaxKeys',
+    'onEvict',
+    'clock',
+    'generateEpoch',
+    'logger',
+  ]) as MemoryBrokerOptions
+  const history = objectOption('history', o.history, [
+    'size',
+    'ttlMs',
+    'rememberIdle',
+    'maxBytes',
+    'maxChannels',
+  ]) as HistoryOptions
+  const size = numberOption('history.size', history.size, 1000, { integer: true, min: 1 })
+  const ttlMs = numberOption('history.ttlMs', history.ttlMs, 600_000)
+  const rememberIdle = numberOption('history.rememberIdle', history.rememberIdle, 10_000, {
+    integer: true,
+    min: 0,
+  })
+  const maxBytes = numberOption('history.maxBytes', history.maxBytes, 256 * 2 ** 20, {
+    integer: true,
+    min: 1,
+  })
+  const maxChannels = numberOption('history.maxChannels', history.maxChannels, 100_000, {
+    integer: true,
+    min: 1,
+  })
+  const idempotencyWindowMs = numberOption('idempotencyWindowMs', o.idempotencyWindowMs, 300_000)
+  const idempotencyMaxKeys = numberOption('idempotencyMaxKeys', o.idempotencyMaxKeys, 100_000, {
+    integer: true,
+    min: 1,
+  })
+  const onEvict = functionOption<(eviction: HistoryEviction) => void>(
+    'onEvict',
+    o.onEvict,
+    '(eviction) => void',
+  )
+  const clock =
+    methodsOption<Clock>(
+      'clock',
+      o.clock,
+      ['now', 'setTimeout', 'clearTimeout'],
+      'pass systemClock or a test clock',
+    ) ?? systemClock
+  const generateEpoch =
+    functionOption<() => string>('generateEpoch', o.generateEpoch, '() => string') ?? defaultEpoch
+  const logger =
+    methodsOption<Logger>('logger', o.logger, ['debug', 'info', 'warn', 'error'], 'pass a pino logger') ??
+    silentLogger
 
+  // Channel logs, least recently used first (every publish, read and subscribe moves a log to the end).
   const channels = new Map<string, ChannelLog>()
+  let totalBytes = 0
+  let totalMessages = 0
   /** Freed idle logs: where they stood. Oldest first (insertion order), bounded by `rememberIdle`. */
   const idle = new Map<string, { epoch: string; head: number }>()
   const idempotency = new Map<string, IdempotencyRecord>()
@@ -83,29 +175,89 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): Broker {
 
   function logFor(channel: string): ChannelLog {
     let log = channels.get(channel)
-    if (!log) {
-      // A freed log comes back where it stood: everything up to its head was delivered or expired.
-      const was = idle.get(channel)
-      idle.delete(channel)
-      log = {
-        epoch: was?.epoch ?? generateEpoch(),
-        head: was?.head ?? 0,
-        trimmedThrough: was?.head ?? 0,
-        messages: [],
-        listeners: new Set(),
-        lastActiveAt: clock.now(),
-      }
+    if (log) {
+      // Most recently used goes last, so eviction finds the least recently used first.
+      channels.delete(channel)
       channels.set(channel, log)
+      return log
     }
+    // A freed log comes back where it stood: everything up to its head was delivered or expired.
+    const was = idle.get(channel)
+    idle.delete(channel)
+    const epoch = was?.epoch ?? generateEpoch()
+    log = {
+      name: channel,
+      epoch,
+      head: was?.head ?? 0,
+      headCursor: formatCursor(epoch, was?.head ?? 0),
+      trimmedThrough: was?.head ?? 0,
+      messages: [],
+      listeners: new Set(),
+      lastActiveAt: clock.now(),
+      bytes: 0,
+    }
+    channels.set(channel, log)
+    if (channels.size > maxChannels) evictChannels(log)
     return log
   }
 
+  /** Frees a log nobody listens to, keeping where it stood (as an idle log) so a resume is honest. */
+  function free(log: ChannelLog): void {
+    if (log.messages.length > 0) drop(log, log.messages.length)
+    channels.delete(log.name)
+    if (rememberIdle === 0) return
+    idle.delete(log.name)
+    idle.set(log.name, { epoch: log.epoch, head: log.head })
+    if (idle.size > rememberIdle) idle.delete(idle.keys().next().value!)
+  }
+
+  function evictChannels(keep: ChannelLog): void {
+    for (const log of channels.values()) {
+      if (channels.size <= maxChannels) return
+      if (log === keep || log.listeners.size > 0) continue
+      const messages = log.messages.length
+      const bytes = log.bytes
+      free(log)
+      onEvict?.({ channel: log.name, messages, bytes, reason: 'max_channels' })
+    }
+  }
+
+  /** Drops the `count` oldest messages of a log. */
+  function drop(log: ChannelLog, count: number): number {
+    let bytes = 0
+    for (let i = 0; i < count; i++) bytes += storedMessageBytes(log.messages[i]!)
+    log.trimmedThrough = log.messages[count - 1]!.position.major
+    log.messages.splice(0, count)
+    log.bytes -= bytes
+    totalBytes -= bytes
+    totalMessages -= count
+    return bytes
+  }
+
+  // Over the budget: the oldest idle history goes first (logs nobody listens to, least recently used
+  // first), then the oldest messages of the logs someone listens to. `keep` is the log being published
+  // to: its newest message always stays.
+  function evictBytes(keep: ChannelLog): void {
+    for (const watched of [false, true]) {
+      for (const log of channels.values()) {
+        if (totalBytes <= maxBytes) return
+        if (log.listeners.size > 0 !== watched) continue
+        const keepLast = log === keep ? 1 : 0
+        let count = 0
+        let bytes = 0
+        while (count < log.messages.length - keepLast && totalBytes - bytes > maxBytes)
+          bytes += storedMessageBytes(log.messages[count++]!)
+        if (count === 0) continue
+        const dropped = drop(log, count)
+        onEvict?.({ channel: log.name, messages: count, bytes: dropped, reason: 'max_bytes' })
+      }
+    }
+  }
+
   function trim(log: ChannelLog, now: number): void {
-    let drop = Math.max(0, log.messages.length - size)
-    while (drop < log.messages.length && now - log.messages[drop]!.time >= ttlMs) drop++
-    if (drop === 0) return
-    log.trimmedThrough = log.messages[drop - 1]!.position.major
-    log.messages.splice(0, drop)
+    let count = Math.max(0, log.messages.length - size)
+    while (count < log.messages.length && now - log.messages[count]!.time >= ttlMs) count++
+    if (count > 0) drop(log, count)
   }
 
   function assertOpen(): void {
@@ -124,16 +276,15 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): Broker {
   function sweep(): void {
     if (closed) return
     const now = clock.now()
-    for (const [name, log] of channels) {
+    for (const log of [...channels.values()]) {
       trim(log, now)
-      if (log.messages.length === 0 && log.listeners.size === 0 && now - log.lastActiveAt >= ttlMs) {
-        channels.delete(name)
-        if (rememberIdle === 0) continue
-        idle.set(name, { epoch: log.epoch, head: log.head })
-        if (idle.size > rememberIdle) idle.delete(idle.keys().next().value!)
-      }
+      if (log.messages.length === 0 && log.listeners.size === 0 && now - log.lastActiveAt >= ttlMs) free(log)
     }
-    for (const [key, record] of idempotency) if (record.expiresAt <= now) idempotency.delete(key)
+    // Keys expire in the order they were stored: stop at the first that has not.
+    for (const [key, record] of idempotency) {
+      if (record.expiresAt > now) break
+      idempotency.delete(key)
+    }
     sweepTimer = scheduleSweep()
   }
 
@@ -163,9 +314,17 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): Broker {
         time: now,
       })
       log.messages.push(message)
+      log.headCursor = message.cursor
+      const bytes = storedMessageBytes(message)
+      log.bytes += bytes
+      totalBytes += bytes
+      totalMessages++
       trim(log, now)
-      if (key !== undefined)
+      if (totalBytes > maxBytes) evictBytes(log)
+      if (key !== undefined) {
         idempotency.set(key, { cursor: message.cursor, expiresAt: now + idempotencyWindowMs })
+        if (idempotency.size > idempotencyMaxKeys) idempotency.delete(idempotency.keys().next().value!)
+      }
       for (const listener of [...log.listeners]) {
         try {
           listener(message)
@@ -182,7 +341,7 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): Broker {
       const log = logFor(channel)
       log.lastActiveAt = now
       trim(log, now)
-      const head = formatCursor(log.epoch, log.head)
+      const head = log.headCursor
       const limit = readOptions.limit ?? Number.POSITIVE_INFINITY
       if (readOptions.since === undefined)
         return { epoch: log.epoch, head, recovered: true, from: head, messages: [], more: false }
@@ -216,6 +375,15 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): Broker {
       }
     },
 
+    stats(): MemoryBrokerStats {
+      return {
+        bytes: totalBytes,
+        messages: totalMessages,
+        channels: channels.size,
+        idempotencyKeys: idempotency.size,
+      }
+    },
+
     onResync(listener: (channels?: ReadonlySet<string>) => void): () => void {
       // Memory is never disconnected from itself; kept so callers need not special-case brokers.
       resyncListeners.add(listener)
@@ -227,6 +395,8 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): Broker {
       closed = true
       clock.clearTimeout(sweepTimer)
       channels.clear()
+      totalBytes = 0
+      totalMessages = 0
       idle.clear()
       idempotency.clear()
       resyncListeners.clear()

@@ -3,6 +3,14 @@ import { type Cursor, comparePositions, type ParsedCursor, parseCursor } from '@
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis'
 import { type Clock, systemClock, type TimerHandle, unrefTimer } from '../Clock'
 import { errorFields, type Logger, silentLogger } from '../Logger'
+import {
+  describe,
+  functionOption,
+  methodsOption,
+  numberOption,
+  objectOption,
+  optionError,
+} from '../options/check'
 import type {
   Broker,
   MessageListener,
@@ -110,26 +118,71 @@ export function redactClusterNodes(list: string): string {
     .join(',')
 }
 
-/** Cluster nodes as ioredis wants them, and the credentials or TLS a `redis[s]://` entry carries. */
-export function parseClusterNodes(entries: Array<string | { host: string; port: number }>): {
+const REDIS_BROKER_KEYS = [
+  'url',
+  'cluster',
+  'clusterOptions',
+  'keyPrefix',
+  'history',
+  'idempotencyWindowMs',
+  'waitForReplicas',
+  'redisOptions',
+  'generateEpoch',
+  'logger',
+  'clock',
+] as const satisfies ReadonlyArray<keyof RedisBrokerOptions>
+
+const CLUSTER_EXAMPLE = "['127.0.0.1:7000', '127.0.0.1:7001']"
+
+/**
+ * Cluster nodes as ioredis wants them, and the credentials or TLS a `redis[s]://` entry carries. A wrong
+ * list throws a `HoldfastServerError` (`bad_request`) whose message starts with `[holdfast] ${path}` and
+ * never contains a password.
+ */
+export function parseClusterNodes(
+  entries: unknown,
+  path = 'redisBroker cluster',
+): {
   nodes: Array<{ host: string; port: number }>
   redisOptions: RedisOptions
 } {
+  if (!Array.isArray(entries))
+    throw optionError(
+      path,
+      `must be an array of Redis Cluster nodes, got ${describe(entries)}`,
+      `pass some of its nodes, e.g. ${CLUSTER_EXAMPLE}`,
+    )
   const nodes: Array<{ host: string; port: number }> = []
   const redisOptions: RedisOptions = {}
-  for (const entry of entries) {
-    if (typeof entry !== 'string') {
-      nodes.push({ host: entry.host, port: entry.port })
+  for (const entry of entries as unknown[]) {
+    if (typeof entry === 'object' && entry !== null) {
+      const { host, port } = entry as { host?: unknown; port?: unknown }
+      if (typeof host !== 'string' || host === '' || !isPort(port))
+        throw optionError(
+          path,
+          `entry { host: ${describe(host)}, port: ${describe(port)} } is not a Redis Cluster node`,
+          'use { host: "127.0.0.1", port: 7000 } with a port from 1 to 65535, or "host:port"',
+        )
+      nodes.push({ host, port })
       continue
     }
+    if (typeof entry !== 'string')
+      throw optionError(
+        path,
+        `entry ${describe(entry)} is not a Redis Cluster node`,
+        `use "host:port" strings, e.g. ${CLUSTER_EXAMPLE}`,
+      )
     const text = entry.trim()
     const isUrl = /^rediss?:\/\//.test(text)
     const href = isUrl ? text : `redis://${text}`
     const url = URL.canParse(href) ? new URL(href) : undefined
     const port = Number(url?.port || 6379)
-    if (!url?.hostname || !(Number.isInteger(port) && port > 0))
-      throw new TypeError(
-        `[holdfast] "${isUrl ? redactRedisUrl(text) : text}" is not a Redis Cluster node; use host:port`,
+    if (!url?.hostname || !isPort(port))
+      throw optionError(
+        path,
+        // A URL that does not parse is not echoed: it may carry a password.
+        `entry ${isUrl ? (url ? `"${redactRedisUrl(text)}"` : 'given as a URL') : JSON.stringify(text)} is not a Redis Cluster node`,
+        'use host:port, or redis[s]://[[user]:password@]host:port',
       )
     nodes.push({ host: url.hostname.replace(/^\[|\]$/g, ''), port })
     if (url.username) redisOptions.username = decodeURIComponent(url.username)
@@ -137,8 +190,33 @@ export function parseClusterNodes(entries: Array<string | { host: string; port: 
     if (url.protocol === 'rediss:') redisOptions.tls = {}
   }
   if (nodes.length === 0)
-    throw new TypeError('[holdfast] cluster needs at least one node, like 127.0.0.1:7000')
+    throw optionError(
+      path,
+      'needs at least one node',
+      `pass some of the cluster's nodes (the others are discovered), e.g. ${CLUSTER_EXAMPLE}`,
+    )
   return { nodes, redisOptions }
+}
+
+function isPort(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 65_535
+}
+
+function plainObjectOption(path: string, value: unknown, fix: string): void {
+  if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value)))
+    throw optionError(path, `must be an object, got ${describe(value)}`, fix)
+}
+
+function waitForReplicasOption(value: unknown): { replicas: number; timeoutMs: number } | undefined {
+  if (value === undefined) return undefined
+  const fix = 'pass e.g. { replicas: 1, timeoutMs: 100 }, or omit it to not wait'
+  const o = objectOption('waitForReplicas', value, ['replicas', 'timeoutMs'])
+  for (const key of ['replicas', 'timeoutMs'] as const) {
+    const v = o[key]
+    if (!(typeof v === 'number' && Number.isInteger(v) && v >= 1))
+      throw optionError(`waitForReplicas.${key}`, `must be an integer >= 1, got ${describe(v)}`, fix)
+  }
+  return { replicas: o.replicas as number, timeoutMs: o.timeoutMs as number }
 }
 
 /**
@@ -155,43 +233,72 @@ export function parseClusterNodes(entries: Array<string | { host: string; port: 
  * channel's master is back, so resumes from before it are told too.
  */
 export function redisBroker(options: RedisBrokerOptions): RedisBroker {
-  const size = options.history?.size ?? 1000
-  const ttlMs = options.history?.ttlMs ?? 600_000
-  const idempotencyWindowMs = options.idempotencyWindowMs ?? 300_000
-  const prefix = options.keyPrefix ?? 'holdfast:'
-  const generateEpoch = options.generateEpoch ?? defaultEpoch
-  const logger = options.logger ?? silentLogger
-  const clock = options.clock ?? systemClock
-  const waitForReplicas = options.waitForReplicas
-  const sharded = options.cluster !== undefined
-  if (sharded === (options.url !== undefined))
-    throw new TypeError(
-      "[holdfast] redisBroker needs either a url (redis://127.0.0.1:6379) or a cluster (['127.0.0.1:7000', …])",
+  const o = objectOption('redisBroker options', options, REDIS_BROKER_KEYS) as RedisBrokerOptions
+  const sharded = o.cluster !== undefined
+  if (sharded && o.url !== undefined)
+    throw optionError(
+      'redisBroker url',
+      'and cluster are both set',
+      "give either a url (one Redis, redis://127.0.0.1:6379) or a cluster (['127.0.0.1:7000', …]), not both",
     )
-  if (!sharded && (typeof options.url !== 'string' || !/^rediss?:\/\//.test(options.url)))
-    throw new TypeError('[holdfast] redisBroker needs a url like redis://127.0.0.1:6379')
-  if (!(Number.isInteger(size) && size >= 1))
-    throw new RangeError('[holdfast] history.size must be an integer >= 1')
-  if (!(Number.isInteger(ttlMs) && ttlMs > 0))
-    throw new RangeError('[holdfast] history.ttlMs must be a positive integer')
-  if (!(Number.isInteger(idempotencyWindowMs) && idempotencyWindowMs > 0))
-    throw new RangeError('[holdfast] idempotencyWindowMs must be a positive integer')
-  if (/[{}]/.test(prefix)) throw new TypeError('[holdfast] keyPrefix must not contain "{" or "}"')
-  if (
-    waitForReplicas &&
-    !(
-      Number.isInteger(waitForReplicas.replicas) &&
-      waitForReplicas.replicas >= 1 &&
-      Number.isInteger(waitForReplicas.timeoutMs) &&
-      waitForReplicas.timeoutMs >= 1
+  if (!sharded && (typeof o.url !== 'string' || !/^rediss?:\/\//.test(o.url)))
+    throw optionError(
+      'redisBroker url',
+      `must be a redis:// or rediss:// URL, got ${describe(o.url)}`,
+      "pass e.g. redis://127.0.0.1:6379 (is REDIS_URL set?), or cluster: ['127.0.0.1:7000', …] for a Redis Cluster",
     )
+  const cluster = sharded ? parseClusterNodes(o.cluster, 'redisBroker cluster') : undefined
+  const history = o.history ?? {}
+  if (typeof history !== 'object' || history === null)
+    throw optionError('history', `must be an object, got ${describe(history)}`, 'pass { size, ttlMs }')
+  const size = numberOption('history.size', history.size, 1000, { integer: true, min: 1 })
+  const ttlMs = numberOption('history.ttlMs', history.ttlMs, 600_000, { integer: true, min: 1 })
+  const idempotencyWindowMs = numberOption('idempotencyWindowMs', o.idempotencyWindowMs, 300_000, {
+    integer: true,
+    min: 1,
+  })
+  const prefix = o.keyPrefix ?? 'holdfast:'
+  if (typeof prefix !== 'string' || /[{}]/.test(prefix))
+    throw optionError(
+      'keyPrefix',
+      'must be a string without "{" or "}"',
+      'channel names are Redis Cluster hash tags; use e.g. "holdfast:"',
+    )
+  const waitForReplicas = waitForReplicasOption(o.waitForReplicas)
+  plainObjectOption('redisOptions', o.redisOptions, 'pass ioredis options, e.g. { tls: {} }, or omit it')
+  plainObjectOption(
+    'clusterOptions',
+    o.clusterOptions,
+    'pass ioredis Cluster options, e.g. { redisOptions: { tls: {} } }, or omit it',
   )
-    throw new RangeError('[holdfast] waitForReplicas needs integer replicas >= 1 and timeoutMs >= 1')
+  if (o.clusterOptions !== undefined && !sharded)
+    throw optionError(
+      'clusterOptions',
+      'only applies with cluster',
+      'with url, pass ioredis options as redisOptions instead',
+    )
+  if (o.redisOptions !== undefined && sharded)
+    throw optionError(
+      'redisOptions',
+      'only applies with url',
+      'with cluster, pass them as clusterOptions: { redisOptions } (they then apply to every node)',
+    )
+  const generateEpoch =
+    functionOption<() => string>('generateEpoch', o.generateEpoch, '() => string') ?? defaultEpoch
+  const logger =
+    methodsOption<Logger>('logger', o.logger, ['debug', 'info', 'warn', 'error'], 'pass a pino logger') ??
+    silentLogger
+  const clock =
+    methodsOption<Clock>(
+      'clock',
+      o.clock,
+      ['now', 'setTimeout', 'clearTimeout'],
+      'pass systemClock or a test clock',
+    ) ?? systemClock
 
-  const cluster = sharded ? parseClusterNodes(options.cluster!) : undefined
   const where = cluster
     ? `redis-cluster ${cluster.nodes.map((n) => `${n.host}:${n.port}`).join(',')}`
-    : redactRedisUrl(options.url!)
+    : redactRedisUrl(o.url!)
   const publishScript = new LuaScript(PUBLISH_SCRIPT)
   const readScript = new LuaScript(READ_SCRIPT)
   const repairScript = new LuaScript(REPAIR_SCRIPT)
@@ -245,9 +352,9 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
     },
   }
   if (cluster) {
-    const nodeOptions: RedisOptions = { ...cluster.redisOptions, ...options.clusterOptions?.redisOptions }
+    const nodeOptions: RedisOptions = { ...cluster.redisOptions, ...o.clusterOptions?.redisOptions }
     const clusterClient = new Cluster(cluster.nodes, {
-      ...options.clusterOptions,
+      ...o.clusterOptions,
       redisOptions: nodeOptions,
       lazyConnect: false,
     })
@@ -265,7 +372,7 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
     })
     bus = shardedLiveBus({ cluster: clusterClient, nodeOptions, handlers, logger, lastError })
   } else {
-    const single = new Redis(options.url!, { ...options.redisOptions, lazyConnect: false })
+    const single = new Redis(o.url!, { ...o.redisOptions, lazyConnect: false })
     commands = single
     watchConnection(single, { redis: where, role: 'commands' }, logger, lastError)
     let wasReady = false
@@ -278,8 +385,8 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
       wasReady = true
       if (suspects.size > 0 && !closed) void repairUntilDone([...suspects.keys()])
     })
-    const subscriber = new Redis(options.url!, {
-      ...options.redisOptions,
+    const subscriber = new Redis(o.url!, {
+      ...o.redisOptions,
       lazyConnect: false,
       autoResubscribe: false,
     })

@@ -3,6 +3,7 @@ import { comparePositions, parseCursor } from '@holdfast/protocol'
 import type { Broker, ReadResult, StoredMessage } from '../broker/Broker'
 import { errorFields, type Logger } from '../Logger'
 import type { DropReason } from '../metrics/ServerMetrics'
+import type { ResyncListener } from '../ServerContext'
 import type { SlowConsumerPolicy } from '../ServerOptions'
 
 /** Why a feed gave up; the transport then makes its client reconnect and resume from history. */
@@ -26,20 +27,32 @@ export interface FeedSink {
   fail(reason: FeedFailure): void
 }
 
-export interface ChannelFeedOptions {
+/** What every feed of a server shares; built once, not per subscription. */
+export interface FeedEnvironment {
   broker: Broker
-  channel: string
-  since?: Cursor
-  sink: FeedSink
   /** Live messages held during a replay plus the connection's queue may not exceed this. */
   maxBufferedBytes: number
-  /** What to do with live messages past `maxBufferedBytes`. Defaults to `'close'`. */
-  policy?: SlowConsumerPolicy
   logger: Logger
   /** The server's set of resync listeners; the feed joins it while open. */
-  resyncListeners: Set<(channels?: ReadonlySet<string>) => void>
+  resyncListeners: Set<ResyncListener>
   /** Messages per history read while replaying. Defaults to 256. */
   pageSize?: number
+}
+
+export interface ChannelFeedOptions {
+  channel: string
+  since?: Cursor | undefined
+  sink: FeedSink
+  /** What to do with live messages past `maxBufferedBytes`. Defaults to `'close'`. */
+  policy?: SlowConsumerPolicy
+}
+
+// Most feeds start from the same place (a channel's head, which a broker hands out as one string), so the
+// last parse is kept: thousands of subscriptions then share one position instead of one each.
+let lastParsed: { cursor: Cursor; position: ParsedCursor | undefined } | undefined
+function parseShared(cursor: Cursor): ParsedCursor | undefined {
+  if (lastParsed?.cursor !== cursor) lastParsed = { cursor, position: parseCursor(cursor) ?? undefined }
+  return lastParsed.position
 }
 
 type FeedState = 'new' | 'opening' | 'replaying' | 'live' | 'closed'
@@ -49,28 +62,36 @@ type FeedState = 'new' | 'opening' | 'replaying' | 'live' | 'closed'
  * at the seam. It listens before it reads, holds live messages while the replay is written, then releases
  * only those after the last replayed cursor. Replay is paced by the connection's buffer, not dumped into it.
  */
+// A server holds one feed per subscription, so a feed keeps only what is its own: the environment is
+// shared, and what is empty (the held messages) is not allocated until needed.
 export class ChannelFeed {
   readonly channel: string
-  readonly #options: ChannelFeedOptions
-  readonly #pageSize: number
+  readonly #env: FeedEnvironment
+  readonly #sink: FeedSink
   readonly #policy: SlowConsumerPolicy
   #state: FeedState = 'new'
   #unsubscribe: (() => void) | undefined
-  #pending: StoredMessage[] = []
+  #pending: StoredMessage[] | undefined
   #pendingBytes = 0
   #epoch = ''
   #last: ParsedCursor | undefined
+  // Where `open` reads from (`since`), then the position of the last message written.
   #lastCursor: Cursor | undefined
   // Bumped by every (re)start of a replay, so an outdated replay loop stops on its own.
   #generation = 0
   #resyncRequested = false
   #superseding = false
 
-  constructor(options: ChannelFeedOptions) {
+  constructor(env: FeedEnvironment, options: ChannelFeedOptions) {
     this.channel = options.channel
-    this.#options = options
-    this.#pageSize = options.pageSize ?? 256
+    this.#env = env
+    this.#sink = options.sink
     this.#policy = options.policy ?? 'close'
+    this.#lastCursor = options.since
+  }
+
+  get #pageSize(): number {
+    return this.#env.pageSize ?? 256
   }
 
   /** Position of the last message written, or where delivery starts from. */
@@ -89,19 +110,22 @@ export class ChannelFeed {
   async open(): Promise<ReadResult | null> {
     if (this.#state !== 'new') throw new Error('[holdfast] ChannelFeed.open() called twice')
     this.#state = 'opening'
-    this.#options.resyncListeners.add(this.#onResync)
-    const unsubscribe = await this.#options.broker.subscribe(this.channel, this.#onMessage)
+    this.#env.resyncListeners.add(this)
+    const unsubscribe = await this.#env.broker.subscribe(this.channel, this.#onMessage)
     if (this.closed) {
       unsubscribe()
       return null
     }
     this.#unsubscribe = unsubscribe
-    const readOptions = this.#options.since === undefined ? {} : { since: this.#options.since }
-    const result = await this.#options.broker.read(this.channel, { ...readOptions, limit: this.#pageSize })
+    const since = this.#lastCursor
+    const result = await this.#env.broker.read(this.channel, {
+      ...(since === undefined ? {} : { since }),
+      limit: this.#pageSize,
+    })
     if (this.closed) return null
     this.#epoch = result.epoch
     this.#lastCursor = result.from
-    this.#last = parseCursor(result.from) ?? undefined
+    this.#last = parseShared(result.from)
     return result
   }
 
@@ -115,10 +139,10 @@ export class ChannelFeed {
   close(): void {
     if (this.closed) return
     this.#state = 'closed'
-    this.#options.resyncListeners.delete(this.#onResync)
+    this.#env.resyncListeners.delete(this)
     this.#unsubscribe?.()
     this.#unsubscribe = undefined
-    this.#pending = []
+    this.#pending = undefined
     this.#pendingBytes = 0
   }
 
@@ -128,10 +152,10 @@ export class ChannelFeed {
       this.#deliver(message, true)
       return
     }
-    const { sink, maxBufferedBytes } = this.#options
+    const sink = this.#sink
     if (
       this.#superseding ||
-      this.#pendingBytes + message.frame.length + sink.bufferedBytes() > maxBufferedBytes
+      this.#pendingBytes + message.frame.length + sink.bufferedBytes() > this.#env.maxBufferedBytes
     ) {
       if (this.#policy === 'close') {
         this.#fail('slow_consumer')
@@ -143,15 +167,20 @@ export class ChannelFeed {
       }
       // 'latest': once behind, what waits for the replay to end is only ever the newest message.
       this.#superseding = true
-      for (let i = 0; i < this.#pending.length; i++) sink.dropped('latest')
-      this.#pending = []
+      for (let i = 0; i < (this.#pending?.length ?? 0); i++) sink.dropped('latest')
+      this.#pending = undefined
       this.#pendingBytes = 0
     }
+    this.#pending ??= []
     this.#pending.push(message)
     this.#pendingBytes += message.frame.length
   }
 
-  readonly #onResync = (channels?: ReadonlySet<string>): void => {
+  /**
+   * The broker may have missed live messages on `channels` (on every channel when absent): re-read from
+   * the last cursor before going on. A resync that names only other channels is ignored.
+   */
+  resync(channels?: ReadonlySet<string>): void {
     if (this.closed || (channels && !channels.has(this.channel))) return
     if (this.#state !== 'live') {
       // The replay in flight may have read before the missed messages; go over it again once live.
@@ -161,7 +190,7 @@ export class ChannelFeed {
     this.#state = 'replaying'
     const generation = ++this.#generation
     const since = this.#lastCursor
-    void this.#options.broker
+    void this.#env.broker
       .read(this.channel, { ...(since === undefined ? {} : { since }), limit: this.#pageSize })
       .then((page) => {
         if (this.#isStale(generation)) return
@@ -184,7 +213,7 @@ export class ChannelFeed {
     if (this.#last && comparePositions(message.position, this.#last) <= 0) return
     this.#last = message.position
     this.#lastCursor = message.cursor
-    this.#options.sink.write(message, live, this.#policy)
+    this.#sink.write(message, live, this.#policy)
   }
 
   #runReplay(generation: number, first: ReadResult): void {
@@ -192,7 +221,8 @@ export class ChannelFeed {
   }
 
   async #replay(generation: number, first: ReadResult): Promise<void> {
-    const { sink, maxBufferedBytes, broker } = this.#options
+    const { maxBufferedBytes, broker } = this.#env
+    const sink = this.#sink
     let page = first
     for (;;) {
       for (const message of page.messages) {
@@ -214,8 +244,8 @@ export class ChannelFeed {
     }
     this.#state = 'live'
     this.#superseding = false
-    const pending = this.#pending
-    this.#pending = []
+    const pending = this.#pending ?? []
+    this.#pending = undefined
     this.#pendingBytes = 0
     for (const message of pending) {
       if (this.closed) return
@@ -223,19 +253,19 @@ export class ChannelFeed {
     }
     if (this.#resyncRequested && !this.closed) {
       this.#resyncRequested = false
-      this.#onResync()
+      this.resync()
     }
   }
 
   #fail(reason: FeedFailure): void {
     if (this.closed) return
     this.close()
-    this.#options.sink.fail(reason)
+    this.#sink.fail(reason)
   }
 
   #failInternal(error: unknown): void {
     if (this.closed) return
-    this.#options.logger.error(
+    this.#env.logger.error(
       { channel: this.channel, ...errorFields(error) },
       '[holdfast] channel feed failed while replaying history',
     )

@@ -31,7 +31,8 @@ export interface SendGateTarget {
 export class SendGate {
   readonly #ctx: ServerContext
   readonly #target: SendGateTarget
-  readonly #parked = new Map<string, StoredMessage>()
+  // Created when a message is first parked: most connections never need it.
+  #parked: Map<string, StoredMessage> | undefined
   #waitingForRoom = false
 
   constructor(ctx: ServerContext, target: SendGateTarget) {
@@ -42,9 +43,9 @@ export class SendGate {
   write(message: StoredMessage, live: boolean, policy: SlowConsumerPolicy): void {
     const target = this.#target
     if (!target.writable()) return
-    if (live && policy === 'latest' && this.#parked.has(message.channel)) {
+    if (live && policy === 'latest' && this.#parked?.has(message.channel)) {
       // Superseded before it could be sent.
-      this.#parked.set(message.channel, message)
+      this.#parked!.set(message.channel, message)
       this.#ctx.metrics.dropped(target.transport, 'latest')
       return
     }
@@ -57,6 +58,7 @@ export class SendGate {
         this.#ctx.metrics.dropped(target.transport, 'drop')
         return
       }
+      this.#parked ??= new Map()
       this.#parked.set(message.channel, message)
       this.#waitForRoom()
       return
@@ -82,7 +84,7 @@ export class SendGate {
 
   /** Forgets parked messages (the connection closed). */
   clear(): void {
-    this.#parked.clear()
+    this.#parked = undefined
   }
 
   #fits(message: StoredMessage): boolean {
@@ -95,11 +97,13 @@ export class SendGate {
     const emitter = this.#target.emitter()
     const onDrain = () => {
       if (this.#target.closed()) return
-      for (const [channel, message] of this.#parked) {
-        if (!this.#fits(message)) return
-        this.#parked.delete(channel)
-        this.#target.send(message, true)
-      }
+      const parked = this.#parked
+      if (parked)
+        for (const [channel, message] of parked) {
+          if (!this.#fits(message)) return
+          parked.delete(channel)
+          this.#target.send(message, true)
+        }
       emitter.off('drain', onDrain)
       this.#waitingForRoom = false
     }

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { Endpoint, parseCursorMap } from '@holdfast/protocol'
+import { Endpoint } from '@holdfast/protocol'
 import { bearerToken } from '../auth/createAuthenticator'
 import { HoldfastServerError } from '../HoldfastServerError'
 import { errorFields } from '../Logger'
@@ -85,7 +85,7 @@ export function createRequestHandler(
       return true
     }
     if (!isOriginAllowed(req, ctx.options.allowedOrigins)) {
-      ctx.logger.info({ origin: req.headers.origin }, '[holdfast] HTTP request from a refused origin')
+      ctx.logger.debug({ origin: req.headers.origin }, '[holdfast] HTTP request from a refused origin')
       sendError(res, 403, 'forbidden', 'origin not allowed; add it to allowedOrigins')
       return true
     }
@@ -114,43 +114,24 @@ export function createRequestHandler(
       )
       return true
     }
-    if (
-      (endpoint === Endpoint.Sse || (endpoint === Endpoint.Poll && startsPollSession(url))) &&
-      ctx.admission
-    ) {
-      const admission = ctx.admission.admit()
-      if (!admission.admitted) {
-        ctx.metrics.rateLimited(endpoint === Endpoint.Sse ? 'sse' : 'poll')
-        sendError(
-          res,
-          503,
-          'rate_limited',
-          `too many new connections; retry in ${admission.retryAfterMs} ms`,
-          { 'Retry-After': String(Math.ceil(admission.retryAfterMs / 1000)) },
-        )
-        return true
-      }
-    }
     route.handle(ctx, req, res, url).catch((error: unknown) => fail(ctx, res, error))
     return true
   }
 }
 
-/** A poll without a cursor for every channel starts a session; one that has them continues one. */
-function startsPollSession(url: URL): boolean {
-  const channels = url.searchParams.getAll('channel')
-  const since = parseCursorMap(url.searchParams.get('since') ?? '')
-  return since === null || channels.length === 0 || channels.some((c) => !since.has(c))
-}
-
+/**
+ * Answers a failed request. A client's mistake gets its typed 4xx and a debug line at most (anyone can
+ * send bad input, so it must not write warnings or errors at will); only a real server fault is `internal`.
+ */
 function fail(ctx: ServerContext, res: ServerResponse, error: unknown): void {
   const wrapped = HoldfastServerError.from(error)
   if (wrapped.code === 'internal') ctx.logger.error(errorFields(error), '[holdfast] request handler failed')
+  else ctx.logger.debug({ code: wrapped.code }, '[holdfast] HTTP request refused')
   if (res.headersSent) {
     res.destroy()
     return
   }
-  const headers: Record<string, string> = {}
+  const headers: Record<string, string> = { ...wrapped.headers }
   // A rejected body was not read to its end; do not leave the rest on a keep-alive connection.
   if (wrapped.code === 'message_too_large') headers.Connection = 'close'
   sendError(res, wrapped.status, wrapped.code, wrapped.message, headers)

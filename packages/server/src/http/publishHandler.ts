@@ -6,7 +6,9 @@ import {
   type PublishResponse,
 } from '@holdfast/protocol'
 import { authenticateRequest, authorizeChannels } from '../auth/authenticateRequest'
+import { encodePayload } from '../encodePayload'
 import { HoldfastServerError } from '../HoldfastServerError'
+import { clientKey, publishRefusal } from '../limits/guards'
 import type { ServerContext } from '../ServerContext'
 import { readBody } from './readBody'
 import { sendJson } from './responses'
@@ -17,7 +19,7 @@ export async function publishHandler(
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
-  const { user } = await authenticateRequest(ctx, req, 'publish')
+  const { user, address } = await authenticateRequest(ctx, req, 'publish')
   const key = req.headers[IDEMPOTENCY_KEY_HEADER]
   if (key !== undefined && !isIdempotencyKey(key))
     throw new HoldfastServerError(
@@ -40,12 +42,11 @@ export async function publishHandler(
       'body.channel must be a channel name (1-200 of A-Z a-z 0-9 _ - . : @ / ~)',
     )
   if (data === undefined) throw new HoldfastServerError('bad_request', 'body.data is required')
+  const json = encodePayload(data, ctx.options.maxMessageBytes)
   await authorizeChannels(ctx, user, [channel], 'publish')
-  const result = await ctx.broker.publish(
-    channel,
-    JSON.stringify(data),
-    key === undefined ? {} : { idempotencyKey: key },
-  )
+  const limited = publishRefusal(ctx, clientKey(user, address), undefined)
+  if (limited) throw limited
+  const result = await ctx.broker.publish(channel, json, key === undefined ? {} : { idempotencyKey: key })
   ctx.metrics.published('http', result.duplicate)
   const answer: PublishResponse = { cursor: result.cursor, duplicate: result.duplicate }
   sendJson(res, 200, answer)

@@ -1,4 +1,5 @@
 import type { Clock } from '../Clock'
+import { numberOption } from '../options/check'
 
 export interface ConnectionRateOptions {
   /** New connections admitted per second, on average. */
@@ -10,6 +11,8 @@ export interface ConnectionRateOptions {
 }
 
 export type Admission = { admitted: true } | { admitted: false; retryAfterMs: number }
+
+const ADMITTED: Admission = { admitted: true }
 
 /**
  * A token bucket for new connections. A refused connection is told when to come back, and each refusal
@@ -27,15 +30,13 @@ export class ConnectionAdmission {
   #nextSlotAt = 0
 
   constructor(options: ConnectionRateOptions, clock: Clock) {
-    const { perSecond } = options
-    const burst = options.burst ?? perSecond
-    const maxRetryAfterMs = options.maxRetryAfterMs ?? 30_000
-    if (!(typeof perSecond === 'number' && Number.isFinite(perSecond) && perSecond > 0))
-      throw new RangeError(`[holdfast] limits.connectionRate.perSecond must be > 0, got ${String(perSecond)}`)
-    if (!(typeof burst === 'number' && Number.isFinite(burst) && burst >= 1))
-      throw new RangeError(`[holdfast] limits.connectionRate.burst must be >= 1, got ${String(burst)}`)
-    if (!(maxRetryAfterMs > 0))
-      throw new RangeError('[holdfast] limits.connectionRate.maxRetryAfterMs must be > 0')
+    const perSecond = numberOption('limits.connectionRate.perSecond', options.perSecond, Number.NaN)
+    const burst = numberOption('limits.connectionRate.burst', options.burst, perSecond, { min: 1 })
+    const maxRetryAfterMs = numberOption(
+      'limits.connectionRate.maxRetryAfterMs',
+      options.maxRetryAfterMs,
+      30_000,
+    )
     this.#clock = clock
     this.#perMs = perSecond / 1000
     this.#intervalMs = 1000 / perSecond
@@ -52,7 +53,7 @@ export class ConnectionAdmission {
     this.#updatedAt = now
     if (this.#tokens >= 1) {
       this.#tokens -= 1
-      return { admitted: true }
+      return ADMITTED
     }
     const nextToken = now + (1 - this.#tokens) * this.#intervalMs
     const slot = Math.max(nextToken, this.#nextSlotAt)

@@ -1,5 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client'
 import type { StoredMessage } from '../broker/Broker'
+import type { HistoryEviction, MemoryBrokerStats } from '../broker/memoryBroker'
 import type { Clock } from '../Clock'
 import type { ConnectionRegistry, TransportName } from '../ConnectionRegistry'
 
@@ -39,6 +40,8 @@ export interface ServerMetrics {
   resynced(): void
   dropped(transport: TransportName, reason: DropReason): void
   slowConsumerClosed(transport: TransportName): void
+  /** History the memory broker dropped to stay within its budget. */
+  historyEvicted(eviction: HistoryEviction): void
 }
 
 const noop = () => {}
@@ -55,6 +58,7 @@ export const noMetrics: ServerMetrics = {
   resynced: noop,
   dropped: noop,
   slowConsumerClosed: noop,
+  historyEvicted: noop,
 }
 
 const TRANSPORTS: readonly TransportName[] = ['websocket', 'sse', 'poll']
@@ -116,6 +120,7 @@ export function createServerMetrics(
   options: MetricsOptions,
   connections: ConnectionRegistry,
   clock: Clock,
+  historyStats: () => MemoryBrokerStats | undefined = () => undefined,
 ): ServerMetrics {
   const registry = options.registry ?? new Registry()
   const p = options.prefix ?? 'holdfast_'
@@ -221,6 +226,31 @@ export function createServerMetrics(
     labelNames: ['transport'],
     registers,
   })
+  const evictedMessages = new Counter({
+    name: `${p}history_evicted_messages_total`,
+    help: 'Messages the memory broker dropped before their time to stay within history.maxBytes / maxChannels, by reason.',
+    labelNames: ['reason'],
+    registers,
+  })
+  new Gauge({
+    name: `${p}history_bytes`,
+    help: 'Estimated bytes of history the memory broker holds (bounded by history.maxBytes); absent with another broker.',
+    registers,
+    collect() {
+      const stats = historyStats()
+      if (stats) this.set(stats.bytes)
+    },
+  })
+  new Gauge({
+    name: `${p}history_channels`,
+    help: 'Channel logs the memory broker holds (bounded by history.maxChannels); absent with another broker.',
+    registers,
+    collect() {
+      const stats = historyStats()
+      if (stats) this.set(stats.channels)
+    },
+  })
+  for (const reason of ['max_bytes', 'max_channels']) evictedMessages.inc({ reason }, 0)
   for (const t of TRANSPORTS) {
     connects.inc({ transport: t }, 0)
     rateLimited.inc({ transport: t }, 0)
@@ -253,5 +283,6 @@ export function createServerMetrics(
       drops[reason][transport]++
     },
     slowConsumerClosed: (transport) => slowClosed.inc({ transport }),
+    historyEvicted: (eviction) => evictedMessages.inc({ reason: eviction.reason }, eviction.messages),
   }
 }

@@ -13,6 +13,7 @@ import { HoldfastServerError } from '../HoldfastServerError'
 import { parseChannelQuery } from '../http/channelQuery'
 import { sendError, sendJsonText } from '../http/responses'
 import { errorFields } from '../Logger'
+import { addressFullRefusal, admissionRefusal } from '../limits/guards'
 import type { ServerContext } from '../ServerContext'
 
 /**
@@ -37,12 +38,21 @@ export async function pollHandler(
       throw new HoldfastServerError('bad_request', 'timeoutMs must be a non-negative integer (milliseconds)')
     holdMs = Math.min(holdMs, Number(requested))
   }
-  const { user, expiresAtMs } = await authenticateRequest(ctx, req, 'poll')
+  const { user, expiresAtMs, address } = await authenticateRequest(ctx, req, 'poll')
   await authorizeChannels(ctx, user, channels, 'subscribe')
+  // A poll without a cursor for every channel starts a session: a new connection, admitted like one,
+  // and only once its token is verified. Polls that continue a session are never refused.
+  const refused =
+    addressFullRefusal(ctx, address) ??
+    (channels.some((c) => !since.has(c)) ? admissionRefusal(ctx) : undefined)
+  if (refused) {
+    ctx.metrics.rateLimited('poll')
+    throw refused
+  }
   // Never hold a poll past its token's lifetime: the next poll must show a valid token.
   if (expiresAtMs !== undefined) holdMs = Math.min(holdMs, Math.max(0, expiresAtMs - ctx.clock.now()))
   if (res.destroyed) return
-  await new LongPoll(ctx, res, channels, since, holdMs).run()
+  await new LongPoll(ctx, res, channels, since, holdMs, address).run()
 }
 
 interface Collected {
@@ -54,13 +64,14 @@ interface Collected {
 }
 
 class LongPoll {
+  readonly transport = 'poll' as const
+  readonly address: string
   readonly #ctx: ServerContext
   readonly #res: ServerResponse
   readonly #channels: string[]
   readonly #since: Map<string, Cursor>
   readonly #holdMs: number
   readonly #unsubscribes: Array<() => void> = []
-  readonly #unregister: () => void
   #done = false
   #timer: TimerHandle | undefined
   #collecting = false
@@ -73,24 +84,29 @@ class LongPoll {
     channels: string[],
     since: Map<string, Cursor>,
     holdMs: number,
+    address: string,
   ) {
     this.#ctx = ctx
+    this.address = address
     this.#res = res
     this.#channels = channels
     this.#since = since
     this.#holdMs = holdMs
-    this.#unregister = ctx.connections.add({
-      transport: 'poll',
-      drain: (retryAfterMs) => {
-        if (this.#finish())
-          sendError(res, 503, 'server_restart', 'the server is shutting down; poll again shortly', {
-            'Retry-After': String(Math.ceil(retryAfterMs / 1000)),
-            Connection: 'close',
-          })
-      },
-      terminate: () => res.destroy(),
-    })
+    ctx.connections.add(this)
     res.on('close', () => this.#finish())
+  }
+
+  /** Answers a held poll with when to come back (a drain or restart). */
+  drain(retryAfterMs: number): void {
+    if (this.#finish())
+      sendError(this.#res, 503, 'server_restart', 'the server is shutting down; poll again shortly', {
+        'Retry-After': String(Math.ceil(retryAfterMs / 1000)),
+        Connection: 'close',
+      })
+  }
+
+  terminate(): void {
+    this.#res.destroy()
   }
 
   async run(): Promise<void> {
@@ -99,7 +115,7 @@ class LongPoll {
       const hold = this.#holdMs > 0 && this.#channels.every((c) => this.#since.has(c))
       if (hold) {
         // Listen before reading, so a message stored between the read and the wait still wakes us.
-        this.#ctx.resyncListeners.add(this.#onSignal)
+        this.#ctx.resyncListeners.add(this)
         for (const channel of this.#channels) {
           const unsubscribe = await this.#ctx.broker.subscribe(channel, this.#onSignal)
           if (this.#done) return unsubscribe()
@@ -116,6 +132,11 @@ class LongPoll {
     } catch (error) {
       this.#fail(error)
     }
+  }
+
+  /** The broker may have missed messages: look again. */
+  resync(): void {
+    this.#onSignal()
   }
 
   readonly #onSignal = (): void => {
@@ -202,9 +223,9 @@ class LongPoll {
     if (this.#done) return false
     this.#done = true
     this.#ctx.clock.clearTimeout(this.#timer)
-    this.#ctx.resyncListeners.delete(this.#onSignal)
+    this.#ctx.resyncListeners.delete(this)
     for (const unsubscribe of this.#unsubscribes) unsubscribe()
-    this.#unregister()
+    this.#ctx.connections.remove(this)
     return !this.#res.destroyed && !this.#res.headersSent
   }
 }

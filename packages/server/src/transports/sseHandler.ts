@@ -15,6 +15,7 @@ import { SendGate } from '../delivery/SendGate'
 import { parseChannelQuery } from '../http/channelQuery'
 import { sendError } from '../http/responses'
 import { errorFields } from '../Logger'
+import { addressFullRefusal, admissionRefusal } from '../limits/guards'
 import type { ServerContext } from '../ServerContext'
 
 const BLANK_LINE = Buffer.from('\n\n')
@@ -53,13 +54,21 @@ export async function sseHandler(
     cursorMap,
     ctx.options.maxSubscriptionsPerConnection,
   )
-  const { user, expiresAtMs } = await authenticateRequest(ctx, req, 'sse')
+  const { user, expiresAtMs, address } = await authenticateRequest(ctx, req, 'sse')
   await authorizeChannels(ctx, user, channels, 'subscribe')
+  // Admission comes after identity: requests without a valid token never spend the budget of real users.
+  const refused = addressFullRefusal(ctx, address) ?? admissionRefusal(ctx)
+  if (refused) {
+    ctx.metrics.rateLimited('sse')
+    throw refused
+  }
   if (res.destroyed) return
-  new SseStream(ctx, res, channels, since, expiresAtMs).open()
+  new SseStream(ctx, res, channels, since, expiresAtMs, address).open()
 }
 
 class SseStream {
+  readonly transport = 'sse' as const
+  readonly address: string
   readonly #ctx: ServerContext
   readonly #res: ServerResponse
   readonly #channels: string[]
@@ -67,7 +76,6 @@ class SseStream {
   readonly #feeds: ChannelFeed[]
   readonly #expiresAtMs: number | undefined
   readonly #resumedFrom: Set<string>
-  readonly #unregister: () => void
   #closed = false
   #heartbeatTimer: TimerHandle | undefined
   #expiryTimer: TimerHandle | undefined
@@ -79,8 +87,10 @@ class SseStream {
     channels: string[],
     since: Map<string, Cursor>,
     expiresAtMs: number | undefined,
+    address: string,
   ) {
     this.#ctx = ctx
+    this.address = address
     this.#res = res
     this.#gate = new SendGate(ctx, {
       transport: 'sse',
@@ -95,24 +105,16 @@ class SseStream {
     this.#channels = channels
     this.#expiresAtMs = expiresAtMs
     this.#resumedFrom = new Set(since.keys())
-    this.#feeds = channels.map((channel) => {
-      const cursor = since.get(channel)
-      return new ChannelFeed({
-        broker: ctx.broker,
-        channel,
-        ...(cursor === undefined ? {} : { since: cursor }),
-        sink: this.#sink,
-        maxBufferedBytes: ctx.options.sendBufferBytes,
-        policy: ctx.options.slowConsumer(channel),
-        logger: ctx.logger,
-        resyncListeners: ctx.resyncListeners,
-      })
-    })
-    this.#unregister = ctx.connections.add({
-      transport: 'sse',
-      drain: (retryAfterMs) => this.#drain(retryAfterMs),
-      terminate: () => res.destroy(),
-    })
+    this.#feeds = channels.map(
+      (channel) =>
+        new ChannelFeed(ctx.feeds, {
+          channel,
+          since: since.get(channel),
+          sink: this.#sink,
+          policy: ctx.options.slowConsumer(channel),
+        }),
+    )
+    ctx.connections.add(this)
     res.on('close', () => this.#close())
     res.on('error', () => this.#close())
   }
@@ -245,7 +247,8 @@ class SseStream {
     )
   }
 
-  #drain(retryAfterMs: number): void {
+  /** Tells the client when to come back, then ends the stream (a drain or restart). */
+  drain(retryAfterMs: number): void {
     if (this.#closed) return
     if (!this.#res.headersSent) {
       sendError(this.#res, 503, 'server_restart', 'the server is shutting down; reconnect shortly', {
@@ -265,6 +268,10 @@ class SseStream {
     this.#end()
   }
 
+  terminate(): void {
+    this.#res.destroy()
+  }
+
   #end(): void {
     if (this.#closed) return
     this.#res.end()
@@ -278,6 +285,6 @@ class SseStream {
     this.#ctx.clock.clearTimeout(this.#expiryTimer)
     for (const feed of this.#feeds) feed.close()
     this.#gate.clear()
-    this.#unregister()
+    this.#ctx.connections.remove(this)
   }
 }

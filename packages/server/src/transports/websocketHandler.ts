@@ -1,4 +1,5 @@
-import { randomUUID } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
+import type { EventEmitter } from 'node:events'
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import {
@@ -10,16 +11,29 @@ import {
   PROTOCOL_VERSION,
   type ServerFrame,
 } from '@holdfast/protocol'
-import { type RawData, type WebSocket, WebSocketServer } from 'ws'
+import { type RawData, WebSocket, WebSocketServer } from 'ws'
 import type { AuthUser } from '../auth/createAuthenticator'
+import type { StoredMessage } from '../broker/Broker'
 import { MAX_TIMER_DELAY_MS, type TimerHandle, unrefTimer } from '../Clock'
+import type { TrackedConnection } from '../ConnectionRegistry'
 import { ChannelFeed, type FeedFailure, type FeedSink } from '../delivery/ChannelFeed'
-import { SendGate } from '../delivery/SendGate'
+import { SendGate, type SendGateTarget } from '../delivery/SendGate'
+import { encodePayload } from '../encodePayload'
 import { HoldfastServerError } from '../HoldfastServerError'
 import { isOriginAllowed } from '../http/originPolicy'
 import { rejectUpgrade } from '../http/upgradeResponse'
 import { errorFields } from '../Logger'
+import {
+  addressFullRefusal,
+  admissionRefusal,
+  authFailureRefusal,
+  clientKey,
+  publishRefusal,
+} from '../limits/guards'
+import type { BucketState } from '../limits/RateLimiter'
+import type { DropReason } from '../metrics/ServerMetrics'
 import type { ServerContext } from '../ServerContext'
+import { type SlowConsumerPolicy, socketAddress } from '../ServerOptions'
 
 export interface WebSocketHandler {
   /** Takes over an HTTP upgrade request for the WebSocket endpoint. */
@@ -35,6 +49,14 @@ const RESUME_AT_QUEUED_FRAMES = 8
 // How long a closing handshake may take before the socket is cut (a slow consumer never reads its close).
 const CLOSE_TIMEOUT_MS = 5000
 
+/** What every WebSocket of one server shares, so each connection holds one reference instead of many. */
+interface Shared {
+  readonly ctx: ServerContext
+  /** Session ids are this server's random prefix and a counter: unique, short, and cheap to hold. */
+  readonly sessionPrefix: string
+  sessions: number
+}
+
 export function createWebSocketHandler(ctx: ServerContext): WebSocketHandler {
   const { options } = ctx
   const wss = new WebSocketServer({
@@ -44,17 +66,24 @@ export function createWebSocketHandler(ctx: ServerContext): WebSocketHandler {
     // `message_too_large` and keep the connection.
     maxPayload: options.maxMessageBytes * 2,
     clientTracking: false,
+    WebSocket: OwnedSocket,
     // Known to ws 8.19+, not yet to @types/ws.
     ...({ closeTimeout: CLOSE_TIMEOUT_MS } as object),
     handleProtocols: (protocols) => (protocols.has(PROTOCOL_VERSION) ? PROTOCOL_VERSION : false),
   })
-  const live = new Set<WebSocketConnection>()
+  const shared: Shared = {
+    ctx,
+    sessionPrefix: randomBytes(6).toString('base64url'),
+    sessions: 0,
+  }
+  const onUpgradeSocketError = (error: Error) =>
+    ctx.logger.debug(errorFields(error), '[holdfast] upgrade socket error')
 
   // One timer for all sockets: each round, a socket that did not answer the previous ping is cut.
   let pingTimer: TimerHandle | undefined
   const schedulePing = () => {
     pingTimer = ctx.clock.setTimeout(() => {
-      for (const connection of live) connection.heartbeat()
+      ctx.connections.forEach('websocket', (connection) => (connection as WebSocketConnection).heartbeat())
       schedulePing()
     }, options.pingIntervalMs)
     // The HTTP server keeps the process alive; this timer alone must not.
@@ -62,9 +91,18 @@ export function createWebSocketHandler(ctx: ServerContext): WebSocketHandler {
   }
   schedulePing()
 
+  /** Accepted, then closed at once: a browser sees the close code and reason, never a bare failed upgrade. */
+  const refuse = (req: IncomingMessage, socket: Duplex, head: Buffer, refusal: HoldfastServerError) => {
+    ctx.metrics.rateLimited('websocket')
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      ws.on('error', ignore)
+      ws.close(CloseCode.RateLimited, formatRetryAfterReason(refusal.retryAfterMs ?? 1000))
+    })
+  }
+
   return {
     handleUpgrade(req, socket, head) {
-      socket.on('error', (error) => ctx.logger.debug(errorFields(error), '[holdfast] upgrade socket error'))
+      socket.on('error', onUpgradeSocketError)
       if (ctx.isDraining()) {
         rejectUpgrade(socket, 503, 'server_restart', 'the server is shutting down; reconnect shortly', {
           'Retry-After': '1',
@@ -72,7 +110,7 @@ export function createWebSocketHandler(ctx: ServerContext): WebSocketHandler {
         return
       }
       if (!isOriginAllowed(req, options.allowedOrigins)) {
-        ctx.logger.info({ origin: req.headers.origin }, '[holdfast] WebSocket from a refused origin')
+        ctx.logger.debug({ origin: req.headers.origin }, '[holdfast] WebSocket from a refused origin')
         rejectUpgrade(socket, 403, 'forbidden', 'origin not allowed; add it to allowedOrigins')
         return
       }
@@ -81,20 +119,23 @@ export function createWebSocketHandler(ctx: ServerContext): WebSocketHandler {
         rejectUpgrade(socket, 400, 'bad_request', `offer the WebSocket subprotocol "${PROTOCOL_VERSION}"`)
         return
       }
-      const admission = ctx.admission?.admit()
-      if (admission && !admission.admitted) {
-        ctx.metrics.rateLimited('websocket')
-        // Accepted, then closed at once: a browser sees the close code and reason, never a bare failed upgrade.
-        wss.handleUpgrade(req, socket, head, (ws) => {
-          ws.on('error', () => {})
-          ws.close(CloseCode.RateLimited, formatRetryAfterReason(admission.retryAfterMs))
-        })
+      // The address is read now only when something needs it now (a per-address cap, or a custom
+      // `clientAddress` that reads headers); otherwise from the socket, if ever (it costs a cache per socket).
+      const address =
+        options.maxConnectionsPerAddress !== undefined || options.clientAddress !== socketAddress
+          ? options.clientAddress(req)
+          : undefined
+      const full = address === undefined ? undefined : addressFullRefusal(ctx, address)
+      if (full) {
+        refuse(req, socket, head, full)
         return
       }
+      // Admission (`limits.connectionRate`) is taken after the `connect` frame's token is verified, so
+      // upgrades without a valid token never spend the budget of real users.
       wss.handleUpgrade(req, socket, head, (ws) => {
-        const connection = new WebSocketConnection(ctx, ws, socket)
-        live.add(connection)
-        ws.once('close', () => live.delete(connection))
+        // From here `ws` handles the socket's errors.
+        socket.off('error', onUpgradeSocketError)
+        new WebSocketConnection(shared, ws as OwnedSocket, socket, address)
       })
     },
     close() {
@@ -105,97 +146,274 @@ export function createWebSocketHandler(ctx: ServerContext): WebSocketHandler {
   }
 }
 
-type ConnectionState = 'handshake' | 'authenticating' | 'open' | 'closed'
+function ignore(): void {}
 
-class WebSocketConnection {
-  readonly #ctx: ServerContext
-  readonly #ws: WebSocket
-  readonly #session = randomUUID()
-  readonly #feeds = new Map<string, ChannelFeed>()
-  readonly #unregister: () => void
-  #state: ConnectionState = 'handshake'
+/**
+ * The `ws` socket class with a slot for its connection, declared so it is part of every socket from the
+ * start (a property added later would give each socket a property array of its own). The `ws` listeners
+ * are shared functions, not closures per connection: they find their connection through the socket.
+ */
+class OwnedSocket extends WebSocket {
+  connection: WebSocketConnection | undefined = undefined
+}
+
+function onSocketMessage(this: OwnedSocket, data: RawData, isBinary: boolean): void {
+  const connection = this.connection!
+  try {
+    connection.onMessage(data, isBinary)
+  } catch (error) {
+    connection.internalError(error)
+  }
+}
+function onSocketPong(this: OwnedSocket): void {
+  this.connection!.markAlive()
+}
+function onSocketError(this: OwnedSocket, error: Error): void {
+  this.connection!.logDebug(errorFields(error), '[holdfast] ws error')
+}
+function onSocketClose(this: OwnedSocket, code: number): void {
+  this.connection!.onClosed(code)
+}
+
+// Connection state and flags, packed into one small integer.
+const HANDSHAKE = 0
+const AUTHENTICATING = 1
+const OPEN = 2
+const CLOSED = 3
+const STATE_MASK = 3
+const ALIVE = 4
+const TOKEN_EXPIRED = 8
+const CONNECT_RECEIVED = 16
+
+/**
+ * One WebSocket. It is its own send-gate target, feed sink and registry entry, so a connection costs one
+ * object, its feeds and its gate, and no closures of its own: a server holds tens of thousands of these.
+ */
+class WebSocketConnection implements TrackedConnection, SendGateTarget, FeedSink {
+  readonly transport = 'websocket' as const
+  readonly #shared: Shared
+  readonly #ws: OwnedSocket
+  readonly #socket: Duplex
+  // The session id is the server's prefix and this number, formatted when needed (welcome, logs).
+  readonly #sessionNumber: number
+  // Created on the first message: an idle connection never needs it.
+  #sendGate: SendGate | undefined
+  #address: string | undefined
+  // One subscription is held as is; a Map only from the second on (most connections follow one channel).
+  #feeds: ChannelFeed | Map<string, ChannelFeed> | undefined
+  #flags = HANDSHAKE | ALIVE
   #user: AuthUser = null
-  #alive = true
-  #tokenExpired = false
-  #handshakeTimer: TimerHandle | undefined
-  #expiryTimer: TimerHandle | undefined
-  #graceTimer: TimerHandle | undefined
-  #connectReceived = false
-  #queue: Promise<void> = Promise.resolve()
+  // The handshake timeout until `connect`, then the token's expiry, then its grace period.
+  #timer: TimerHandle | undefined
+  #queue: Promise<void> | undefined
   #queued = 0
-  readonly #gate: SendGate
+  #publishBucket: BucketState | undefined
 
-  constructor(ctx: ServerContext, ws: WebSocket, socket: Duplex) {
-    this.#ctx = ctx
+  constructor(shared: Shared, ws: OwnedSocket, socket: Duplex, address: string | undefined) {
+    const { ctx } = shared
+    this.#shared = shared
     this.#ws = ws
-    this.#gate = new SendGate(ctx, {
-      transport: 'websocket',
-      emitter: () => socket,
-      bufferedBytes: () => ws.bufferedAmount,
-      sizeOf: (message) => message.frameBytes.length,
-      writable: () => ws.readyState === ws.OPEN,
-      closed: () => this.#isClosed(),
-      send: (message, live) => {
-        ws.send(message.frameBytes, { binary: false })
-        ctx.metrics.delivered('websocket', message, live)
-      },
-      slowConsumer: () => this.#slowConsumer(),
-    })
-    this.#unregister = ctx.connections.add({
-      transport: 'websocket',
-      drain: (retryAfterMs) => this.#drain(retryAfterMs),
-      terminate: () => ws.terminate(),
-    })
-    this.#handshakeTimer = ctx.clock.setTimeout(
+    ws.connection = this
+    this.#socket = socket
+    this.#address = address
+    this.#sessionNumber = ++shared.sessions
+    ctx.connections.add(this)
+    this.#timer = ctx.clock.setTimeout(
       () => this.#close(CloseCode.HandshakeTimeout, 'no connect frame in time'),
       ctx.options.handshakeTimeoutMs,
     )
-    ws.on('message', (data, isBinary) => {
-      try {
-        this.#onMessage(data, isBinary)
-      } catch (error) {
-        this.#internalError(error)
-      }
-    })
-    ws.on('pong', () => {
-      this.#alive = true
-    })
-    ws.on('error', (error) =>
-      ctx.logger.debug({ session: this.#session, ...errorFields(error) }, '[holdfast] ws error'),
-    )
-    ws.once('close', (code) => {
-      ctx.logger.debug({ session: this.#session, code }, '[holdfast] WebSocket closed')
-      this.#cleanup()
-      // Only now: shutdown waits for closing handshakes to finish, not merely to start.
-      this.#unregister()
-    })
+    const owned = ws as unknown as EventEmitter
+    owned.on('message', onSocketMessage)
+    owned.on('pong', onSocketPong)
+    owned.on('error', onSocketError)
+    owned.on('close', onSocketClose)
     ctx.metrics.connected('websocket')
     ctx.logger.debug({ session: this.#session }, '[holdfast] WebSocket opened')
+  }
+
+  get #ctx(): ServerContext {
+    return this.#shared.ctx
+  }
+
+  get #session(): string {
+    return `${this.#shared.sessionPrefix}${this.#sessionNumber.toString(36)}`
+  }
+
+  get #gate(): SendGate {
+    this.#sendGate ??= new SendGate(this.#ctx, this)
+    return this.#sendGate
+  }
+
+  /** The client address (`ServerOptions.clientAddress`), read from the socket when first needed. */
+  get address(): string {
+    this.#address ??= (this.#socket as { remoteAddress?: string }).remoteAddress ?? 'unknown'
+    return this.#address
+  }
+
+  #feed(channel: string): ChannelFeed | undefined {
+    const feeds = this.#feeds
+    if (feeds instanceof Map) return feeds.get(channel)
+    return feeds?.channel === channel ? feeds : undefined
+  }
+
+  #feedCount(): number {
+    const feeds = this.#feeds
+    return feeds instanceof Map ? feeds.size : feeds ? 1 : 0
+  }
+
+  #allFeeds(): ChannelFeed[] {
+    const feeds = this.#feeds
+    return feeds instanceof Map ? [...feeds.values()] : feeds ? [feeds] : []
+  }
+
+  #setFeed(feed: ChannelFeed): void {
+    const feeds = this.#feeds
+    if (feeds === undefined || (!(feeds instanceof Map) && feeds.channel === feed.channel)) this.#feeds = feed
+    else if (feeds instanceof Map) feeds.set(feed.channel, feed)
+    else
+      this.#feeds = new Map([
+        [feeds.channel, feeds],
+        [feed.channel, feed],
+      ])
+  }
+
+  /** Forgets `feed` if it is still the channel's subscription. */
+  #deleteFeed(feed: ChannelFeed): void {
+    const feeds = this.#feeds
+    if (feeds === feed) this.#feeds = undefined
+    else if (feeds instanceof Map && feeds.get(feed.channel) === feed) {
+      feeds.delete(feed.channel)
+      if (feeds.size === 1) this.#feeds = feeds.values().next().value
+    }
+  }
+
+  get #state(): number {
+    return this.#flags & STATE_MASK
+  }
+
+  set #state(state: number) {
+    this.#flags = (this.#flags & ~STATE_MASK) | state
+  }
+
+  #has(flag: number): boolean {
+    return (this.#flags & flag) !== 0
+  }
+
+  #set(flag: number, on: boolean): void {
+    this.#flags = on ? this.#flags | flag : this.#flags & ~flag
+  }
+
+  // ── TrackedConnection ────────────────────────────────────────────────────────────────────────────
+
+  /** Tells the client when to come back, then closes (a drain or restart). */
+  drain(retryAfterMs: number): void {
+    if (this.#isClosed()) return
+    this.#sendFrame({ type: 'reconnect', retryAfterMs })
+    this.#close(CloseCode.ServerRestart, formatRetryAfterReason(retryAfterMs))
+  }
+
+  terminate(): void {
+    this.#ws.terminate()
+  }
+
+  // ── SendGateTarget ───────────────────────────────────────────────────────────────────────────────
+
+  emitter(): EventEmitter {
+    return this.#socket
+  }
+
+  bufferedBytes(): number {
+    return this.#ws.bufferedAmount
+  }
+
+  sizeOf(message: StoredMessage): number {
+    return message.frameBytes.length
+  }
+
+  writable(): boolean {
+    return this.#ws.readyState === this.#ws.OPEN
+  }
+
+  closed(): boolean {
+    return this.#isClosed()
+  }
+
+  send(message: StoredMessage, live: boolean): void {
+    this.#ws.send(message.frameBytes, { binary: false })
+    this.#ctx.metrics.delivered('websocket', message, live)
+  }
+
+  slowConsumer(): void {
+    if (this.#isClosed()) return
+    this.#ctx.metrics.slowConsumerClosed('websocket')
+    this.#ctx.logger.warn(
+      { session: this.#session, bufferedBytes: this.#ws.bufferedAmount },
+      '[holdfast] slow consumer: send buffer full; closing with 4001',
+    )
+    this.#close(CloseCode.SlowConsumer, 'slow consumer')
+  }
+
+  // ── FeedSink ─────────────────────────────────────────────────────────────────────────────────────
+
+  write(message: StoredMessage, live: boolean, policy: SlowConsumerPolicy): void {
+    this.#gate.write(message, live, policy)
+  }
+
+  dropped(reason: DropReason): void {
+    this.#ctx.metrics.dropped('websocket', reason)
+  }
+
+  drained(): Promise<void> {
+    return this.#gate.drained()
+  }
+
+  fail(reason: FeedFailure): void {
+    if (reason === 'slow_consumer') this.slowConsumer()
+    else if (reason === 'history_lost')
+      // Only a fresh subscription can report the gap (`recovered: false`), so the client must resubscribe.
+      this.#close(CloseCode.ServerRestart, formatRetryAfterReason(0))
+    else this.#close(1011, 'internal error')
+  }
+
+  // ── socket events ────────────────────────────────────────────────────────────────────────────────
+
+  markAlive(): void {
+    this.#set(ALIVE, true)
+  }
+
+  logDebug(fields: Record<string, unknown>, message: string): void {
+    this.#ctx.logger.debug({ session: this.#session, ...fields }, message)
+  }
+
+  onClosed(code: number): void {
+    this.#ctx.logger.debug({ session: this.#session, code }, '[holdfast] WebSocket closed')
+    this.#cleanup()
+    // Only now: shutdown waits for closing handshakes to finish, not merely to start.
+    this.#ctx.connections.remove(this)
   }
 
   /** One liveness round: cut the peer if it never answered the last ping, else ping again. */
   heartbeat(): void {
     if (this.#ws.readyState !== this.#ws.OPEN) return
-    if (!this.#alive) {
-      this.#ctx.logger.debug({ session: this.#session }, '[holdfast] peer missed a ping; terminating')
+    if (!this.#has(ALIVE)) {
+      this.logDebug({}, '[holdfast] peer missed a ping; terminating')
       this.#ws.terminate()
       return
     }
-    this.#alive = false
+    this.#set(ALIVE, false)
     this.#ws.ping()
   }
 
-  #onMessage(data: RawData, isBinary: boolean): void {
-    this.#alive = true
-    if (this.#state === 'closed') return
+  onMessage(data: RawData, isBinary: boolean): void {
+    this.#set(ALIVE, true)
+    if (this.#isClosed()) return
     // With the default binaryType every message arrives as one Buffer, fragments already joined.
     const buffer = Buffer.isBuffer(data)
       ? data
       : Array.isArray(data)
         ? Buffer.concat(data)
         : Buffer.from(data)
-    const bytes = buffer.byteLength
-    const verdict = this.#admit(buffer, bytes, isBinary)
+    const verdict = this.#admit(buffer, buffer.byteLength, isBinary)
     if ('error' in verdict) {
       this.#reject(verdict.id, verdict.error, verdict.message)
       return
@@ -228,14 +446,14 @@ class WebSocketConnection {
     const decoded = decodeClientFrame(text)
     if (!decoded.ok)
       return { id: requestIdOf(text), error: decoded.error.code, message: decoded.error.message }
-    if (!this.#connectReceived) {
+    if (!this.#has(CONNECT_RECEIVED)) {
       if (decoded.frame.type !== 'connect')
         return {
           id: undefined,
           error: 'bad_frame',
           message: `expected "connect" as the first frame, got "${decoded.frame.type}"`,
         }
-      this.#connectReceived = true
+      this.#set(CONNECT_RECEIVED, true)
     }
     return { frame: decoded.frame }
   }
@@ -243,25 +461,25 @@ class WebSocketConnection {
   /** Answers a bad frame with a typed error; before `connect` the socket is also closed. */
   #reject(id: number | undefined, code: ErrorCode, message: string): void {
     this.#sendError(id, code, message)
-    if (!this.#connectReceived) this.#close(CloseCode.ProtocolError, 'expected a connect frame')
+    if (!this.#has(CONNECT_RECEIVED)) this.#close(CloseCode.ProtocolError, 'expected a connect frame')
   }
 
   // Requests run one at a time, in arrival order: a publish sent right after a subscribe is seen by it.
   #enqueue(frame: ClientFrame): void {
     this.#queued++
     if (this.#queued >= PAUSE_AT_QUEUED_FRAMES && !this.#ws.isPaused) this.#ws.pause()
-    this.#queue = this.#queue
-      .then(() => this.#handle(frame))
-      .catch((error: unknown) => this.#internalError(error, 'id' in frame ? frame.id : undefined))
+    const run = () => this.#handle(frame)
+    this.#queue = (this.#queue ? this.#queue.then(run) : run())
+      .catch((error: unknown) => this.internalError(error, 'id' in frame ? frame.id : undefined))
       .finally(() => {
-        this.#queued--
-        if (this.#queued <= RESUME_AT_QUEUED_FRAMES && this.#ws.isPaused && this.#state !== 'closed')
+        if (--this.#queued === 0) this.#queue = undefined
+        if (this.#queued <= RESUME_AT_QUEUED_FRAMES && this.#ws.isPaused && !this.#isClosed())
           this.#ws.resume()
       })
   }
 
   async #handle(frame: ClientFrame): Promise<void> {
-    if (this.#state === 'closed') return
+    if (this.#isClosed()) return
     switch (frame.type) {
       case 'connect':
         return this.#connect(frame.token)
@@ -277,11 +495,11 @@ class WebSocketConnection {
   }
 
   async #connect(token: string | undefined): Promise<void> {
-    if (this.#state !== 'handshake') {
+    if (this.#state !== HANDSHAKE) {
       this.#sendError(undefined, 'bad_frame', 'already connected; "connect" is only valid as the first frame')
       return
     }
-    this.#state = 'authenticating'
+    this.#state = AUTHENTICATING
     try {
       await this.#authenticate(token)
     } catch (error) {
@@ -291,33 +509,45 @@ class WebSocketConnection {
   }
 
   async #authenticate(token: string | undefined): Promise<void> {
-    const verified = await this.#ctx.authenticator.verify(token)
+    const ctx = this.#ctx
+    const verified = await ctx.authenticator.verify(token)
     if (this.#isClosed()) return
     if (!verified.ok) {
-      this.#ctx.metrics.authFailed('websocket', verified.code)
-      this.#ctx.logger.info(
-        { session: this.#session, code: verified.code },
-        '[holdfast] WebSocket auth refused',
-      )
+      ctx.metrics.authFailed('websocket', verified.code)
+      this.logDebug({ code: verified.code }, '[holdfast] WebSocket auth refused')
+      const limited = authFailureRefusal(ctx, this.address)
+      if (limited) {
+        ctx.metrics.rateLimited('websocket')
+        this.#close(CloseCode.RateLimited, formatRetryAfterReason(limited.retryAfterMs ?? 1000))
+        return
+      }
       this.#close(
         verified.code === 'token_expired' ? CloseCode.TokenExpired : CloseCode.Unauthorized,
         verified.message,
       )
       return
     }
-    const allowed = await this.#ctx.options.authorizeConnection(verified.user)
+    const allowed = await ctx.options.authorizeConnection(verified.user)
     if (this.#isClosed()) return
     if (!allowed) {
       this.#close(CloseCode.Forbidden, 'forbidden')
       return
     }
-    this.#ctx.clock.clearTimeout(this.#handshakeTimer)
-    this.#state = 'open'
+    // Only a connection that proved who it is spends the admission budget (`limits.connectionRate`).
+    const refused = admissionRefusal(ctx)
+    if (refused) {
+      ctx.metrics.rateLimited('websocket')
+      this.#close(CloseCode.RateLimited, formatRetryAfterReason(refused.retryAfterMs ?? 0))
+      return
+    }
+    ctx.clock.clearTimeout(this.#timer)
+    this.#timer = undefined
+    this.#state = OPEN
     this.#user = verified.user
     const welcome: ServerFrame = {
       type: 'welcome',
       session: this.#session,
-      maxMessageBytes: this.#ctx.options.maxMessageBytes,
+      maxMessageBytes: ctx.options.maxMessageBytes,
     }
     if (verified.expiresAtMs !== undefined) welcome.tokenExpiresAt = Math.floor(verified.expiresAtMs / 1000)
     this.#sendFrame(welcome)
@@ -325,14 +555,15 @@ class WebSocketConnection {
   }
 
   async #auth(id: number, token: string): Promise<void> {
-    if (!this.#ctx.authenticator.enabled) {
+    const ctx = this.#ctx
+    if (!ctx.authenticator.enabled) {
       this.#sendFrame({ type: 'ack', id })
       return
     }
-    const verified = await this.#ctx.authenticator.verify(token)
+    const verified = await ctx.authenticator.verify(token)
     if (this.#isClosed()) return
     if (!verified.ok) {
-      this.#ctx.metrics.authFailed('websocket', verified.code)
+      ctx.metrics.authFailed('websocket', verified.code)
       // The old token keeps its remaining time; a bad refresh does not end a working connection.
       this.#sendError(id, verified.code, verified.message)
       return
@@ -343,45 +574,66 @@ class WebSocketConnection {
     }
     this.#user = verified.user
     this.#scheduleExpiry(verified.expiresAtMs)
+    // What the old token allowed, the new one may not: every live subscription is checked again.
+    await this.#recheckSubscriptions(verified.user)
+    if (this.#isClosed()) return
     this.#sendFrame({ type: 'ack', id })
+  }
+
+  async #recheckSubscriptions(user: AuthUser): Promise<void> {
+    const feeds = this.#allFeeds()
+    if (feeds.length === 0) return
+    const { authorize } = this.#ctx.options
+    const checked = await Promise.all(
+      feeds.map(async (feed) => [feed, await authorize(user, feed.channel, 'subscribe')] as const),
+    )
+    for (const [feed, allowed] of checked) {
+      // A subscription replaced or ended meanwhile is no longer this check's business.
+      if (allowed || this.#isClosed() || this.#feed(feed.channel) !== feed) continue
+      feed.close()
+      this.#deleteFeed(feed)
+      this.#sendError(
+        undefined,
+        'forbidden',
+        `the new token does not allow "${feed.channel}"; the subscription ended`,
+        feed.channel,
+      )
+    }
   }
 
   async #subscribe(id: number, channel: string, since: string | undefined): Promise<void> {
     if (this.#refuseExpired(id, channel)) return
-    const limit = this.#ctx.options.maxSubscriptionsPerConnection
-    if (!this.#feeds.has(channel) && this.#feeds.size >= limit) {
+    const ctx = this.#ctx
+    const limit = ctx.options.maxSubscriptionsPerConnection
+    if (!this.#feed(channel) && this.#feedCount() >= limit) {
       this.#sendError(id, 'too_many_subscriptions', `at most ${limit} subscriptions per connection`, channel)
       return
     }
-    if (!(await this.#ctx.options.authorize(this.#user, channel, 'subscribe'))) {
+    if (!(await ctx.options.authorize(this.#user, channel, 'subscribe'))) {
       if (!this.#isClosed())
         this.#sendError(id, 'forbidden', `not allowed to subscribe to "${channel}"`, channel)
       return
     }
     if (this.#isClosed()) return
     // Subscribing again replaces the old subscription, e.g. to rewind it with another `since`.
-    this.#feeds.get(channel)?.close()
-    const feed = new ChannelFeed({
-      broker: this.#ctx.broker,
+    this.#feed(channel)?.close()
+    const feed = new ChannelFeed(ctx.feeds, {
       channel,
-      ...(since === undefined ? {} : { since }),
-      sink: this.#sink,
-      maxBufferedBytes: this.#ctx.options.sendBufferBytes,
-      policy: this.#ctx.options.slowConsumer(channel),
-      logger: this.#ctx.logger,
-      resyncListeners: this.#ctx.resyncListeners,
+      since,
+      sink: this,
+      policy: ctx.options.slowConsumer(channel),
     })
-    this.#feeds.set(channel, feed)
+    this.#setFeed(feed)
     let result: Awaited<ReturnType<ChannelFeed['open']>>
     try {
       result = await feed.open()
     } catch (error) {
       feed.close()
-      if (this.#feeds.get(channel) === feed) this.#feeds.delete(channel)
+      this.#deleteFeed(feed)
       throw error
     }
     if (result === null || this.#isClosed()) return
-    if (since !== undefined) this.#ctx.metrics.resumed('websocket', result.recovered)
+    if (since !== undefined) ctx.metrics.resumed('websocket', result.recovered)
     this.#sendFrame({
       type: 'subscribed',
       id,
@@ -394,88 +646,87 @@ class WebSocketConnection {
   }
 
   async #unsubscribe(id: number, channel: string): Promise<void> {
-    const feed = this.#feeds.get(channel)
-    feed?.close()
-    this.#feeds.delete(channel)
+    const feed = this.#feed(channel)
+    if (feed) {
+      feed.close()
+      this.#deleteFeed(feed)
+    }
     this.#sendFrame({ type: 'unsubscribed', id, channel })
   }
 
   async #publish(id: number, channel: string, data: unknown, key: string | undefined): Promise<void> {
     if (this.#refuseExpired(id, channel)) return
-    if (!(await this.#ctx.options.authorize(this.#user, channel, 'publish'))) {
+    const ctx = this.#ctx
+    if (ctx.limits.publishPerConnection)
+      this.#publishBucket ??= ctx.limits.publishPerConnection.fresh(ctx.clock.now())
+    const limited = publishRefusal(ctx, clientKey(this.#user, this.address), this.#publishBucket)
+    if (limited) {
+      this.#sendError(id, limited.code, limited.message, channel, limited.retryAfterMs)
+      return
+    }
+    const json = encodePayload(data, ctx.options.maxMessageBytes)
+    if (!(await ctx.options.authorize(this.#user, channel, 'publish'))) {
       if (!this.#isClosed())
         this.#sendError(id, 'forbidden', `not allowed to publish to "${channel}"`, channel)
       return
     }
     if (this.#isClosed()) return
-    const result = await this.#ctx.broker.publish(
-      channel,
-      JSON.stringify(data),
-      key === undefined ? {} : { idempotencyKey: key },
-    )
-    this.#ctx.metrics.published('websocket', result.duplicate)
+    const result = await ctx.broker.publish(channel, json, key === undefined ? {} : { idempotencyKey: key })
+    ctx.metrics.published('websocket', result.duplicate)
     this.#sendFrame({ type: 'ack', id, cursor: result.cursor, duplicate: result.duplicate })
   }
 
   #refuseExpired(id: number, channel: string): boolean {
-    if (!this.#tokenExpired) return false
+    if (!this.#has(TOKEN_EXPIRED)) return false
     this.#sendError(id, 'token_expired', 'the token expired; send an "auth" frame with a fresh one', channel)
     return true
   }
 
   #scheduleExpiry(expiresAtMs: number | undefined): void {
     const { clock } = this.#ctx
-    clock.clearTimeout(this.#expiryTimer)
-    clock.clearTimeout(this.#graceTimer)
-    this.#expiryTimer = this.#graceTimer = undefined
-    this.#tokenExpired = false
+    clock.clearTimeout(this.#timer)
+    this.#timer = undefined
+    this.#set(TOKEN_EXPIRED, false)
     if (expiresAtMs === undefined) return
     const delay = expiresAtMs - clock.now()
     if (delay > MAX_TIMER_DELAY_MS) {
       // Timers cannot wait this long; check again later rather than fire at once.
-      this.#expiryTimer = clock.setTimeout(() => this.#scheduleExpiry(expiresAtMs), MAX_TIMER_DELAY_MS)
+      this.#timer = clock.setTimeout(() => this.#scheduleExpiry(expiresAtMs), MAX_TIMER_DELAY_MS)
       return
     }
-    this.#expiryTimer = clock.setTimeout(() => this.#onTokenExpired(), Math.max(0, delay))
+    this.#timer = clock.setTimeout(() => this.#onTokenExpired(), Math.max(0, delay))
   }
 
   #onTokenExpired(): void {
     if (this.#isClosed()) return
-    this.#tokenExpired = true
+    this.#set(TOKEN_EXPIRED, true)
     const graceMs = this.#ctx.options.expiryGraceMs
     this.#sendError(
       undefined,
       'token_expired',
       `the token expired; send an "auth" frame within ${graceMs} ms`,
     )
-    this.#graceTimer = this.#ctx.clock.setTimeout(
+    this.#timer = this.#ctx.clock.setTimeout(
       () => this.#close(CloseCode.TokenExpired, 'token expired'),
       graceMs,
     )
-  }
-
-  readonly #sink: FeedSink = {
-    write: (message, live, policy) => this.#gate.write(message, live, policy),
-    dropped: (reason) => this.#ctx.metrics.dropped('websocket', reason),
-    bufferedBytes: () => this.#ws.bufferedAmount,
-    drained: () => this.#gate.drained(),
-    fail: (reason: FeedFailure) => {
-      if (reason === 'slow_consumer') this.#slowConsumer()
-      else if (reason === 'history_lost')
-        // Only a fresh subscription can report the gap (`recovered: false`), so the client must resubscribe.
-        this.#close(CloseCode.ServerRestart, formatRetryAfterReason(0))
-      else this.#close(1011, 'internal error')
-    },
   }
 
   #sendFrame(frame: ServerFrame): void {
     this.#send(JSON.stringify(frame))
   }
 
-  #sendError(id: number | undefined, code: ErrorCode, message: string, channel?: string): void {
+  #sendError(
+    id: number | undefined,
+    code: ErrorCode,
+    message: string,
+    channel?: string,
+    retryAfterMs?: number,
+  ): void {
     const frame: ServerFrame = { type: 'error', code, message }
     if (id !== undefined) frame.id = id
     if (channel !== undefined) frame.channel = channel
+    if (retryAfterMs !== undefined) frame.retryAfterMs = retryAfterMs
     this.#sendFrame(frame)
   }
 
@@ -484,40 +735,26 @@ class WebSocketConnection {
   #send(data: string | Buffer): void {
     if (this.#ws.readyState !== this.#ws.OPEN) return
     if (this.#ws.bufferedAmount + data.length > 2 * this.#ctx.options.sendBufferBytes) {
-      this.#slowConsumer()
+      this.slowConsumer()
       return
     }
     this.#ws.send(data, { binary: false })
   }
 
-  #slowConsumer(): void {
-    if (this.#isClosed()) return
-    this.#ctx.metrics.slowConsumerClosed('websocket')
-    this.#ctx.logger.warn(
-      { session: this.#session, bufferedBytes: this.#ws.bufferedAmount },
-      '[holdfast] slow consumer: send buffer full; closing with 4001',
-    )
-    this.#close(CloseCode.SlowConsumer, 'slow consumer')
-  }
-
-  #drain(retryAfterMs: number): void {
-    if (this.#isClosed()) return
-    this.#sendFrame({ type: 'reconnect', retryAfterMs })
-    this.#close(CloseCode.ServerRestart, formatRetryAfterReason(retryAfterMs))
-  }
-
-  #internalError(error: unknown, id?: number): void {
+  /** Answers a request that failed: a client's mistake as its typed error, a server fault as `internal`. */
+  internalError(error: unknown, id?: number): void {
     const wrapped = HoldfastServerError.from(error)
     if (wrapped.code === 'internal')
       this.#ctx.logger.error(
         { session: this.#session, ...errorFields(error) },
         '[holdfast] WebSocket handler failed',
       )
-    if (!this.#isClosed()) this.#sendError(id, wrapped.code, wrapped.message)
+    else this.logDebug({ code: wrapped.code }, '[holdfast] WebSocket request refused')
+    if (!this.#isClosed()) this.#sendError(id, wrapped.code, wrapped.message, undefined, wrapped.retryAfterMs)
   }
 
   #isClosed(): boolean {
-    return this.#state === 'closed'
+    return this.#state === CLOSED
   }
 
   #close(code: number, reason: string): void {
@@ -528,15 +765,13 @@ class WebSocketConnection {
   }
 
   #cleanup(): void {
-    if (this.#state === 'closed') return
-    this.#state = 'closed'
-    const { clock } = this.#ctx
-    clock.clearTimeout(this.#handshakeTimer)
-    clock.clearTimeout(this.#expiryTimer)
-    clock.clearTimeout(this.#graceTimer)
-    for (const feed of this.#feeds.values()) feed.close()
-    this.#feeds.clear()
-    this.#gate.clear()
+    if (this.#isClosed()) return
+    this.#state = CLOSED
+    this.#ctx.clock.clearTimeout(this.#timer)
+    this.#timer = undefined
+    for (const feed of this.#allFeeds()) feed.close()
+    this.#feeds = undefined
+    this.#sendGate?.clear()
     // Paused behind a backlog of requests, the socket would never read the peer's close frame, and the
     // connection would only go when the close timeout cuts it (holding a graceful shutdown that long).
     if (this.#ws.isPaused) this.#ws.resume()

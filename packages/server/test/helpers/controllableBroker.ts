@@ -12,6 +12,8 @@ export function controllableBroker(inner: Broker) {
     /** While true, live notifications are lost (as during a broker disconnect). */
     deaf: false,
     reads: 0,
+    /** Awaited before each read: a test can hold a read until something else has happened. */
+    beforeRead: undefined as (() => Promise<void>) | undefined,
     fireResync(): void {
       for (const listener of [...resyncListeners]) listener()
     },
@@ -22,6 +24,7 @@ export function controllableBroker(inner: Broker) {
     publish: (channel, json, options) => inner.publish(channel, json, options),
     async read(channel, options) {
       control.reads++
+      await control.beforeRead?.()
       await pause()
       const result = await inner.read(channel, options)
       await pause()

@@ -41,8 +41,14 @@ export function captureLogger(): Logger & { records: LogRecord[] } {
   return { records, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
 }
 
-/** Polls `check` until it stops throwing; for integration tests waiting on I/O, never for timing logic. */
-export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 3000): Promise<T> {
+/**
+ * Polls `check` until it stops throwing; for integration tests waiting on I/O, never for timing logic.
+ * The time limit only ends a hung test (well inside the test timeout): nothing here asserts a speed, so a
+ * busy machine makes a test slower, never red.
+ */
+export const WAIT_LIMIT_MS = 20_000
+
+export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = WAIT_LIMIT_MS): Promise<T> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     try {
@@ -101,7 +107,7 @@ export class TestSocket {
   }
 
   /** The first frame not yet taken that matches; waits for it. */
-  next(match: (frame: Frame) => boolean = () => true, timeoutMs = 3000): Promise<Frame> {
+  next(match: (frame: Frame) => boolean = () => true, timeoutMs = WAIT_LIMIT_MS): Promise<Frame> {
     return new Promise((resolve, reject) => {
       const check = () => {
         const found = this.frames.find((f) => !this.#consumed.has(f) && match(f))
@@ -234,7 +240,7 @@ export class SseReader {
   }
 
   /** Waits until `check` holds over what has arrived so far. */
-  until(check: (reader: SseReader) => boolean, timeoutMs = 3000): Promise<void> {
+  until(check: (reader: SseReader) => boolean, timeoutMs = WAIT_LIMIT_MS): Promise<void> {
     return new Promise((resolve, reject) => {
       const test = () => {
         if (check(this)) {

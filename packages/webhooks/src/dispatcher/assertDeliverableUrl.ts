@@ -1,5 +1,6 @@
 import { lookup as dnsLookup } from 'node:dns/promises'
-import { isIP, isIPv4 } from 'node:net'
+import { isIP } from 'node:net'
+import ipaddr from 'ipaddr.js'
 import { WebhookVerificationError } from '../WebhookVerificationError'
 
 /** Resolves a host name to every address it has, like `dns.lookup(host, { all: true })`. */
@@ -7,98 +8,40 @@ export type LookupAll = (hostname: string) => Promise<ReadonlyArray<{ address: s
 
 export const systemLookup: LookupAll = (hostname) => dnsLookup(hostname, { all: true, verbatim: true })
 
-type Range = readonly [base: number, prefixLength: number]
+// Ranges whose addresses carry an IPv4 address inside them: deliverable exactly when that address is.
+const EMBEDS_IPV4 = new Set(['ipv4Mapped', 'rfc6145', 'rfc6052', '6to4'])
 
-function ipv4ToNumber(address: string): number {
-  return address.split('.').reduce((value, part) => value * 256 + Number(part), 0)
-}
-
-const BLOCKED_IPV4: readonly Range[] = [
-  [ipv4ToNumber('0.0.0.0'), 8], // "this network", includes the unspecified 0.0.0.0
-  [ipv4ToNumber('10.0.0.0'), 8], // private
-  [ipv4ToNumber('100.64.0.0'), 10], // carrier-grade NAT
-  [ipv4ToNumber('127.0.0.0'), 8], // loopback
-  [ipv4ToNumber('169.254.0.0'), 16], // link-local, where cloud metadata services live
-  [ipv4ToNumber('172.16.0.0'), 12], // private
-  [ipv4ToNumber('192.0.0.0'), 24], // IETF protocol assignments
-  [ipv4ToNumber('192.0.2.0'), 24], // documentation
-  [ipv4ToNumber('192.168.0.0'), 16], // private
-  [ipv4ToNumber('198.18.0.0'), 15], // benchmarking
-  [ipv4ToNumber('198.51.100.0'), 24], // documentation
-  [ipv4ToNumber('203.0.113.0'), 24], // documentation
-  [ipv4ToNumber('224.0.0.0'), 4], // multicast
-  [ipv4ToNumber('240.0.0.0'), 4], // reserved, includes broadcast 255.255.255.255
-]
-
-function isBlockedIpv4(value: number): boolean {
-  return BLOCKED_IPV4.some(([base, bits]) => {
-    const size = 2 ** (32 - bits)
-    return Math.floor(value / size) === Math.floor(base / size)
-  })
-}
-
-// Eight 16-bit groups, with `::` expanded and a trailing dotted quad converted.
-function ipv6Groups(address: string): number[] | undefined {
-  let text = address
-  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text)
-  if (dotted) {
-    const value = ipv4ToNumber(dotted[1]!)
-    text = `${text.slice(0, dotted.index)}${Math.floor(value / 65536).toString(16)}:${(value % 65536).toString(16)}`
-  }
-  const halves = text.split('::')
-  if (halves.length > 2) return undefined
-  const head = halves[0] ? halves[0].split(':') : []
-  const tail = halves.length === 2 && halves[1] ? halves[1].split(':') : []
-  const missing = 8 - head.length - tail.length
-  if (halves.length === 1 ? missing !== 0 : missing < 1) return undefined
-  const groups = [...head, ...Array<string>(halves.length === 2 ? missing : 0).fill('0'), ...tail].map((g) =>
-    Number.parseInt(g, 16),
-  )
-  return groups.some((g) => Number.isNaN(g)) ? undefined : groups
-}
-
-function isBlockedIpv6(groups: number[]): boolean {
-  const [g0, g1, g2, g3, g4, g5, g6, g7] = groups as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ]
-  const embedded = g6 * 65536 + g7
-  const zeroTo = (n: number) => groups.slice(0, n).every((g) => g === 0)
-  if (zeroTo(8)) return true // :: unspecified
-  if (zeroTo(7) && g7 === 1) return true // ::1 loopback
-  if (zeroTo(5) && g5 === 0xffff) return isBlockedIpv4(embedded) // ::ffff:a.b.c.d IPv4-mapped
-  if (zeroTo(6)) return isBlockedIpv4(embedded) // ::a.b.c.d IPv4-compatible (deprecated)
-  if (zeroTo(4) && g4 === 0xffff && g5 === 0) return isBlockedIpv4(embedded) // ::ffff:0:a.b.c.d IPv4-translated
-  if (g0 === 0x64 && g1 === 0xff9b && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0)
-    return isBlockedIpv4(embedded) // NAT64
-  if (g0 === 0x64 && g1 === 0xff9b && g2 === 1) return true // local-use NAT64
-  if (g0 === 0x2002) return isBlockedIpv4(g1 * 65536 + g2) // 6to4 carries an IPv4 address
-  if (g0 === 0x2001 && g1 === 0x0db8) return true // documentation
-  if ((g0 & 0xfe00) === 0xfc00) return true // fc00::/7 unique local
-  if ((g0 & 0xffc0) === 0xfe80) return true // fe80::/10 link-local
-  if ((g0 & 0xffc0) === 0xfec0) return true // fec0::/10 old site-local
-  if ((g0 & 0xff00) === 0xff00) return true // multicast
-  return false
+/** The IPv4 address an IPv6 address of an `EMBEDS_IPV4` range carries, or undefined when it has none. */
+function embeddedIpv4(address: ipaddr.IPv6, range: string): ipaddr.IPv4 | undefined {
+  const bytes = address.toByteArray()
+  if (range === '6to4') return new ipaddr.IPv4(bytes.slice(2, 6))
+  // Only NAT64's well-known prefix (64:ff9b::/96, RFC 6052) has the address in its last 32 bits; the
+  // local-use prefix 64:ff9b:1::/48 (RFC 8215) may place it anywhere, so it has none we can check.
+  if (range === 'rfc6052' && !address.parts.slice(0, 6).every((p, i) => p === [0x64, 0xff9b, 0, 0, 0, 0][i]))
+    return undefined
+  return new ipaddr.IPv4(bytes.slice(12, 16))
 }
 
 /**
- * True when `address` (an IPv4 or IPv6 literal) is loopback, private (10/8, 172.16/12, 192.168/16,
- * 100.64/10, fc00::/7), link-local (169.254/16, fe80::/10), unspecified, multicast or reserved,
- * including IPv4 addresses wrapped in IPv6 (`::ffff:127.0.0.1`, NAT64, 6to4). Anything that is not
- * an IP literal counts as blocked.
+ * True unless `address` (an IPv4 or IPv6 literal) is an ordinary global unicast address. Every range of the
+ * IANA special-purpose registries is refused, as ipaddr.js classifies them: loopback, private (10/8,
+ * 172.16/12, 192.168/16, fc00::/7), carrier-grade NAT, link-local (169.254/16, fe80::/10, where cloud
+ * metadata lives), unspecified, broadcast, multicast, documentation, benchmarking, reserved, AS112, AMT,
+ * ORCHID, Teredo, discard-only, SRv6 and the rest. IPv4 addresses wrapped in IPv6 (`::ffff:127.0.0.1`,
+ * IPv4-translated, NAT64, 6to4) are judged by the address they carry. Anything that is not an IP literal
+ * counts as blocked.
  */
 export function isBlockedAddress(address: string): boolean {
   const bare = address.replace(/^\[|\]$/g, '').replace(/%.*$/, '')
-  if (isIPv4(bare)) return isBlockedIpv4(ipv4ToNumber(bare))
-  if (isIP(bare) !== 6) return true
-  const groups = ipv6Groups(bare.toLowerCase())
-  return groups === undefined || isBlockedIpv6(groups)
+  if (!ipaddr.isValid(bare)) return true
+  const parsed = ipaddr.parse(bare)
+  const range = parsed.range()
+  if (range === 'unicast') return false
+  if (parsed.kind() === 'ipv6' && EMBEDS_IPV4.has(range)) {
+    const inner = embeddedIpv4(parsed as ipaddr.IPv6, range)
+    return inner === undefined || inner.range() !== 'unicast'
+  }
+  return true
 }
 
 export interface AssertDeliverableUrlOptions {
@@ -157,6 +100,6 @@ export function blockedAddressError(
   if (addresses.length > 0 && blocked.length === 0) return undefined
   return new WebhookVerificationError(
     'blocked_address',
-    `[holdfast] refusing to ${refusing} resolves to ${blocked.join(', ') || 'no address'}, which is loopback, private or link-local. Pass allowPrivateNetworks: true to allow it (tests, internal networks)`,
+    `[holdfast] refusing to ${refusing} resolves to ${blocked.join(', ') || 'no address'}, which is loopback, private, link-local or another special-purpose address. Pass allowPrivateNetworks: true to allow it (tests, internal networks)`,
   )
 }

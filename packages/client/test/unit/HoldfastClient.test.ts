@@ -1,6 +1,6 @@
 import { CloseCode } from '@holdfast/protocol'
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
-import { type ConnectionState, createClient, type HoldfastClient, HoldfastError } from '../../src'
+import { type ConnectionState, createClient, type HoldfastClient, type HoldfastError } from '../../src'
 import { BASE_URL, createFakeServer } from '../helpers/fakeServer'
 import { fakeJwt } from '../helpers/jwt'
 
@@ -60,15 +60,16 @@ describe('connecting', () => {
     expect(fake.last.frames.some((f) => f.type === 'unsubscribe')).toBe(false)
   })
 
-  test('rejects an invalid channel name with a typed error', () => {
+  test('rejects an invalid channel name with a typed error, in subscribe and publish', async () => {
     start()
     const c = client({ lazy: true })
-    expect(() => c.subscribe('bad channel!', () => {})).toThrow(HoldfastError)
-    try {
-      c.subscribe('a,b', () => {})
-    } catch (e) {
-      expect((e as HoldfastError).code).toBe('invalid_channel')
+    for (const bad of ['bad channel!', 'a,b', '', 'x'.repeat(201)]) {
+      expect(() => c.subscribe(bad, () => {}), bad).toThrow(
+        expect.objectContaining({ name: 'HoldfastError', code: 'invalid_channel' }),
+      )
+      await expect(c.publish(bad, 1), bad).rejects.toMatchObject({ code: 'invalid_channel' })
     }
+    expect(() => c.subscribe('fine', 42 as never)).toThrow(expect.objectContaining({ code: 'bad_request' }))
   })
 })
 
@@ -148,7 +149,7 @@ describe('tokens', () => {
     start()
     let resolve!: (t: string) => void
     const getToken = vi.fn(() => new Promise<string>((r) => (resolve = r)))
-    const { TokenManager } = await import('../../src/core/tokenManager')
+    const { TokenManager } = await import('../../src/core/TokenManager')
     const tm = new TokenManager(getToken, Date.now, 0)
     const p = Promise.all([tm.get(), tm.get(), tm.fetch()])
     resolve('tok')
@@ -157,7 +158,7 @@ describe('tokens', () => {
   })
 
   test('a getToken that throws synchronously is asked again next time, not cached as failed', async () => {
-    const { TokenManager } = await import('../../src/core/tokenManager')
+    const { TokenManager } = await import('../../src/core/TokenManager')
     let signedIn = false
     const getToken = vi.fn(() => {
       if (!signedIn) throw new Error('not signed in yet')
@@ -244,7 +245,13 @@ describe('reconnecting', () => {
     expect(fake.connections).toHaveLength(1)
     await tick(200)
     expect(fake.connections).toHaveLength(2)
-    expect(states.map((x) => x.status)).toEqual(['connected', 'reconnecting', 'connecting', 'connected'])
+    expect(states.map((x) => x.status)).toEqual([
+      'connecting',
+      'connected',
+      'reconnecting',
+      'connecting',
+      'connected',
+    ])
   })
 
   test('a server restart hint is a floor, with jitter above it', async () => {
@@ -510,6 +517,60 @@ describe('resume and delivery', () => {
   })
 })
 
+describe('a refused channel asked for again', () => {
+  function refuseOnce() {
+    let refusals = 0
+    start({
+      autoSubscribe: false,
+      onFrame: (frame, conn) => {
+        if (frame.type !== 'subscribe') return
+        if (refusals++ === 0)
+          conn.send({ type: 'error', id: frame.id, code: 'forbidden', message: 'not yet' })
+        else
+          conn.send({
+            type: 'subscribed',
+            id: frame.id,
+            channel: frame.channel,
+            epoch: 'e1',
+            cursor: 'e1:0',
+            recovered: true,
+          })
+      },
+    })
+  }
+
+  test('unsubscribe then subscribe in the same tick sends a new subscribe, and the answer counts', async () => {
+    refuseOnce()
+    const c = client()
+    const first = c.subscribe('secret', () => {})
+    await tick(10)
+    first.unsubscribe()
+    const got: unknown[] = []
+    const confirmed: unknown[] = []
+    c.subscribe('secret', (m) => got.push(m.data), { onSubscribed: (i) => confirmed.push(i.channel) })
+    await tick(10)
+    expect(fake.last.frames.filter((f) => f.type === 'subscribe')).toHaveLength(2)
+    expect(confirmed).toEqual(['secret'])
+    fake.last.send({ type: 'message', channel: 'secret', cursor: 'e1:1', data: 'now yours' })
+    await tick(1)
+    expect(got).toEqual(['now yours'])
+  })
+
+  test('a second subscriber while the first is still attached asks again too', async () => {
+    refuseOnce()
+    const c = client()
+    c.subscribe('secret', () => {})
+    await tick(10)
+    const got: unknown[] = []
+    c.subscribe('secret', (m) => got.push(m.data))
+    await tick(10)
+    expect(fake.last.frames.filter((f) => f.type === 'subscribe')).toHaveLength(2)
+    fake.last.send({ type: 'message', channel: 'secret', cursor: 'e1:1', data: 1 })
+    await tick(1)
+    expect(got).toEqual([1])
+  })
+})
+
 describe('publishing', () => {
   test('resolves with the stored cursor from the ack', async () => {
     start({
@@ -576,7 +637,7 @@ describe('publishing', () => {
 })
 
 describe('subscription lifecycle signals', () => {
-  test('a later subscriber to an already refused channel is told at once', async () => {
+  test('a later subscriber to a refused channel asks the server again, and is told its answer', async () => {
     start({
       autoSubscribe: false,
       onFrame: (frame, conn) => {
@@ -591,7 +652,8 @@ describe('subscription lifecycle signals', () => {
     await tick(10)
     c.subscribe('secret', () => {}, { onError: (e) => second.push(e.code) })
     await tick(1)
-    expect(first).toEqual(['forbidden'])
+    expect(fake.last.frames.filter((f) => f.type === 'subscribe')).toHaveLength(2)
+    expect(first).toEqual(['forbidden', 'forbidden'])
     expect(second).toEqual(['forbidden'])
   })
 

@@ -1,7 +1,8 @@
+import type { HoldfastClient, SubscribeOptions } from '../core/HoldfastClient'
+import type { Message } from '../core/types'
 import { HoldfastError } from '../HoldfastError'
-import type { Message, Subscription } from './types'
 
-export interface StreamOptions {
+export interface StreamOptions<TData = unknown> extends Pick<SubscribeOptions<TData>, 'since' | 'onGap'> {
   /** Messages that may wait for the consumer. Defaults to 1000. */
   highWaterMark?: number
   /** Past the mark: end the stream with `slow_consumer` (default) or drop the oldest waiting message. */
@@ -9,55 +10,59 @@ export interface StreamOptions {
 }
 
 /**
- * `for await (const msg of client.stream(channel))`. A consumer that falls more than
- * `highWaterMark` messages behind is a slow consumer and is told so with a `slow_consumer` error.
+ * A channel as an async iterator: `for await (const msg of stream(client, 'ticks'))`. A consumer more than
+ * `highWaterMark` messages behind ends with a `slow_consumer` error; a refused channel ends with the
+ * server's error (`forbidden`). Leaving the loop unsubscribes.
  */
-export function createMessageStream<TData>(
-  subscribe: (push: (message: Message<TData>) => void, fail: (error: HoldfastError) => void) => Subscription,
-  options: StreamOptions = {},
+export function stream<TData = unknown>(
+  client: HoldfastClient,
+  channel: string,
+  options: StreamOptions<TData> = {},
 ): AsyncIterableIterator<Message<TData>> & { readonly backlog: number } {
   const highWaterMark = options.highWaterMark ?? 1000
-  const overflow = options.overflow ?? 'error'
   const queue: Message<TData>[] = []
   let waiter: { resolve(r: IteratorResult<Message<TData>>): void; reject(e: unknown): void } | undefined
   let failure: HoldfastError | undefined
   let done = false
-
-  /** Takes the pending `next()` call, if any, to settle it. */
-  const takeWaiter = () => {
-    const w = waiter
-    waiter = undefined
-    return w
-  }
 
   const finish = (error?: HoldfastError) => {
     if (done) return
     done = true
     subscription.unsubscribe()
     failure = error
-    const w = takeWaiter()
+    const w = waiter
+    waiter = undefined
     if (error) w?.reject(error)
     else w?.resolve({ value: undefined, done: true })
   }
 
-  const subscription = subscribe((message) => {
-    if (done) return
-    const w = takeWaiter()
-    if (w) return w.resolve({ value: message, done: false })
-    if (queue.length >= highWaterMark) {
-      if (overflow === 'drop-oldest') queue.shift()
-      else {
-        finish(
-          new HoldfastError(
-            'slow_consumer',
-            `stream consumer fell ${highWaterMark} messages behind on "${message.channel}"`,
-          ),
-        )
-        return
+  const subscription = client.subscribe<TData>(
+    channel,
+    (message) => {
+      if (done) return
+      const w = waiter
+      waiter = undefined
+      if (w) return w.resolve({ value: message, done: false })
+      if (queue.length >= highWaterMark) {
+        if (options.overflow !== 'drop-oldest')
+          return finish(
+            new HoldfastError(
+              'slow_consumer',
+              `stream consumer fell ${highWaterMark} messages behind on "${channel}"`,
+            ),
+          )
+        queue.shift()
       }
-    }
-    queue.push(message)
-  }, finish)
+      queue.push(message)
+    },
+    {
+      since: options.since,
+      onGap: options.onGap,
+      onError: (error) => {
+        if (error.code === 'forbidden' || error.code === 'unauthorized') finish(error)
+      },
+    },
+  )
 
   return {
     get backlog() {
