@@ -33,6 +33,8 @@ function makeClient(url: string, transports: TransportName[]): HoldfastClient {
   return clients.create({
     url,
     transports,
+    // Publishers that never subscribe are waited on to be connected: connect at once.
+    lazy: false,
     fallback: { probeIntervalMs: 0 },
     heartbeat: { intervalMs: 1000, timeoutMs: 1000 },
   })
