@@ -323,6 +323,95 @@ async function stormSection(r) {
   ].join('\n')
 }
 
+function scaleOutSection(r) {
+  const s = r.sizes
+  const fanout = markdownTable(
+    [
+      'Redis',
+      'server processes',
+      'deliveries/s',
+      'server CPU µs / 1,000 deliveries',
+      'per process',
+      'Redis CPU µs / publish',
+      'Redis commands / publish',
+      'bytes in / out of Redis per publish',
+      'server CPU µs / notification heard',
+      'lost',
+    ],
+    r.rows.map((x) =>
+      x.error
+        ? [x.label, String(x.processes), `failed: ${x.error}`, '', '', '', '', '', '', '']
+        : [
+            x.label,
+            String(x.processes),
+            num(x.msgPerSec),
+            num(x.cpuUsPer1000),
+            x.perProcessUsPer1000.map((v) => num(v)).join(' + '),
+            x.backend === 'memory' ? '' : num(x.redisCpuUsPerPublish),
+            x.backend === 'memory' ? '' : num(x.commandsPerPublish, 1),
+            x.backend === 'memory' ? '' : `${num(x.inBytesPerPublish)} / ${num(x.outBytesPerPublish)}`,
+            x.serverUsPerNotification === undefined ? '' : num(x.serverUsPerNotification, 1),
+            num(x.lost),
+          ],
+    ),
+  )
+  const memory = markdownTable(
+    [
+      'transport',
+      'connection with 1 subscription: RSS / heap (B)',
+      'extra subscription, shared channel (B)',
+      'extra subscription, channel of its own (B)',
+    ],
+    r.memory.map((m) => [
+      m.kind === 'holdfast-ws' ? 'WebSocket' : 'SSE',
+      `${num(m.perConnectionRss)} / ${num(m.perConnectionHeap)}`,
+      `${num(m.sharedRss)} / ${num(m.sharedHeap)}`,
+      `${num(m.ownRss)} / ${num(m.ownHeap)}`,
+    ]),
+  )
+  const wait = markdownTable(
+    ['mode', 'p50 ms', 'p99 ms', 'publishes/s, one at a time', `publishes/s, ${s.waitInFlight} in flight`],
+    r.wait.map((w) => [
+      w.label,
+      num(w.p50Ms, 2),
+      num(w.p99Ms, 2),
+      num(w.sequentialPerSec),
+      num(w.concurrentPerSec),
+    ]),
+  )
+  return [
+    '## 6. Scale-out over Redis and Redis Cluster',
+    '',
+    ran(r),
+    '',
+    r.method,
+    '',
+    `Sizes: ${num(s.connections)} WebSocket subscribers; bursts of ${s.burst} x ${s.rounds} rounds per configuration; ` +
+      `${s.processes.join(', ')} server processes.`,
+    '',
+    fanout,
+    '',
+    'Every process shares the same two cores with the subscribers and Redis, so more processes cannot add ' +
+      'throughput here; what carries over to bigger machines is the CPU per delivery and what each publish costs ' +
+      'Redis. docs/capacity.md turns these into a sizing guide.',
+    '',
+    `Memory per subscription (${num(s.memoryConnections)} connections, +${s.extraSubscriptions} subscriptions each):`,
+    '',
+    memory,
+    '',
+    ...(r.redisMemory
+      ? [
+          `Redis memory per stored message of ~${r.redisMemory.payloadBytes} B: ${num(r.redisMemory.bytesPerStoredMessage)} B; ` +
+            `per idempotency key: ${num(r.redisMemory.bytesPerIdempotencyKey)} B.`,
+          '',
+        ]
+      : []),
+    `waitForReplicas on the local cluster (${num(s.waitPublishes)} publishes per mode and round):`,
+    '',
+    wait,
+  ].join('\n')
+}
+
 function machineSection(results) {
   const m = results[0].machine
   return [
@@ -348,6 +437,7 @@ export async function renderReport() {
     ['idle-memory', memorySection],
     ['client-receive', receiveSection],
     ['reconnect-storm', stormSection],
+    ['scale-out', scaleOutSection],
   ]
   const results = []
   const parts = []
@@ -369,7 +459,7 @@ export async function renderReport() {
     '- Everything: `npm run bench` (runs `node bench/run-all.mjs`); CI smoke: `node bench/run-all.mjs --smoke` ' +
       '(tiny counts, under a minute, writes `bench/results/smoke/`, asserts no timings).',
     '- One benchmark: `node bench/bundle-size.mjs`, `fanout.mjs`, `idle-memory.mjs`, `client-receive.mjs`, ' +
-      '`reconnect-storm.mjs` (each takes `--smoke`).',
+      '`reconnect-storm.mjs`, `scale-out.mjs` (each takes `--smoke`).',
     '- Size budget: `npx size-limit` (root `.size-limit.cjs`); bundle contents: `node bench/size-report.mjs`.',
     '- Before/after in one run: `HOLDFAST_BASELINE_SERVER=<another build>/packages/server/dist/index.js node bench/fanout.mjs` ' +
       '(or `idle-memory.mjs`) measures the Holdfast rows again from that build, side by side, and prints after / before.',

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { benchFlags } from './lib/results.mjs'
 
-const BENCHMARKS = ['bundle-size', 'fanout', 'idle-memory', 'client-receive', 'reconnect-storm']
+const BENCHMARKS = ['bundle-size', 'fanout', 'idle-memory', 'client-receive', 'reconnect-storm', 'scale-out']
 const { smoke } = benchFlags()
 const flags = smoke ? ['--smoke'] : []
 // A benchmark that hangs past its own deadline is cut here.

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// `npm test`: every check CI runs, in order: system dependencies (Chromium; redis-server and nginx, whose
-// tests are skipped locally without them and fail CI), build, lint, types, unit and integration tests,
-// end-to-end tests in Chromium, size budget. Ends with one "N passed, N failed" line.
+// `npm test`: every check CI runs, in order: system dependencies (Chromium; redis-server, redis-cli and
+// nginx, whose tests are skipped locally without them and fail CI), build, lint, types, unit and integration
+// tests, end-to-end tests in Chromium, size budget. Ends with one "N passed, N failed" line.
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
@@ -26,9 +26,9 @@ if (!existsSync(chromium)) {
   process.exit(1)
 }
 env.CHROMIUM_PATH = chromium
-if (!which('redis-server')) {
+if (!which('redis-server') || !which('redis-cli')) {
   const line =
-    '[test] redis-server is missing: the Redis tests will be skipped. Install it with: sudo apt-get install -y redis-server'
+    '[test] redis-server or redis-cli is missing: the Redis and Redis Cluster tests will be skipped. Install them with: sudo apt-get install -y redis-server'
   if (process.env.CI) {
     console.error(`${line}\n[test] CI must run them: failing.`)
     process.exit(1)

@@ -8,21 +8,40 @@ import { setImmediate as nextTurn } from 'node:timers/promises'
 import { pathToFileURL } from 'node:url'
 import { argvOptions, collectGarbage, nowMs, serve } from '../lib/child.mjs'
 
-const { kind = 'holdfast' } = argvOptions()
+const { kind = 'holdfast', redis, 'redis-cluster': redisCluster, 'redis-prefix': redisPrefix } = argvOptions()
 
-/** Each kind: `listen()` resolves with a port; `broadcast(channel, data)` sends one message to all. */
+// The Holdfast server of the build at `module`. With --redis <url> or --redis-cluster <host:port,…> (and
+// --redis-prefix) it uses that build's Redis broker; `follow` then listens through the broker alone.
 async function holdfast(module) {
-  const { createServer } = await import(module)
-  const server = createServer()
+  const { createServer, redisBroker } = await import(module)
+  const broker =
+    redis || redisCluster
+      ? redisBroker({
+          ...(redisCluster ? { cluster: redisCluster.split(',') } : { url: redis }),
+          ...(redisPrefix ? { keyPrefix: redisPrefix } : {}),
+        })
+      : undefined
+  await broker?.ready(10_000)
+  const server = createServer(broker ? { broker } : {})
   await server.listen(0, { host: '127.0.0.1' })
   return {
     port: server.port,
     connections: () => server.connectionCount,
     broadcast: (channel, data) => server.publish(channel, data),
-    close: () => server.close({ timeoutMs: 1000 }),
+    close: async () => {
+      await server.close({ timeoutMs: 1000 })
+      await broker?.close()
+    },
+    // Listens on a channel through the broker itself, with no client: Redis then sends this process every
+    // notification of that channel, and nothing is delivered onwards.
+    follow: async (channel, onMessage) => {
+      if (!broker) throw new Error('follow needs the Redis broker')
+      await broker.subscribe(channel, onMessage)
+    },
   }
 }
 
+/** Each kind: `listen()` resolves with a port; `broadcast(channel, data)` sends one message to all. */
 const KINDS = {
   holdfast: () => holdfast('@holdfast/server'),
 
@@ -102,6 +121,7 @@ const make = KINDS[kind]
 if (!make) throw new Error(`unknown kind "${kind}"; use one of ${Object.keys(KINDS).join(', ')}`)
 const server = await make()
 let cpuMark = process.cpuUsage()
+let followed = 0
 
 serve(
   {
@@ -111,20 +131,38 @@ serve(
      * Publishes `count` messages of about `payloadBytes`, one per event-loop turn (`intervalMs` 0) or
      * one every `intervalMs`. Every message carries its send time in `t` (ms, sub-ms precision).
      */
-    async publish({ channel, count, intervalMs = 0, payloadBytes = 100 }) {
+    async publish({ channel, count, intervalMs = 0, payloadBytes = 100, inFlight = 1 }) {
       const pad = 'x'.repeat(Math.max(0, payloadBytes - 40))
       cpuMark = process.cpuUsage()
       const startAt = nowMs()
+      // With `inFlight` > 1 (a Redis broker, where each publish waits for a round trip), that many
+      // publishes are under way at once, so the publisher does not bound the fan-out being measured.
+      const pending = new Set()
       for (let s = 0; s < count; s++) {
         const data = { t: nowMs(), s, p: pad }
-        await server.broadcast(channel, data)
+        const publishing = Promise.resolve(server.broadcast(channel, data))
+        pending.add(publishing)
+        publishing.finally(() => pending.delete(publishing))
+        if (pending.size >= inFlight) await Promise.race(pending)
         if (intervalMs > 0) await sleepUntil(startAt + (s + 1) * intervalMs)
         else await nextTurn()
       }
+      await Promise.all(pending)
       return { startAt, endAt: nowMs() }
     },
 
-    /** CPU time (µs) this process used since the last `publish` started. */
+    /** Follows `channel` through the broker without a client (Redis broker only); `followed` counts arrivals. */
+    async follow({ channel }) {
+      await server.follow(channel, () => followed++)
+    },
+    followed: () => followed,
+
+    /** Starts the CPU count over (the processes that only deliver never call `publish`). */
+    markCpu() {
+      cpuMark = process.cpuUsage()
+    },
+
+    /** CPU time (µs) this process used since the last `publish` started (or `markCpu`). */
     cpu() {
       const { user, system } = process.cpuUsage(cpuMark)
       return { userUs: user, systemUs: system, totalUs: user + system }

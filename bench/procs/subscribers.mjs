@@ -8,8 +8,22 @@ import { argvOptions, nowMs, serve } from '../lib/child.mjs'
 import { runLimited } from '../lib/concurrency.mjs'
 import { Histogram } from '../lib/stats.mjs'
 
-const { kind, port, channel = 'bench' } = argvOptions()
-const BASE = `127.0.0.1:${port}`
+// --ports p1,p2,… spreads the connections over several servers in turn; --channels K subscribes each
+// connection to K channels (`bench`, then `bench.1` … `bench.<K-1>`; with --unique, channels of its own).
+const { kind, port, ports, channel = 'bench', channels = '1', unique } = argvOptions()
+const PORTS = (ports ?? port).split(',').map(Number)
+let opened = 0
+/** The next connection's server, round robin. */
+function nextBase() {
+  return `127.0.0.1:${PORTS[opened++ % PORTS.length]}`
+}
+/** The channels one connection subscribes to. */
+function channelsFor(index) {
+  const k = Number(channels)
+  return Array.from({ length: k }, (_, i) =>
+    i === 0 ? channel : unique ? `${channel}.c${index}.${i}` : `${channel}.${i}`,
+  )
+}
 const OPEN_TIMEOUT_MS = 30_000
 
 const sockets = new Set()
@@ -43,27 +57,31 @@ function onMessageText(text) {
 
 /** Opens one subscriber; resolves once it is subscribed and ready to receive. */
 const OPENERS = {
-  'holdfast-ws': () =>
-    openWebSocket(`ws://${BASE}/ws`, 'holdfast.v1', (ws, ready) => {
+  'holdfast-ws': (index) => {
+    const wanted = channelsFor(index)
+    return openWebSocket(`ws://${nextBase()}/ws`, 'holdfast.v1', (ws, ready) => {
+      let subscribed = 0
       ws.once('open', () => ws.send('{"type":"connect"}'))
       ws.on('message', (data) => {
         const text = data.toString()
         if (text.startsWith('{"type":"message"')) return onMessageText(text)
-        if (text.startsWith('{"type":"welcome"'))
-          ws.send(JSON.stringify({ type: 'subscribe', id: 1, channel }))
-        else if (text.startsWith('{"type":"subscribed"')) ready()
+        if (text.startsWith('{"type":"welcome"')) {
+          for (const [i, name] of wanted.entries())
+            ws.send(JSON.stringify({ type: 'subscribe', id: i + 1, channel: name }))
+        } else if (text.startsWith('{"type":"subscribed"') && ++subscribed === wanted.length) ready()
       })
-    }),
+    })
+  },
 
   ws: () =>
-    openWebSocket(`ws://${BASE}/`, undefined, (ws, ready) => {
+    openWebSocket(`ws://${nextBase()}/`, undefined, (ws, ready) => {
       ws.once('open', ready)
       ws.on('message', (data) => onMessageText(data.toString()))
     }),
 
   // The engine.io v4 / socket.io v5 wire protocol, spoken directly: 0 open, 40 connect, 2 ping -> 3 pong, 42 event.
   socketio: () =>
-    openWebSocket(`ws://${BASE}/socket.io/?EIO=4&transport=websocket`, undefined, (ws, ready) => {
+    openWebSocket(`ws://${nextBase()}/socket.io/?EIO=4&transport=websocket`, undefined, (ws, ready) => {
       ws.on('message', (data) => {
         const text = data.toString()
         if (text.startsWith('42')) return onMessageText(text)
@@ -73,7 +91,11 @@ const OPENERS = {
       })
     }),
 
-  'holdfast-sse': () => openEventStream(`/sse?channel=${encodeURIComponent(channel)}`, 'event: subscribed'),
+  'holdfast-sse': (index) => {
+    const wanted = channelsFor(index)
+    const query = wanted.map((name) => `channel=${encodeURIComponent(name)}`).join('&')
+    return openEventStream(`/sse?${query}`, 'event: subscribed', wanted.length)
+  },
   'http-sse': () => openEventStream('/sse', ': ok'),
 }
 
@@ -97,16 +119,18 @@ function openWebSocket(url, protocol, wire) {
 
 const agent = new Agent({ keepAlive: false, maxSockets: Number.POSITIVE_INFINITY })
 
-function openEventStream(path, readyMarker) {
+function openEventStream(path, readyMarker, markers = 1) {
+  const [host, target] = nextBase().split(':')
   return new Promise((resolve, reject) => {
     const req = get(
-      { host: '127.0.0.1', port, path, agent, headers: { accept: 'text/event-stream' } },
+      { host, port: Number(target), path, agent, headers: { accept: 'text/event-stream' } },
       (res) => {
         if (res.statusCode !== 200) return reject(new Error(`HTTP ${res.statusCode} from ${path}`))
         res.on('error', () => {})
         res.setEncoding('utf8')
         let buffer = ''
         let ready = false
+        let seen = 0
         res.on('data', (chunk) => {
           buffer += chunk
           let end = buffer.indexOf('\n\n')
@@ -114,9 +138,11 @@ function openEventStream(path, readyMarker) {
             const event = buffer.slice(0, end)
             buffer = buffer.slice(end + 2)
             if (!ready && event.includes(readyMarker)) {
-              ready = true
-              clearTimeout(timer)
-              resolve()
+              if (++seen === markers) {
+                ready = true
+                clearTimeout(timer)
+                resolve()
+              }
             } else onMessageText(event)
             end = buffer.indexOf('\n\n')
           }
@@ -139,7 +165,7 @@ serve({
   /** Opens `count` subscribers, `parallel` at a time. */
   async open({ count, parallel = 50 }) {
     const startedAt = nowMs()
-    await runLimited(count, parallel, () => open())
+    await runLimited(count, parallel, (i) => open(i))
     return { opened: count, ms: nowMs() - startedAt }
   },
 

@@ -8,6 +8,10 @@ export default defineConfig({
     environment: 'node',
     testTimeout: 60_000,
     hookTimeout: 60_000,
-    globalSetup: ['test/helpers/buildCli.ts', '../../test-support/redisGlobalSetup.ts'],
+    globalSetup: [
+      'test/helpers/buildCli.ts',
+      '../../test-support/redisGlobalSetup.ts',
+      '../../test-support/redisClusterGlobalSetup.ts',
+    ],
   },
 })

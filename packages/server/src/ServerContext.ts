@@ -11,7 +11,8 @@ import type { ResolvedOptions } from './ServerOptions'
 
 /** Something that re-reads from its cursor when the broker may have missed live messages. */
 export interface ResyncListener {
-  resync(): void
+  /** `channels` names the channels affected; without it, every channel is. */
+  resync(channels?: ReadonlySet<string>): void
 }
 
 /** The limiters every transport consults; `undefined` where the limit is off. */
@@ -37,7 +38,10 @@ export interface ServerContext {
   readonly connections: ConnectionRegistry
   readonly limits: ServerLimiters
   readonly metrics: ServerMetrics
-  /** Called when the broker may have missed live messages; each feed re-reads from its cursor. */
+  /**
+   * Called when the broker may have missed live messages on some channels (every channel when the
+   * broker names none); each feed of those channels re-reads from its cursor.
+   */
   readonly resyncListeners: Set<ResyncListener>
   /** What every channel feed of this server shares. */
   readonly feeds: FeedEnvironment

@@ -2,7 +2,13 @@
 import type { IncomingMessage } from 'node:http'
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import pino from 'pino'
-import { type RedisBroker, redactRedisUrl, redisBroker } from './broker/redisBroker'
+import {
+  parseClusterNodes,
+  type RedisBroker,
+  redactClusterNodes,
+  redactRedisUrl,
+  redisBroker,
+} from './broker/redisBroker'
 import { createServer } from './createServer'
 import type { RateOptions } from './limits/RateLimiter'
 import {
@@ -75,6 +81,13 @@ function program(): Command {
         '--redis <url>',
         'share channels with other processes through Redis, e.g. redis://127.0.0.1:6379',
       ).env('HOLDFAST_REDIS_URL'),
+    )
+    .addOption(
+      new Option(
+        '--redis-cluster <nodes>',
+        'share channels through a Redis Cluster (7+): some of its nodes, host:port,host:port ' +
+          '(redis://:password@host:port entries carry a password)',
+      ).env('HOLDFAST_REDIS_CLUSTER'),
     )
     .option('--redis-prefix <p>', 'prefix of every Redis key', 'holdfast:')
     .addOption(
@@ -169,6 +182,7 @@ interface Flags {
   basePath?: string
   drainMs: number
   redis?: string
+  redisCluster?: string
   redisPrefix: string
   redisConnectTimeoutMs: number
   historySize?: number
@@ -185,16 +199,35 @@ interface Flags {
   trustProxy: boolean
 }
 
+/** The nodes of --redis-cluster (or HOLDFAST_REDIS_CLUSTER), comma-separated. */
+function clusterNodes(list: string): string[] {
+  return list.split(',').filter((node) => node.trim() !== '')
+}
+
 function parse(): Flags {
   const command = program()
   try {
     command.parse(process.argv)
+    const flags = command.opts<Flags>()
+    // Checked here rather than in an argParser, whose message would echo the value (and a password in it).
+    // Empty values (an environment variable set to '') count as not given, as for --redis.
+    if (flags.redis && flags.redisCluster)
+      command.error(
+        'error: give --redis or --redis-cluster (HOLDFAST_REDIS_URL or HOLDFAST_REDIS_CLUSTER), not both',
+      )
+    if (flags.redisCluster) {
+      try {
+        parseClusterNodes(clusterNodes(flags.redisCluster), '--redis-cluster')
+      } catch (error) {
+        command.error(`error: ${(error as Error).message.replace('[holdfast] ', '')}`)
+      }
+    }
+    return flags
   } catch (error) {
     // --help and --version exit 0; bad arguments exit 2, after commander printed what was wrong.
     if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : 2)
     throw error
   }
-  return command.opts<Flags>()
 }
 
 async function main(): Promise<void> {
@@ -236,15 +269,25 @@ async function main(): Promise<void> {
   }
 
   let broker: RedisBroker | undefined
-  if (flags.redis) {
-    broker = redisBroker({ url: flags.redis, history, logger, keyPrefix: flags.redisPrefix })
+  if (flags.redis || flags.redisCluster) {
+    broker = redisBroker({
+      ...(flags.redisCluster ? { cluster: clusterNodes(flags.redisCluster) } : { url: flags.redis }),
+      history,
+      logger,
+      keyPrefix: flags.redisPrefix,
+    })
     try {
       await broker.ready(flags.redisConnectTimeoutMs)
     } catch (error) {
       await broker.close()
       throw error
     }
-    logger.info({ redis: redactRedisUrl(flags.redis) }, 'using the Redis broker')
+    logger.info(
+      flags.redisCluster
+        ? { redisCluster: redactClusterNodes(flags.redisCluster) }
+        : { redis: redactRedisUrl(flags.redis!) },
+      'using the Redis broker',
+    )
   }
 
   const options: ServerOptions = {

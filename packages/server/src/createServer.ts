@@ -121,15 +121,17 @@ export function createServer(options: ServerOptions = {}): HoldfastServer {
     feeds: { broker, maxBufferedBytes: resolved.sendBufferBytes, logger, resyncListeners },
     isDraining: () => draining,
   }
-  const stopResync = broker.onResync(() => {
+  const stopResync = broker.onResync((channels) => {
     metrics.resynced()
     logger.warn(
-      { feeds: ctx.resyncListeners.size },
-      '[holdfast] broker resync: re-reading every subscription',
+      { feeds: ctx.resyncListeners.size, ...(channels ? { channels: channels.size } : {}) },
+      channels
+        ? '[holdfast] broker resync: re-reading the subscriptions of the affected channels'
+        : '[holdfast] broker resync: re-reading every subscription',
     )
     for (const listener of [...ctx.resyncListeners]) {
       try {
-        listener.resync()
+        listener.resync(channels)
       } catch (error) {
         logger.error(errorFields(error), '[holdfast] resync listener failed')
       }

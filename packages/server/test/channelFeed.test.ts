@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { ChannelFeed, type FeedFailure, type FeedSink } from '../src/delivery/ChannelFeed'
 import { type Broker, createStoredMessage, memoryBroker, type StoredMessage } from '../src/index'
 import { silentLogger } from '../src/Logger'
+import type { ResyncListener } from '../src/ServerContext'
 
 /** A connection whose buffer only empties when the test says so. */
 function fakeSink() {
@@ -163,5 +164,39 @@ describe('ChannelFeed', () => {
     expect(fake.written.map((m) => m.json)).toEqual(['1'])
     expect(fake.failures).toEqual(['history_lost'])
     expect(listeners.size).toBe(0)
+  })
+
+  it('re-reads on a resync that names its channel or none, and ignores one that names only others', async () => {
+    const broker = memoryBroker()
+    const { epoch } = await broker.read('c')
+    await broker.publish('c', JSON.stringify(1))
+    let reads = 0
+    const counting: Broker = {
+      ...broker,
+      read: (channel, options) => {
+        reads++
+        return broker.read(channel, options)
+      },
+    }
+    const resyncListeners = new Set<ResyncListener>()
+    const fake = fakeSink()
+    const feed = new ChannelFeed(
+      { broker: counting, maxBufferedBytes: 10_000, logger: silentLogger, resyncListeners },
+      { channel: 'c', since: `${epoch}:0`, sink: fake.sink },
+    )
+    feed.start((await feed.open())!)
+    while (fake.written.length < 1) await tick()
+    const resync = async (channels?: ReadonlySet<string>) => {
+      const before = reads
+      for (const listener of resyncListeners) listener.resync(channels)
+      for (let i = 0; i < 5; i++) await tick()
+      return reads - before
+    }
+    expect(await resync(new Set(['other', 'c.more']))).toBe(0)
+    expect(await resync(new Set(['other', 'c']))).toBe(1)
+    expect(await resync()).toBe(1)
+    expect(fake.failures).toEqual([])
+    feed.close()
+    await broker.close()
   })
 })

@@ -8,6 +8,7 @@ import { eventually, SECRET, signToken } from './helpers/fixtures'
 
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url))
 const redisUrl = inject('redisUrl')
+const redisClusterNodes = inject('redisClusterNodes')
 
 interface Running {
   child: ChildProcess
@@ -190,6 +191,54 @@ describe('holdfast-server CLI', () => {
     a.child.kill('SIGTERM')
     b.child.kill('SIGTERM')
     expect(await Promise.all([a.exited, b.exited])).toEqual([0, 0])
+  })
+
+  it.skipIf(!redisClusterNodes)(
+    'shares channels between processes on a Redis Cluster with --redis-cluster',
+    async () => {
+      const prefix = ['--redis-prefix', `cli-cluster:${process.pid}:${Date.now()}:`]
+      const [a, b] = await Promise.all([
+        startCli(['--redis-cluster', redisClusterNodes!.join(','), ...prefix]),
+        startCli(prefix, { HOLDFAST_REDIS_CLUSTER: redisClusterNodes!.slice(0, 1).join(',') }),
+      ])
+      const published = await fetch(`${a.url}/publish`, {
+        method: 'POST',
+        body: JSON.stringify({ channel: 'shared', data: 'from a' }),
+      })
+      const { cursor } = (await published.json()) as { cursor: string }
+      const epoch = cursor.split(':')[0]
+      const poll = await fetch(
+        `${b.url}/poll?channel=shared&since=${encodeURIComponent(`shared=${epoch}:0`)}`,
+      )
+      expect((await poll.json()).messages).toEqual([{ channel: 'shared', cursor, data: 'from a' }])
+      for (const server of [a, b]) {
+        await eventually(() => expect(server.stderr()).toContain('using the Redis broker'))
+        expect(server.stderr()).toContain('"redisCluster"')
+      }
+      a.child.kill('SIGTERM')
+      b.child.kill('SIGTERM')
+      expect(await Promise.all([a.exited, b.exited])).toEqual([0, 0])
+    },
+  )
+
+  it('refuses --redis with --redis-cluster, and a malformed node list', async () => {
+    const both = await run(['--redis', 'redis://127.0.0.1:6379', '--redis-cluster', '127.0.0.1:7000'])
+    expect(both.code).toBe(2)
+    expect(both.stderr).toContain('not both')
+    const malformed = await run(['--redis-cluster', '127.0.0.1:notaport'])
+    expect(malformed.code).toBe(2)
+    expect(malformed.stderr).toContain('--redis-cluster')
+    const unreachable = await run([
+      '--port',
+      '0',
+      '--redis-cluster',
+      'redis://:pw-very-secret@127.0.0.1:1',
+      '--redis-connect-timeout-ms',
+      '300',
+    ])
+    expect(unreachable.code).toBe(1)
+    expect(unreachable.stderr).toContain('could not reach Redis at redis-cluster 127.0.0.1:1')
+    expect(unreachable.stderr + unreachable.stdout).not.toContain('pw-very-secret')
   })
 
   it('fails fast when --redis cannot be reached, without printing the password', async () => {

@@ -3,6 +3,7 @@ import {
   createServer,
   HoldfastServerError,
   memoryBroker,
+  type RedisBrokerOptions,
   redisBroker,
   type ServerOptions,
 } from '../src/index'
@@ -192,6 +193,74 @@ const CASES: Array<[name: string, options: unknown, names: string, fix: RegExp]>
   ['random', { random: 0.5 }, 'random', /\[0, 1\)/],
 ]
 
+// Every option of RedisBrokerOptions, with a wrong value each, checked as the table above. The cases that
+// connect nowhere: the broker throws before it opens a connection.
+const ONE = 'redis://127.0.0.1:1'
+const NODES = ['127.0.0.1:7000']
+const REDIS_CASES: Array<[name: string, options: unknown, names: string, fix: RegExp]> = [
+  ['options themselves', 'redis://127.0.0.1:6379', 'redisBroker options', /pass \{ url, cluster/],
+  ['an unknown option', { url: ONE, prefix: 'x:' }, 'prefix', /use one of: .*keyPrefix/],
+  ['url unset (REDIS_URL not set)', { url: undefined }, 'redisBroker url', /is REDIS_URL set\?.*cluster/],
+  ['url not a Redis URL', { url: 'http://127.0.0.1:6379' }, 'redisBroker url', /redis:\/\/127\.0\.0\.1:6379/],
+  ['url and cluster both', { url: ONE, cluster: NODES }, 'redisBroker url', /either a url .* not both/],
+  ['cluster not an array', { cluster: '127.0.0.1:7000' }, 'redisBroker cluster', /\['127\.0\.0\.1:7000'/],
+  ['cluster empty', { cluster: [] }, 'redisBroker cluster', /at least one node.*others are discovered/],
+  ['cluster entry without a port', { cluster: ['127.0.0.1:x'] }, 'redisBroker cluster', /use host:port/],
+  [
+    'cluster entry a URL with a bad port (password not echoed)',
+    { cluster: ['redis://:pw-secret@127.0.0.1:99999'] },
+    'redisBroker cluster',
+    /use host:port, or redis\[s\]:\/\//,
+  ],
+  [
+    'cluster entry an object without a port',
+    { cluster: [{ host: '127.0.0.1' }] },
+    'redisBroker cluster',
+    /port from 1 to 65535/,
+  ],
+  ['cluster entry a number', { cluster: [7000] }, 'redisBroker cluster', /"host:port" strings/],
+  ['clusterOptions with url', { url: ONE, clusterOptions: {} }, 'clusterOptions', /as redisOptions/],
+  [
+    'clusterOptions not an object',
+    { cluster: NODES, clusterOptions: 1 },
+    'clusterOptions',
+    /Cluster options/,
+  ],
+  [
+    'redisOptions with cluster',
+    { cluster: NODES, redisOptions: {} },
+    'redisOptions',
+    /clusterOptions: \{ redisOptions \}/,
+  ],
+  ['redisOptions not an object', { url: ONE, redisOptions: 'tls' }, 'redisOptions', /ioredis options/],
+  ['keyPrefix', { url: ONE, keyPrefix: '{x}' }, 'keyPrefix', /hash tags/],
+  ['history.size', { url: ONE, history: { size: 0 } }, 'history.size', /integer >= 1/],
+  ['history.ttlMs', { cluster: NODES, history: { ttlMs: 0.5 } }, 'history.ttlMs', /default \(600000\)/],
+  ['idempotencyWindowMs', { url: ONE, idempotencyWindowMs: -1 }, 'idempotencyWindowMs', /default \(300000\)/],
+  [
+    'waitForReplicas.replicas',
+    { cluster: NODES, waitForReplicas: { replicas: 0, timeoutMs: 50 } },
+    'waitForReplicas.replicas',
+    /integer >= 1.*\{ replicas: 1, timeoutMs: 100 \}/,
+  ],
+  [
+    'waitForReplicas.timeoutMs',
+    { url: ONE, waitForReplicas: { replicas: 1 } },
+    'waitForReplicas.timeoutMs',
+    /got undefined.*omit it to not wait/,
+  ],
+  ['waitForReplicas not an object', { url: ONE, waitForReplicas: 1 }, 'waitForReplicas', /pass \{ replicas/],
+  [
+    'waitForReplicas unknown key',
+    { url: ONE, waitForReplicas: { replicas: 1, timeoutMs: 50, timeout: 50 } },
+    'waitForReplicas.timeout',
+    /use one of: replicas, timeoutMs/,
+  ],
+  ['generateEpoch', { url: ONE, generateEpoch: 'e1' }, 'generateEpoch', /\(\) => string/],
+  ['logger', { url: ONE, logger: console.log }, 'logger', /pino logger/],
+  ['clock', { url: ONE, clock: Date }, 'clock', /systemClock/],
+]
+
 describe('createServer options', () => {
   it.each(CASES)(
     'refuses %s with a HoldfastServerError that names the option and says how to fix it',
@@ -272,6 +341,46 @@ describe('createServer options', () => {
       random: Math.random,
     })
     await server.close()
+  })
+
+  it.each(REDIS_CASES)(
+    'refuses redisBroker %s with a HoldfastServerError that names the option and says how to fix it',
+    (_, options, names, fix) => {
+      let error: unknown
+      try {
+        redisBroker(options as RedisBrokerOptions)
+      } catch (e) {
+        error = e
+      }
+      expect(error).toBeInstanceOf(HoldfastServerError)
+      const { code, message } = error as HoldfastServerError
+      expect(code).toBe('bad_request')
+      expect(message.startsWith(`[holdfast] ${names} `)).toBe(true)
+      expect(message).toMatch(fix)
+      expect(message).not.toContain('pw-secret')
+    },
+  )
+
+  it('covers every option of RedisBrokerOptions in the redisBroker table', () => {
+    const covered = new Set(
+      REDIS_CASES.flatMap(([, options]) =>
+        typeof options === 'object' && options ? Object.keys(options) : [],
+      ),
+    )
+    const all: Array<keyof RedisBrokerOptions> = [
+      'url',
+      'cluster',
+      'clusterOptions',
+      'keyPrefix',
+      'history',
+      'idempotencyWindowMs',
+      'waitForReplicas',
+      'redisOptions',
+      'generateEpoch',
+      'logger',
+      'clock',
+    ]
+    expect(all.filter((name) => !covered.has(name))).toEqual([])
   })
 
   it('checks the brokers’ own options the same way', () => {

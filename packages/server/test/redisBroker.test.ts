@@ -5,6 +5,7 @@ import { afterEach, describe, expect, inject, it } from 'vitest'
 import { PUBLISH_SCRIPT } from '../src/broker/redisScripts'
 import { createServer, type RedisBrokerOptions, redisBroker } from '../src/index'
 import { describeBrokerContract } from './helpers/brokerContract'
+import { describeFailoverDetection } from './helpers/failoverDetection'
 import { connect, eventually, type TestSocket } from './helpers/fixtures'
 import { ManualClock } from './helpers/manualClock'
 import { createTcpProxy } from './helpers/tcpProxy'
@@ -39,6 +40,26 @@ describe.skipIf(!redisUrl)('redisBroker', () => {
     },
     // MAXLEN ~ trims whole stream nodes of 100 entries.
     trimSlack: 150,
+  }))
+
+  describeFailoverDetection('redisBroker', () => ({
+    broker: (keyPrefix, connectionName) =>
+      redisBroker({ url: redisUrl!, keyPrefix, redisOptions: { connectionName } }),
+    data: raw,
+    nodeOf: async () => raw(),
+    brokerBehindProxy: async (keyPrefix) => {
+      const proxy = await createTcpProxy({ port: Number(new URL(redisUrl!).port) })
+      const b = redisBroker({ url: proxy.redisUrl, keyPrefix, redisOptions: { retryStrategy: () => 20 } })
+      return {
+        broker: b,
+        isolate: async () => {
+          proxy.refuse(true)
+          proxy.cut()
+        },
+        restore: () => proxy.refuse(false),
+        close: () => proxy.close(),
+      }
+    },
   }))
 
   it('keeps history in a Redis Stream with a TTL, and derives each cursor from the stream entry id', async () => {

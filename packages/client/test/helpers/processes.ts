@@ -154,13 +154,14 @@ const cli = join(
   'cli.js',
 )
 
-/** Runs the built `holdfast-server` CLI as a child process. */
-export async function startServerProcess(options: {
-  redisUrl: string
-  redisPrefix: string
-  port?: number
-  args?: string[]
-}): Promise<ServerProcess> {
+/** Runs the built `holdfast-server` CLI as a child process, on one Redis or on a Redis Cluster. */
+export async function startServerProcess(
+  options: {
+    redisPrefix: string
+    port?: number
+    args?: string[]
+  } & ({ redisUrl: string } | { redisCluster: string[] }),
+): Promise<ServerProcess> {
   const child = spawn(
     process.execPath,
     [
@@ -169,8 +170,9 @@ export async function startServerProcess(options: {
       '127.0.0.1',
       '--port',
       String(options.port ?? 0),
-      '--redis',
-      options.redisUrl,
+      ...('redisUrl' in options
+        ? ['--redis', options.redisUrl]
+        : ['--redis-cluster', options.redisCluster.join(',')]),
       '--redis-prefix',
       options.redisPrefix,
       ...(options.args ?? []),

@@ -93,11 +93,12 @@ export interface Broker {
   subscribe(channel: string, listener: MessageListener): Promise<() => void>
   /**
    * Called when live delivery may have missed messages (for example after the broker's connection
-   * came back): every subscriber re-reads its channels from its last cursor. Call it before delivering
-   * any message that follows the interruption; a subscriber that saw a later message first would resume
-   * past the missed ones.
+   * came back): subscribers re-read those channels from their last cursor. `channels` names the channels
+   * affected (a Redis Cluster shard carries only some); without it, every channel is. Call it before
+   * delivering any message that follows the interruption; a subscriber that saw a later message first
+   * would resume past the missed ones.
    */
-  onResync(listener: () => void): () => void
+  onResync(listener: (channels?: ReadonlySet<string>) => void): () => void
   /** Releases timers and connections. */
   close(): Promise<void>
 }

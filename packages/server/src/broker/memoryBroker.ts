@@ -170,7 +170,7 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): MemoryBroker {
   /** Freed idle logs: where they stood. Oldest first (insertion order), bounded by `rememberIdle`. */
   const idle = new Map<string, { epoch: string; head: number }>()
   const idempotency = new Map<string, IdempotencyRecord>()
-  const resyncListeners = new Set<() => void>()
+  const resyncListeners = new Set<(channels?: ReadonlySet<string>) => void>()
   let closed = false
 
   function logFor(channel: string): ChannelLog {
@@ -384,7 +384,7 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): MemoryBroker {
       }
     },
 
-    onResync(listener: () => void): () => void {
+    onResync(listener: (channels?: ReadonlySet<string>) => void): () => void {
       // Memory is never disconnected from itself; kept so callers need not special-case brokers.
       resyncListeners.add(listener)
       return () => resyncListeners.delete(listener)

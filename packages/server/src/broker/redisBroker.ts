@@ -1,9 +1,16 @@
 import { randomBytes } from 'node:crypto'
-import { type Cursor, parseCursor } from '@holdfast/protocol'
-import { Redis, type RedisOptions } from 'ioredis'
+import { type Cursor, comparePositions, type ParsedCursor, parseCursor } from '@holdfast/protocol'
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis'
 import { type Clock, systemClock, type TimerHandle, unrefTimer } from '../Clock'
 import { errorFields, type Logger, silentLogger } from '../Logger'
-import { describe, numberOption, optionError } from '../options/check'
+import {
+  describe,
+  functionOption,
+  methodsOption,
+  numberOption,
+  objectOption,
+  optionError,
+} from '../options/check'
 import type {
   Broker,
   MessageListener,
@@ -14,12 +21,29 @@ import type {
   StoredMessage,
 } from './Broker'
 import { createStoredMessage } from './createStoredMessage'
+import { hashSlot } from './hashSlot'
 import type { HistoryOptions } from './memoryBroker'
-import { LuaScript, PUBLISH_SCRIPT, READ_SCRIPT } from './redisScripts'
+import {
+  classicLiveBus,
+  type LiveBus,
+  type LiveBusHandlers,
+  shardedLiveBus,
+  watchConnection,
+} from './redisLiveBus'
+import { LuaScript, PUBLISH_SCRIPT, READ_SCRIPT, REPAIR_SCRIPT } from './redisScripts'
 
 export interface RedisBrokerOptions {
-  /** `redis://[[user]:password@]host[:port][/db]` or `rediss://…` for TLS. */
-  url: string
+  /** One Redis: `redis://[[user]:password@]host[:port][/db]` or `rediss://…` for TLS. Give this or `cluster`. */
+  url?: string
+  /**
+   * A Redis Cluster (Redis 7 or newer): some of its nodes, as `host:port` or
+   * `redis[s]://[[user]:password@]host:port` (credentials and TLS then apply to every node). History keys
+   * of a channel share one hash slot, and live notifications use sharded Pub/Sub (SSUBSCRIBE), so each
+   * travels only within the shard that owns its channel. Give this or `url`.
+   */
+  cluster?: Array<string | { host: string; port: number }>
+  /** Extra ioredis Cluster options (`redisOptions` for every node, `natMap`, `slotsRefreshInterval`…). */
+  clusterOptions?: ClusterOptions
   /**
    * Prepended to every key and Pub/Sub channel, so several deployments can share one Redis.
    * Must not contain `{` or `}` (channel names are used as Redis Cluster hash tags). Defaults to `holdfast:`.
@@ -33,11 +57,18 @@ export interface RedisBrokerOptions {
   history?: HistoryOptions
   /** How long an idempotency key is remembered, across every process. Defaults to 300000 (5 minutes). */
   idempotencyWindowMs?: number
-  /** Extra ioredis options (TLS, timeouts, `retryStrategy`) for both connections. */
+  /**
+   * After each publish, wait until this many replicas acknowledged it (Redis `WAIT`), at most `timeoutMs`;
+   * the publish resolves either way (a timeout is logged). Narrows the window in which a failover loses an
+   * acknowledged message to replicas that fell behind; does not close it. Costs a replica round trip per
+   * publish (docs/capacity.md). Defaults to off.
+   */
+  waitForReplicas?: { replicas: number; timeoutMs: number }
+  /** Extra ioredis options (TLS, timeouts, `retryStrategy`) for both connections to one Redis (`url`). */
   redisOptions?: RedisOptions
   /** Names a new log incarnation. Defaults to 12 random base64url characters. */
   generateEpoch?: () => string
-  /** Reports connection trouble and resyncs. Defaults to silent. */
+  /** Reports connection trouble, resyncs and failover losses. Defaults to silent. */
   logger?: Logger
   /** Drives the timer that keeps subscribed channels' epochs alive. Defaults to the system clock. */
   clock?: Clock
@@ -45,8 +76,9 @@ export interface RedisBrokerOptions {
 
 export interface RedisBroker extends Broker {
   /**
-   * Resolves once both Redis connections are ready; rejects with the last connection error after
-   * `timeoutMs` (defaults to 5000). Useful at startup, to fail fast on a wrong URL or password.
+   * Resolves once Redis is reachable (both connections to one Redis, or the cluster's slot map); rejects
+   * with the last connection error after `timeoutMs` (defaults to 5000). Useful at startup, to fail fast
+   * on a wrong address or password.
    */
   ready(timeoutMs?: number): Promise<void>
 }
@@ -56,7 +88,16 @@ interface LocalChannel {
   subscribed: Promise<unknown>
 }
 
+/** The newest position this process knows Redis acknowledged on a channel, and the node that held it. */
+interface KnownPosition {
+  cursor: Cursor
+  position: ParsedCursor
+  node: string | undefined
+}
+
 const defaultEpoch = () => randomBytes(9).toString('base64url')
+// Channels whose newest acknowledged position is remembered for failover repair, beyond subscribed ones.
+const REMEMBER_CHANNELS = 10_000
 
 /** The URL without its password, for messages and logs. */
 export function redactRedisUrl(url: string): string {
@@ -69,129 +110,380 @@ export function redactRedisUrl(url: string): string {
   }
 }
 
+/** A `--redis-cluster` node list without passwords, for messages and logs. */
+export function redactClusterNodes(list: string): string {
+  return list
+    .split(',')
+    .map((node) => (/^rediss?:\/\//.test(node.trim()) ? redactRedisUrl(node.trim()) : node.trim()))
+    .join(',')
+}
+
+const REDIS_BROKER_KEYS = [
+  'url',
+  'cluster',
+  'clusterOptions',
+  'keyPrefix',
+  'history',
+  'idempotencyWindowMs',
+  'waitForReplicas',
+  'redisOptions',
+  'generateEpoch',
+  'logger',
+  'clock',
+] as const satisfies ReadonlyArray<keyof RedisBrokerOptions>
+
+const CLUSTER_EXAMPLE = "['127.0.0.1:7000', '127.0.0.1:7001']"
+
 /**
- * A broker for several server processes sharing one Redis. History lives in one Redis Stream per channel,
- * and cursors come from stream entry ids (`<epoch>:<ms>-<seq>`), so any process can resume any client.
- * One Lua script appends, assigns the cursor, checks the idempotency key and publishes the notification,
- * so history and live delivery never disagree. Live messages reach other processes through Pub/Sub; after
- * the subscriber connection comes back, every subscription re-reads from its cursor before anything newer
- * is delivered.
+ * Cluster nodes as ioredis wants them, and the credentials or TLS a `redis[s]://` entry carries. A wrong
+ * list throws a `HoldfastServerError` (`bad_request`) whose message starts with `[holdfast] ${path}` and
+ * never contains a password.
+ */
+export function parseClusterNodes(
+  entries: unknown,
+  path = 'redisBroker cluster',
+): {
+  nodes: Array<{ host: string; port: number }>
+  redisOptions: RedisOptions
+} {
+  if (!Array.isArray(entries))
+    throw optionError(
+      path,
+      `must be an array of Redis Cluster nodes, got ${describe(entries)}`,
+      `pass some of its nodes, e.g. ${CLUSTER_EXAMPLE}`,
+    )
+  const nodes: Array<{ host: string; port: number }> = []
+  const redisOptions: RedisOptions = {}
+  for (const entry of entries as unknown[]) {
+    if (typeof entry === 'object' && entry !== null) {
+      const { host, port } = entry as { host?: unknown; port?: unknown }
+      if (typeof host !== 'string' || host === '' || !isPort(port))
+        throw optionError(
+          path,
+          `entry { host: ${describe(host)}, port: ${describe(port)} } is not a Redis Cluster node`,
+          'use { host: "127.0.0.1", port: 7000 } with a port from 1 to 65535, or "host:port"',
+        )
+      nodes.push({ host, port })
+      continue
+    }
+    if (typeof entry !== 'string')
+      throw optionError(
+        path,
+        `entry ${describe(entry)} is not a Redis Cluster node`,
+        `use "host:port" strings, e.g. ${CLUSTER_EXAMPLE}`,
+      )
+    const text = entry.trim()
+    const isUrl = /^rediss?:\/\//.test(text)
+    const href = isUrl ? text : `redis://${text}`
+    const url = URL.canParse(href) ? new URL(href) : undefined
+    const port = Number(url?.port || 6379)
+    if (!url?.hostname || !isPort(port))
+      throw optionError(
+        path,
+        // A URL that does not parse is not echoed: it may carry a password.
+        `entry ${isUrl ? (url ? `"${redactRedisUrl(text)}"` : 'given as a URL') : JSON.stringify(text)} is not a Redis Cluster node`,
+        'use host:port, or redis[s]://[[user]:password@]host:port',
+      )
+    nodes.push({ host: url.hostname.replace(/^\[|\]$/g, ''), port })
+    if (url.username) redisOptions.username = decodeURIComponent(url.username)
+    if (url.password) redisOptions.password = decodeURIComponent(url.password)
+    if (url.protocol === 'rediss:') redisOptions.tls = {}
+  }
+  if (nodes.length === 0)
+    throw optionError(
+      path,
+      'needs at least one node',
+      `pass some of the cluster's nodes (the others are discovered), e.g. ${CLUSTER_EXAMPLE}`,
+    )
+  return { nodes, redisOptions }
+}
+
+function isPort(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 65_535
+}
+
+function plainObjectOption(path: string, value: unknown, fix: string): void {
+  if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value)))
+    throw optionError(path, `must be an object, got ${describe(value)}`, fix)
+}
+
+function waitForReplicasOption(value: unknown): { replicas: number; timeoutMs: number } | undefined {
+  if (value === undefined) return undefined
+  const fix = 'pass e.g. { replicas: 1, timeoutMs: 100 }, or omit it to not wait'
+  const o = objectOption('waitForReplicas', value, ['replicas', 'timeoutMs'])
+  for (const key of ['replicas', 'timeoutMs'] as const) {
+    const v = o[key]
+    if (!(typeof v === 'number' && Number.isInteger(v) && v >= 1))
+      throw optionError(`waitForReplicas.${key}`, `must be an integer >= 1, got ${describe(v)}`, fix)
+  }
+  return { replicas: o.replicas as number, timeoutMs: o.timeoutMs as number }
+}
+
+/**
+ * A broker for several server processes sharing one Redis or one Redis Cluster. History lives in one
+ * Redis Stream per channel, and cursors come from stream entry ids (`<epoch>:<ms>-<seq>`), so any process
+ * can resume any client. One Lua script appends, assigns the cursor, checks the idempotency key and
+ * publishes the notification, so history and live delivery never disagree. Live messages reach other
+ * processes through Pub/Sub (sharded on a cluster); after a subscriber connection comes back, the
+ * channels it carried re-read from their cursors before anything newer is delivered.
+ *
+ * Failover: replication is asynchronous, so a promoted replica may lack messages the failed master
+ * acknowledged. A resume from a cursor the log no longer vouches for is `recovered: false` (each entry
+ * records the position before it), and every process that saw a lost position records the loss once the
+ * channel's master is back, so resumes from before it are told too.
  */
 export function redisBroker(options: RedisBrokerOptions): RedisBroker {
-  const size = options.history?.size ?? 1000
-  const ttlMs = options.history?.ttlMs ?? 600_000
-  const idempotencyWindowMs = options.idempotencyWindowMs ?? 300_000
-  const prefix = options.keyPrefix ?? 'holdfast:'
-  const generateEpoch = options.generateEpoch ?? defaultEpoch
-  const logger = options.logger ?? silentLogger
-  const clock = options.clock ?? systemClock
-  if (typeof options.url !== 'string' || !/^rediss?:\/\//.test(options.url))
+  const o = objectOption('redisBroker options', options, REDIS_BROKER_KEYS) as RedisBrokerOptions
+  const sharded = o.cluster !== undefined
+  if (sharded && o.url !== undefined)
     throw optionError(
       'redisBroker url',
-      `must be a redis:// or rediss:// URL, got ${describe(options.url)}`,
-      'pass e.g. redis://127.0.0.1:6379 (is REDIS_URL set?)',
+      'and cluster are both set',
+      "give either a url (one Redis, redis://127.0.0.1:6379) or a cluster (['127.0.0.1:7000', …]), not both",
     )
-  numberOption('history.size', size, 1000, { integer: true, min: 1 })
-  numberOption('history.ttlMs', ttlMs, 600_000, { integer: true, min: 1 })
-  numberOption('idempotencyWindowMs', idempotencyWindowMs, 300_000, { integer: true, min: 1 })
+  if (!sharded && (typeof o.url !== 'string' || !/^rediss?:\/\//.test(o.url)))
+    throw optionError(
+      'redisBroker url',
+      `must be a redis:// or rediss:// URL, got ${describe(o.url)}`,
+      "pass e.g. redis://127.0.0.1:6379 (is REDIS_URL set?), or cluster: ['127.0.0.1:7000', …] for a Redis Cluster",
+    )
+  const cluster = sharded ? parseClusterNodes(o.cluster, 'redisBroker cluster') : undefined
+  const history = o.history ?? {}
+  if (typeof history !== 'object' || history === null)
+    throw optionError('history', `must be an object, got ${describe(history)}`, 'pass { size, ttlMs }')
+  const size = numberOption('history.size', history.size, 1000, { integer: true, min: 1 })
+  const ttlMs = numberOption('history.ttlMs', history.ttlMs, 600_000, { integer: true, min: 1 })
+  const idempotencyWindowMs = numberOption('idempotencyWindowMs', o.idempotencyWindowMs, 300_000, {
+    integer: true,
+    min: 1,
+  })
+  const prefix = o.keyPrefix ?? 'holdfast:'
   if (typeof prefix !== 'string' || /[{}]/.test(prefix))
     throw optionError(
       'keyPrefix',
       'must be a string without "{" or "}"',
       'channel names are Redis Cluster hash tags; use e.g. "holdfast:"',
     )
+  const waitForReplicas = waitForReplicasOption(o.waitForReplicas)
+  plainObjectOption('redisOptions', o.redisOptions, 'pass ioredis options, e.g. { tls: {} }, or omit it')
+  plainObjectOption(
+    'clusterOptions',
+    o.clusterOptions,
+    'pass ioredis Cluster options, e.g. { redisOptions: { tls: {} } }, or omit it',
+  )
+  if (o.clusterOptions !== undefined && !sharded)
+    throw optionError(
+      'clusterOptions',
+      'only applies with cluster',
+      'with url, pass ioredis options as redisOptions instead',
+    )
+  if (o.redisOptions !== undefined && sharded)
+    throw optionError(
+      'redisOptions',
+      'only applies with url',
+      'with cluster, pass them as clusterOptions: { redisOptions } (they then apply to every node)',
+    )
+  const generateEpoch =
+    functionOption<() => string>('generateEpoch', o.generateEpoch, '() => string') ?? defaultEpoch
+  const logger =
+    methodsOption<Logger>('logger', o.logger, ['debug', 'info', 'warn', 'error'], 'pass a pino logger') ??
+    silentLogger
+  const clock =
+    methodsOption<Clock>(
+      'clock',
+      o.clock,
+      ['now', 'setTimeout', 'clearTimeout'],
+      'pass systemClock or a test clock',
+    ) ?? systemClock
 
-  const where = redactRedisUrl(options.url)
+  const where = cluster
+    ? `redis-cluster ${cluster.nodes.map((n) => `${n.host}:${n.port}`).join(',')}`
+    : redactRedisUrl(o.url!)
   const publishScript = new LuaScript(PUBLISH_SCRIPT)
   const readScript = new LuaScript(READ_SCRIPT)
+  const repairScript = new LuaScript(REPAIR_SCRIPT)
   const metaKey = (channel: string) => `${prefix}{${channel}}:meta`
   const logKey = (channel: string) => `${prefix}{${channel}}:log`
   const idempotencyKey = (channel: string, key: string) => `${prefix}{${channel}}:idem:${key}`
-  const livePrefix = `${prefix}live:`
-
-  // One connection for scripts, one in subscriber mode. The subscriber resubscribes by itself
-  // (autoResubscribe off) so it knows when every channel is listened to again before it resyncs.
-  const commands = new Redis(options.url, { ...options.redisOptions, lazyConnect: false })
-  const subscriber = new Redis(options.url, {
-    ...options.redisOptions,
-    lazyConnect: false,
-    autoResubscribe: false,
-  })
+  // On one Redis the notification channel keeps its old name (so processes of the previous release still
+  // hear it during a rolling upgrade); on a cluster it carries the hash tag, so SPUBLISH stays in the slot.
+  const liveName = cluster
+    ? (channel: string) => `${prefix}{${channel}}:live`
+    : (channel: string) => `${prefix}live:${channel}`
   const lastError: { message: string | undefined } = { message: undefined }
-  for (const [role, connection] of [
-    ['commands', commands],
-    ['subscriber', subscriber],
-  ] as const) {
-    let reported = false
-    connection.on('error', (error: Error) => {
-      lastError.message = error.message
-      // Reconnect attempts repeat the same error; say it once per outage.
-      if (reported) return
-      reported = true
-      logger.warn({ redis: where, role, ...errorFields(error) }, '[holdfast] Redis connection error')
-    })
-    connection.on('ready', () => {
-      if (reported) logger.info({ redis: where, role }, '[holdfast] Redis connection is back')
-      reported = false
-    })
-  }
 
   const channels = new Map<string, LocalChannel>()
-  const resyncListeners = new Set<() => void>()
+  const channelOfName = new Map<string, string>()
+  const resyncListeners = new Set<(channels?: ReadonlySet<string>) => void>()
+  const known = new Map<string, KnownPosition>()
+  // What was known when a connection to a channel's node dropped: after a failover, positions acknowledged
+  // by the promoted replica (this process may publish there before the check runs) prove nothing about
+  // what the failed master had acknowledged.
+  const suspects = new Map<string, KnownPosition>()
   let closed = false
-  let everReady = false
-  // While the subscriber is down or resubscribing, live messages wait here: nothing newer than the
-  // interruption may be delivered before every subscription has been told to re-read.
-  let interrupted = false
-  let interruptions = 0
-  let held: Array<[string, string]> = []
 
-  subscriber.on('message', (pubsubChannel: string, payload: string) => {
-    if (interrupted) held.push([pubsubChannel, payload])
-    else dispatch(pubsubChannel, payload)
-  })
-  subscriber.on('close', () => {
-    if (!everReady || closed) return
-    if (!interrupted) logger.warn({ redis: where }, '[holdfast] Redis subscriber disconnected')
-    interrupted = true
-    interruptions++
-  })
-  subscriber.on('ready', () => {
-    if (closed) return
-    if (!everReady) {
-      everReady = true
-      return
-    }
-    if (interrupted) void recover(interruptions)
-  })
-
-  async function recover(attempt: number): Promise<void> {
-    try {
-      const names = [...channels.keys()].map((c) => livePrefix + c)
-      if (names.length > 0) await subscriber.subscribe(...names)
-    } catch (error) {
-      // The connection failed again; its next 'ready' starts over.
-      logger.warn({ redis: where, ...errorFields(error) }, '[holdfast] Redis resubscribe failed')
-      return
-    }
-    if (attempt !== interruptions || closed) return
-    logger.warn({ channels: channels.size }, '[holdfast] Redis subscriber is back; resyncing subscriptions')
-    interrupted = false
-    for (const listener of [...resyncListeners]) {
-      try {
-        listener()
-      } catch (error) {
-        logger.error(errorFields(error), '[holdfast] a resync listener threw')
+  let commands: Redis | Cluster
+  let bus: LiveBus
+  let subscriberConnection: Redis | undefined
+  const handlers: LiveBusHandlers = {
+    message: dispatch,
+    interrupted(names) {
+      suspect(names.map((name) => channelOfName.get(name)).filter((c): c is string => c !== undefined))
+    },
+    async restored(names) {
+      const restoredChannels = new Set<string>()
+      for (const name of names) {
+        const channel = channelOfName.get(name)
+        if (channel !== undefined) restoredChannels.add(channel)
       }
-    }
-    const waiting = held
-    held = []
-    for (const [pubsubChannel, payload] of waiting) dispatch(pubsubChannel, payload)
+      await repair([...restoredChannels])
+      if (closed || restoredChannels.size === 0) return
+      logger.warn(
+        { redis: where, channels: restoredChannels.size },
+        '[holdfast] Redis subscriber is back; resyncing its subscriptions',
+      )
+      for (const listener of [...resyncListeners]) {
+        try {
+          listener(restoredChannels)
+        } catch (error) {
+          logger.error(errorFields(error), '[holdfast] a resync listener threw')
+        }
+      }
+    },
+  }
+  if (cluster) {
+    const nodeOptions: RedisOptions = { ...cluster.redisOptions, ...o.clusterOptions?.redisOptions }
+    const clusterClient = new Cluster(cluster.nodes, {
+      ...o.clusterOptions,
+      redisOptions: nodeOptions,
+      lazyConnect: false,
+    })
+    commands = clusterClient
+    watchConnection(clusterClient, { redis: where, role: 'commands' }, logger, lastError)
+    // A master this process wrote to went away: once its slots answer again (promoted replica, or the
+    // same node back), check that what this process saw acknowledged there is still there.
+    clusterClient.on('-node', (node: Redis) => {
+      if (closed) return
+      const key = `${node.options.host}:${node.options.port}`
+      const affected = [...known].filter(([, k]) => k.node === key).map(([channel]) => channel)
+      if (affected.length === 0) return
+      suspect(affected)
+      void repairUntilDone(affected)
+    })
+    bus = shardedLiveBus({ cluster: clusterClient, nodeOptions, handlers, logger, lastError })
+  } else {
+    const single = new Redis(o.url!, { ...o.redisOptions, lazyConnect: false })
+    commands = single
+    watchConnection(single, { redis: where, role: 'commands' }, logger, lastError)
+    let wasReady = false
+    single.on('close', () => {
+      if (!wasReady || closed) return
+      wasReady = false
+      suspect([...known.keys()])
+    })
+    single.on('ready', () => {
+      wasReady = true
+      if (suspects.size > 0 && !closed) void repairUntilDone([...suspects.keys()])
+    })
+    const subscriber = new Redis(o.url!, {
+      ...o.redisOptions,
+      lazyConnect: false,
+      autoResubscribe: false,
+    })
+    watchConnection(subscriber, { redis: where, role: 'subscriber' }, logger, lastError)
+    subscriberConnection = subscriber
+    bus = classicLiveBus(subscriber, handlers, logger, { redis: where })
   }
 
-  function dispatch(pubsubChannel: string, payload: string): void {
-    if (!pubsubChannel.startsWith(livePrefix)) return
-    const channel = pubsubChannel.slice(livePrefix.length)
+  function ownerOf(channel: string): string | undefined {
+    return cluster ? (commands as Cluster).slots[hashSlot(metaKey(channel))]?.[0] : undefined
+  }
+
+  /** Remembers the newest position Redis acknowledged on a channel (publish replies, live notifications). */
+  function remember(channel: string, cursor: Cursor, position: ParsedCursor): void {
+    const previous = known.get(channel)
+    if (
+      previous &&
+      previous.position.epoch === position.epoch &&
+      comparePositions(position, previous.position) <= 0
+    )
+      return
+    known.delete(channel)
+    known.set(channel, { cursor, position, node: ownerOf(channel) })
+    if (known.size > REMEMBER_CHANNELS) {
+      for (const name of known.keys()) {
+        if (channels.has(name)) continue
+        known.delete(name)
+        break
+      }
+    }
+  }
+
+  function suspect(list: string[]): void {
+    for (const channel of list) {
+      const seen = known.get(channel)
+      if (seen && !suspects.has(channel)) suspects.set(channel, seen)
+    }
+  }
+
+  /**
+   * Records a loss for each channel whose log no longer holds a position this process saw acknowledged:
+   * the newest one known when its connection dropped, and the newest one now. Resolves false when Redis
+   * could not be asked.
+   */
+  async function repair(list: string[]): Promise<boolean> {
+    let complete = true
+    await Promise.all(
+      list.map(async (channel) => {
+        const before = suspects.get(channel)
+        const now = known.get(channel)
+        const positions = [before, now].filter(
+          (k, i, all): k is KnownPosition => k !== undefined && all.indexOf(k) === i,
+        )
+        try {
+          for (const seen of positions) {
+            const recorded = await repairScript.run(
+              commands,
+              [metaKey(channel), logKey(channel)],
+              [seen.position.epoch, seen.position.major, seen.position.minor],
+            )
+            if (recorded === 1)
+              logger.warn(
+                { channel, cursor: seen.cursor },
+                '[holdfast] acknowledged messages were lost in a Redis failover or restart; resuming clients will be told recovered:false',
+              )
+          }
+          if (suspects.get(channel) === before) suspects.delete(channel)
+          if (now && known.get(channel) === now) now.node = ownerOf(channel)
+        } catch (error) {
+          complete = false
+          logger.debug({ channel, ...errorFields(error) }, '[holdfast] failover check failed')
+        }
+      }),
+    )
+    return complete
+  }
+
+  /** Repairs until Redis answers for every channel (it may take a failover to get there), or gives up. */
+  async function repairUntilDone(list: string[]): Promise<void> {
+    let delayMs = 100
+    const deadline = clock.now() + 60_000
+    while (!closed && !(await repair(list))) {
+      if (clock.now() > deadline) {
+        logger.error({ channels: list.length }, '[holdfast] could not check channels for failover loss')
+        return
+      }
+      await new Promise<void>((resolve) => {
+        const handle = clock.setTimeout(resolve, delayMs)
+        unrefTimer(handle)
+      })
+      delayMs = Math.min(delayMs * 2, 2000)
+    }
+  }
+
+  function dispatch(name: string, payload: string): void {
+    const channel = channelOfName.get(name)
+    if (channel === undefined) return
     const local = channels.get(channel)
     if (!local || local.listeners.size === 0) return
     const newline = payload.indexOf('\n')
@@ -208,6 +500,7 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
       logger.error({ channel, ...errorFields(error) }, '[holdfast] malformed Redis notification')
       return
     }
+    remember(channel, message.cursor, message.position)
     for (const listener of [...local.listeners]) {
       try {
         listener(message)
@@ -228,11 +521,10 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
   function keepAlive(): void {
     if (closed) return
     if (channels.size > 0 && commands.status === 'ready') {
-      const pipeline = commands.pipeline()
-      for (const channel of channels.keys()) pipeline.pexpire(metaKey(channel), ttlMs)
-      pipeline
-        .exec()
-        .catch((error: unknown) => logger.debug(errorFields(error), '[holdfast] keep-alive failed'))
+      // One command per channel: on a cluster each goes to the node that owns its slot.
+      Promise.all([...channels.keys()].map((channel) => commands.pexpire(metaKey(channel), ttlMs))).catch(
+        (error: unknown) => logger.debug(errorFields(error), '[holdfast] keep-alive failed'),
+      )
     }
     keepAliveTimer = scheduleKeepAlive()
   }
@@ -255,6 +547,8 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
     return out
   }
 
+  let waitShortReported = false
+
   return {
     async publish(
       channel: string,
@@ -263,24 +557,37 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
     ): Promise<PublishResult> {
       assertOpen()
       const key = publishOptions.idempotencyKey
-      const reply = (await publishScript.run(
-        commands,
-        [
-          metaKey(channel),
-          logKey(channel),
-          key === undefined ? metaKey(channel) : idempotencyKey(channel, key),
-        ],
-        [
-          json,
-          generateEpoch(),
-          size,
-          ttlMs,
-          idempotencyWindowMs,
-          livePrefix + channel,
-          key === undefined ? '0' : '1',
-        ],
-      )) as [number, string]
-      return { cursor: reply[1], duplicate: reply[0] === 1 }
+      const keys = [
+        metaKey(channel),
+        logKey(channel),
+        key === undefined ? metaKey(channel) : idempotencyKey(channel, key),
+      ]
+      const args = [
+        json,
+        generateEpoch(),
+        size,
+        ttlMs,
+        idempotencyWindowMs,
+        liveName(channel),
+        key === undefined ? '0' : '1',
+        cluster ? '1' : '0',
+      ]
+      let reply: [number, string]
+      if (waitForReplicas) {
+        const result = await publishScript.runAndWait(commands, keys, args, waitForReplicas)
+        reply = result.reply as [number, string]
+        if (result.replicas < waitForReplicas.replicas && !waitShortReported) {
+          waitShortReported = true
+          logger.warn(
+            { channel, wanted: waitForReplicas.replicas, acknowledged: result.replicas },
+            '[holdfast] fewer Redis replicas than waitForReplicas acknowledged a publish in time',
+          )
+        } else if (result.replicas >= waitForReplicas.replicas) waitShortReported = false
+      } else reply = (await publishScript.run(commands, keys, args)) as [number, string]
+      const cursor = reply[1]
+      const position = parseCursor(cursor)
+      if (position) remember(channel, cursor, position)
+      return { cursor, duplicate: reply[0] === 1 }
     },
 
     async read(channel: string, readOptions: ReadOptions = {}): Promise<ReadResult> {
@@ -325,7 +632,9 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
       assertOpen()
       let local = channels.get(channel)
       if (!local) {
-        local = { listeners: new Set(), subscribed: subscriber.subscribe(livePrefix + channel) }
+        const name = liveName(channel)
+        channelOfName.set(name, channel)
+        local = { listeners: new Set(), subscribed: bus.add(name) }
         channels.set(channel, local)
       }
       const entry = local
@@ -334,12 +643,9 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
         entry.listeners.delete(listener)
         if (entry.listeners.size > 0 || channels.get(channel) !== entry) return
         channels.delete(channel)
-        if (!closed)
-          subscriber
-            .unsubscribe(livePrefix + channel)
-            .catch((error: unknown) =>
-              logger.debug(errorFields(error), '[holdfast] Redis unsubscribe failed'),
-            )
+        const name = liveName(channel)
+        channelOfName.delete(name)
+        if (!closed) bus.remove(name)
       }
       try {
         await entry.subscribed
@@ -350,16 +656,18 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
       return release
     },
 
-    onResync(listener: () => void): () => void {
+    onResync(listener: (channels?: ReadonlySet<string>) => void): () => void {
       resyncListeners.add(listener)
       return () => resyncListeners.delete(listener)
     },
 
     ready(timeoutMs = 5000): Promise<void> {
-      const both = [commands, subscriber]
+      const connections: Array<Redis | Cluster> = subscriberConnection
+        ? [commands, subscriberConnection]
+        : [commands]
       return new Promise<void>((resolve, reject) => {
         const check = () => {
-          if (both.every((c) => c.status === 'ready')) finish()
+          if (connections.every((c) => c.status === 'ready')) finish()
         }
         const timer = setTimeout(() => {
           finish(
@@ -371,11 +679,11 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
         }, timeoutMs)
         const finish = (error?: Error) => {
           clearTimeout(timer)
-          for (const c of both) c.off('ready', check)
+          for (const c of connections) c.off('ready', check)
           if (error) reject(error)
           else resolve()
         }
-        for (const c of both) c.on('ready', check)
+        for (const c of connections) c.on('ready', check)
         check()
       })
     },
@@ -386,17 +694,20 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
       if (keepAliveTimer !== undefined) clock.clearTimeout(keepAliveTimer)
       keepAliveTimer = undefined
       channels.clear()
+      channelOfName.clear()
       resyncListeners.clear()
-      held = []
-      await Promise.all(
-        [commands, subscriber].map(async (connection) => {
-          if (connection.status !== 'ready') {
-            connection.disconnect()
+      known.clear()
+      suspects.clear()
+      await Promise.all([
+        bus.close(),
+        (async () => {
+          if (commands.status !== 'ready') {
+            commands.disconnect()
             return
           }
-          await connection.quit().catch(() => connection.disconnect())
-        }),
-      )
+          await commands.quit().catch(() => commands.disconnect())
+        })(),
+      ])
     },
   }
 }

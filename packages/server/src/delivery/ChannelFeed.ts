@@ -176,9 +176,12 @@ export class ChannelFeed {
     this.#pendingBytes += message.frame.length
   }
 
-  /** The broker may have missed live messages: re-read from the last cursor before going on. */
-  resync(): void {
-    if (this.closed) return
+  /**
+   * The broker may have missed live messages on `channels` (on every channel when absent): re-read from
+   * the last cursor before going on. A resync that names only other channels is ignored.
+   */
+  resync(channels?: ReadonlySet<string>): void {
+    if (this.closed || (channels && !channels.has(this.channel))) return
     if (this.#state !== 'live') {
       // The replay in flight may have read before the missed messages; go over it again once live.
       this.#resyncRequested = true
