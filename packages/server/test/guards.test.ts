@@ -323,7 +323,7 @@ describe('HTTP timeouts and a cap per address', () => {
     expect(closed.code).toBe(CloseCode.RateLimited)
     expect(parseRetryAfterReason(closed.reason)).toBe(1000)
     const sse = await fetch(`${server.url}/sse?channel=a`)
-    expect(sse.status).toBe(503)
+    expect(sse.status).toBe(429)
     expect((await sse.json()).error.code).toBe('rate_limited')
     await stream.cancel()
     await eventually(async () =>
