@@ -12,7 +12,9 @@ const out = join(root, 'node_modules', '.cache', 'holdfast-snippets')
 const files = [
   'README.md',
   ...readdirSync(join(root, 'packages')).map((p) => join('packages', p, 'README.md')),
-  ...readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => join('docs', f)),
+  ...readdirSync(join(root, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => join('docs', f)),
 ].filter((f) => {
   try {
     readFileSync(join(root, f))
@@ -32,7 +34,10 @@ for (const file of files) {
     const line = text.slice(0, m.index).split('\n').length
     const name = `${file.replace(/[/.]/g, '_')}_L${line}.${m[1]}`
     // A module of its own (top-level await works), with the reader's placeholders in scope.
-    writeFileSync(join(out, name), `/// <reference path="${join(root, 'scripts', 'snippets.d.ts')}" />\n${m[2]}\nexport {}\n`)
+    writeFileSync(
+      join(out, name),
+      `/// <reference path="${join(root, 'scripts', 'snippets.d.ts')}" />\n${m[2]}\nexport {}\n`,
+    )
     snippets.push({ name, where: `${file}:${line}` })
   }
 }
@@ -60,7 +65,9 @@ const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript'
 })
 const report = (tsc.stdout + tsc.stderr).replace(/^(\S+?\.tsx?)\((\d+),(\d+)\)/gm, (_, file, l, c) => {
   const snippet = snippets.find((s) => file.endsWith(s.name))
-  return snippet ? `${snippet.where} (block line ${Number(l) - 1}, col ${c})` : `${relative(root, file)}(${l},${c})`
+  return snippet
+    ? `${snippet.where} (block line ${Number(l) - 1}, col ${c})`
+    : `${relative(root, file)}(${l},${c})`
 })
 if (tsc.status !== 0) {
   console.error(report)

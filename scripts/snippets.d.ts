@@ -5,7 +5,7 @@ declare function render(data: unknown): void
 declare function reloadFromApi(channel: string): void
 declare function badge(status: string, transport?: string): void
 // `app` is a Node HTTP server in the server examples and an Express app in the webhooks guide.
-declare const app: import("node:http").Server & { post(path: string, ...handlers: NodeHandler[]): void }
+declare const app: import('node:http').Server & { post(path: string, ...handlers: NodeHandler[]): void }
 declare const user: { id: string }
 declare const client: import('@holdfast/client').HoldfastClient
 declare function getToken(): Promise<string>
