@@ -48,7 +48,9 @@ describe.each(NUMBERS)('$path', ({ path, zeroAllowed }) => {
     const error = refusal(withOption(path, value))
     expect(error).toBeInstanceOf(HoldfastError)
     expect(error?.code).toBe('bad_request')
-    expect(error?.message).toContain(`${key} must be a finite number ${zeroAllowed ? '>=' : '>'} 0, got ${value}`)
+    expect(error?.message).toContain(
+      `${key} must be a finite number ${zeroAllowed ? '>=' : '>'} 0, got ${value}`,
+    )
   })
   test.each([...(zeroAllowed ? [0] : []), 1, 2_500])('%s is accepted', (value) => {
     expect(refusal(withOption(path, value))).toBeUndefined()
