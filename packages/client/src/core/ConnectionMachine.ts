@@ -62,6 +62,8 @@ export class ConnectionMachine {
   #records = {} as Record<TransportName, TransportRecord>
   #running = false
   #authFailures = 0
+  /** The last connection ended with an expired token before it was stable. */
+  #expiredEarly = false
   #wake: (() => void) | undefined
   readonly #wait: Timer
   readonly #stable: Timer
@@ -114,6 +116,7 @@ export class ConnectionMachine {
     this.#running = true
     this.#forget()
     this.#authFailures = 0
+    this.#expiredEarly = false
     this.#retry.reset()
     this.#connect(this.#order[0]!)
   }
@@ -157,6 +160,7 @@ export class ConnectionMachine {
     this.#stable.start(this.#retry.stableAfterMs, () => {
       this.#retry.reset()
       this.#authFailures = 0
+      this.#expiredEarly = false
     })
     this.#scheduleProbe()
     this.#host.connected(transport, welcome)
@@ -197,14 +201,22 @@ export class ConnectionMachine {
     const { error, action } = decision
     const name = transport.name
     const record = this.#records[name]
+    const unstable = this.#stable.pending
     this.#host.debug(`${name} closed: ${action}`, error)
     this.#end(false, action === 'stop' ? undefined : error)
     if (action === 'stop') this.stop(error)
     else if (action === 'refresh') {
-      // A token rejected twice in a row will not get better by retrying: stop (no auth loop).
-      if (++this.#authFailures < 2) {
+      // A token the server accepted and that has since expired is refreshed at once, however often; one
+      // refused twice in a row will not get better by retrying: stop (no auth loop). A second expiry before
+      // the connection was stable backs off first, so a server that expires every token at once cannot make
+      // a tight loop.
+      const expired = disconnect.opened && error.code === 'token_expired'
+      if (expired) this.#authFailures = 0
+      if (expired || ++this.#authFailures < 2) {
         this.#host.invalidateToken()
-        this.#connect(name)
+        if (expired && unstable && this.#expiredEarly) this.#schedule(name, decision)
+        else this.#connect(name)
+        this.#expiredEarly = expired && unstable
       } else
         this.stop(
           new HoldfastError(
