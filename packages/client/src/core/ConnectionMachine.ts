@@ -62,8 +62,6 @@ export class ConnectionMachine {
   #records = {} as Record<TransportName, TransportRecord>
   #running = false
   #authFailures = 0
-  /** The last connection ended with an expired token before it was stable. */
-  #expiredEarly = false
   #wake: (() => void) | undefined
   readonly #wait: Timer
   readonly #stable: Timer
@@ -116,7 +114,6 @@ export class ConnectionMachine {
     this.#running = true
     this.#forget()
     this.#authFailures = 0
-    this.#expiredEarly = false
     this.#retry.reset()
     this.#connect(this.#order[0]!)
   }
@@ -160,7 +157,6 @@ export class ConnectionMachine {
     this.#stable.start(this.#retry.stableAfterMs, () => {
       this.#retry.reset()
       this.#authFailures = 0
-      this.#expiredEarly = false
     })
     this.#scheduleProbe()
     this.#host.connected(transport, welcome)
@@ -206,17 +202,15 @@ export class ConnectionMachine {
     this.#end(false, action === 'stop' ? undefined : error)
     if (action === 'stop') this.stop(error)
     else if (action === 'refresh') {
-      // A token the server accepted and that has since expired is refreshed at once, however often; one
-      // refused twice in a row will not get better by retrying: stop (no auth loop). A second expiry before
-      // the connection was stable backs off first, so a server that expires every token at once cannot make
-      // a tight loop.
+      // A token the server accepted and that has since expired is refreshed, however often: at once, or after
+      // a backoff when the connection was not yet stable (no tight loop with a server that expires every
+      // token at once). One refused twice in a row will not get better by retrying: stop (no auth loop).
       const expired = disconnect.opened && error.code === 'token_expired'
       if (expired) this.#authFailures = 0
       if (expired || ++this.#authFailures < 2) {
         this.#host.invalidateToken()
-        if (expired && unstable && this.#expiredEarly) this.#schedule(name, decision)
+        if (expired && unstable) this.#schedule(name, decision)
         else this.#connect(name)
-        this.#expiredEarly = expired && unstable
       } else
         this.stop(
           new HoldfastError(

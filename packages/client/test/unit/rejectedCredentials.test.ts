@@ -106,7 +106,7 @@ describe('websocket: a token that expires after the server accepted it is not a 
     await tick(10)
     for (let i = 0; i < 3; i++) {
       fake.last.close(CloseCode.TokenExpired, 'token expired')
-      await tick(2000) // well inside stableAfterMs (5 s): the next expiry comes before the connection is stable
+      await tick(2000) // inside stableAfterMs (5 s): each expiry comes before the connection is stable
       expect(c.state.status).toBe('connected')
     }
     expect(connects).toBe(4)
