@@ -16,6 +16,7 @@ const { values } = parseArgs({
     port: { type: 'string', default: process.env.PORT ?? '8080' },
     host: { type: 'string', default: '127.0.0.1' },
     'history-size': { type: 'string', default: '2000' },
+    'token-ttl': { type: 'string', default: '300' },
   },
 })
 const historySize = Number(values['history-size'])
@@ -24,6 +25,13 @@ if (!Number.isSafeInteger(historySize) || historySize < 1) {
   process.exit(1)
 }
 const historyTtlMs = 10 * 60_000
+// Tokens live five minutes by default; the client refreshes them in band before they expire (30 s before,
+// or halfway through a shorter life: `--token-ttl 20` shows a refresh every 10 s).
+const tokenTtlSec = Number(values['token-ttl'])
+if (!Number.isSafeInteger(tokenTtlSec) || tokenTtlSec < 2) {
+  console.error(`[demo] --token-ttl must be an integer of at least 2 (seconds), got ${values['token-ttl']}`)
+  process.exit(1)
+}
 
 const secret = process.env.HOLDFAST_DEMO_SECRET ?? randomBytes(32).toString('hex')
 const staticDir = join(here, 'dist')
@@ -38,14 +46,13 @@ const STATE_CHANNEL = 'demo.state'
 const SEQ_CHANNEL = 'demo.seq'
 const CHAT_CHANNEL = 'chat.lobby'
 
-// Tokens live five minutes; the client refreshes them in band before they expire. Each carries the page it
-// was issued to and a serial number, so "Expire token" can expire exactly the tokens one page holds.
-const TOKEN_TTL_SEC = 300
+// Each token carries the page it was issued to and a serial number, so "Expire token" can expire exactly the
+// tokens one page holds.
 let tokenSerial = 0
 const b64url = (value) =>
   Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url')
 function signToken(claims) {
-  const payload = { sub: 'demo-user', ...claims, exp: Math.floor(Date.now() / 1000) + TOKEN_TTL_SEC }
+  const payload = { sub: 'demo-user', ...claims, exp: Math.floor(Date.now() / 1000) + tokenTtlSec }
   const body = `${b64url({ alg: 'HS256', typ: 'JWT' })}.${b64url(payload)}`
   return `${body}.${createHmac('sha256', secret).update(body).digest('base64url')}`
 }

@@ -226,10 +226,10 @@ test.describe('the demo', () => {
   })
 })
 
-test.describe('the demo with a short history (--history-size 20)', () => {
+test.describe('the demo with a short history and short-lived tokens (--history-size 20 --token-ttl 30)', () => {
   let demo: RunningProcess
   test.beforeAll(async () => {
-    demo = await startDemo(['--history-size', '20'])
+    demo = await startDemo(['--history-size', '20', '--token-ttl', '30'])
   })
   test.afterAll(async () => {
     await demo?.stop()
@@ -252,5 +252,15 @@ test.describe('the demo with a short history (--history-size 20)', () => {
     await expect(ivan.getByTestId('chat-log').getByText('heidi: note 1', { exact: true })).toHaveCount(0)
     await heidi.close()
     await ivan.close()
+  })
+
+  test('tokens are refreshed in band before they expire: the connection stays up', async ({ browser }) => {
+    const liam = await open(browser, demo.url, 'liam')
+    await expect(liam.getByTestId('events')).toContainText('token refreshed in-band (websocket)')
+    await expect(liam.getByTestId('connection-note')).toHaveText('token refreshed in-band (websocket)')
+    // The same connection all along: refreshed on it, never replaced.
+    await expect(liam.getByTestId('connection-status')).toHaveText('connected')
+    await expect(liam.getByTestId('claims-connects')).toHaveText('1')
+    await liam.close()
   })
 })
