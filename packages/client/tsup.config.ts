@@ -21,6 +21,8 @@ export default defineConfig([
       websocket: 'src/websocket.ts',
       'event-stream': 'src/eventStream.ts',
       delivery: 'src/delivery.ts',
+      tabs: 'src/tabs.ts',
+      persist: 'src/persist.ts',
     },
     format: ['esm', 'cjs'],
     dts: true,
