@@ -8,7 +8,7 @@
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { defineConfig } from 'vitest/config'
-import { reporters } from '../../vitest.shared'
+import { reporters } from '../../vitest.shared.mjs'
 
 const react18 = process.env.REACT18_NODE_MODULES
 if (!react18) {
