@@ -289,8 +289,16 @@ export class Hub {
     for (const ok of [true, false])
       if (served[`${ok}`].length)
         this.#send(served[`${ok}`], { type: 'subscribed', id: 0, channel, epoch, cursor, recovered: ok })
-    // Tabs that need older history: ask again, from the oldest of them.
-    if (st.waiting.size) this.#ask(channel)
+    if (!st.waiting.size) return
+    // Tabs that need older history: ask again, from the oldest of them. Asking the same again cannot help (a
+    // cursor the server neither resumes nor refuses): they start here, told that history may be missing.
+    if (this.#since(st) !== asked) this.#ask(channel)
+    else {
+      const rest = [...st.waiting.keys()]
+      st.waiting.clear()
+      for (const tab of rest) st.live.add(tab)
+      this.#send(rest, { type: 'subscribed', id: 0, channel, epoch, cursor, recovered: false })
+    }
   }
 
   #publish(tab: string, id: number, channel: string, data: unknown, key: string): void {

@@ -3,6 +3,10 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import type { Timers } from '../../src'
 import { createSharedClient, type SharedClient, type SharedClientOptions } from '../../src/tabs'
+import type { LeaderMessage, LeaderState } from '../../src/tabs/messages'
+import type { TabLink } from '../../src/tabs/TabLink'
+import { tabTransport } from '../../src/tabs/tabTransport'
+import type { TransportHost } from '../../src/transports/Transport'
 import { createFakeRealtime, type FakeRealtime } from '../helpers/fakeRealtime'
 import { createFakeBrowser, type FakeTab } from '../helpers/fakeTabs'
 import { fakeJwt } from '../helpers/jwt'
@@ -76,14 +80,20 @@ describe('election and relaying', () => {
     const server = createFakeRealtime()
     const { clients: list } = await openTabs(['a', 'b', 'c'], server)
     expect(list.map((c) => c.role)).toEqual(['leader', 'follower', 'follower'])
-    const got = list.map((c) => collect(c, 'room'))
+    const got = [collect(list[0]!, 'room')]
     await tick(10)
-    publishRange(server, 1, 5)
+    publishRange(server, 1, 2)
+    await tick(10)
+    // Tabs subscribing later join the channel the leader already follows, from now: no second subscribe.
+    got.push(collect(list[1]!, 'room'))
+    await tick(10)
+    got.push(collect(list[2]!, 'room'))
+    await tick(10)
+    publishRange(server, 3, 5)
     await tick(10)
     expect(server.sockets).toHaveLength(1)
-    // The second and third tab join the channel the leader already follows: no second subscribe.
     expect(server.sent('subscribe', 'room')).toHaveLength(1)
-    for (const g of got) expect(g).toEqual(upTo(5))
+    expect(got).toEqual([upTo(5), upTo(5, 3), upTo(5, 3)])
     for (const c of list) expect(c.state).toMatchObject({ status: 'connected', transport: 'websocket' })
   })
 
@@ -332,5 +342,74 @@ describe('hand-off', () => {
     expect(list[0]!.state).toMatchObject({ status: 'closed', error: { code: 'unauthorized' } })
     expect(list[1]!.state).toMatchObject({ status: 'closed', error: { code: 'unauthorized' } })
     expect((list[1]!.state as { error: Error }).error.message).toContain('the leader tab stopped')
+  })
+})
+
+describe('the tab transport', () => {
+  /** A tab link whose leader and messages the test sets; `posts` is what the transport sent to the leader. */
+  function stubLink() {
+    const listeners = new Set<(m: LeaderMessage) => void>()
+    const posts: Array<{ t: string }> = []
+    const link = {
+      id: 'me',
+      leader: undefined as { id: string; term: number; state: LeaderState } | undefined,
+      start() {},
+      post: (m: { t: string }) => void posts.push(m),
+      listen(fn: (m: LeaderMessage) => void) {
+        listeners.add(fn)
+        return () => listeners.delete(fn)
+      },
+    }
+    const announce = (state: LeaderState) => {
+      link.leader = { id: 'L', term: 1, state }
+      for (const fn of listeners) fn({ t: 'leader', from: 'L', term: 1, state })
+    }
+    return { link, posts, announce }
+  }
+
+  function stubHost() {
+    const calls: string[] = []
+    const host = {
+      now: () => Date.now(),
+      opened: () => void calls.push('opened'),
+      closed: (d: { error?: { message: string } }) => void calls.push(`closed: ${d.error?.message}`),
+      frame: () => {},
+      activity: () => {},
+    } as unknown as TransportHost
+    return { host, calls }
+  }
+
+  test('a leader that replaced its connection (a new session, still connected) makes the tab attach again', () => {
+    const { link, posts, announce } = stubLink()
+    const { host, calls } = stubHost()
+    announce({ status: 'connected', session: 1, transport: 'sse' })
+    const transport = tabTransport(link as unknown as TabLink)(host)
+    transport.open()
+    expect(transport.name).toBe('sse')
+    announce({ status: 'connected', session: 1, transport: 'sse' })
+    expect(calls).toEqual(['opened'])
+    announce({ status: 'connected', session: 2, transport: 'websocket' })
+    expect(calls).toEqual(['opened', 'closed: [holdfast] the leader tab lost its connection'])
+    transport.open()
+    expect(calls.at(-1)).toBe('opened')
+    expect(transport.name).toBe('websocket')
+    expect(posts.map((p) => p.t)).toEqual(['attach', 'detach', 'attach'])
+  })
+
+  test("while the leader waits to reconnect, the tab waits as long (the leader's retry time is its floor)", () => {
+    const { link, announce } = stubLink()
+    const closed: Array<{ hintMs?: number }> = []
+    const host = {
+      ...stubHost().host,
+      closed: (d: { hintMs?: number }) => void closed.push(d),
+    } as TransportHost
+    const transport = tabTransport(link as unknown as TabLink)(host)
+    announce({ status: 'reconnecting', session: 1, nextRetryAt: Date.now() + 4000 })
+    transport.open()
+    expect(closed).toEqual([expect.objectContaining({ opened: false, hintMs: 4000 })])
+    // A retry time already past (the leader's own timer is late): wait for its next state, do not spin.
+    announce({ status: 'reconnecting', session: 1, nextRetryAt: Date.now() - 1 })
+    transport.open()
+    expect(closed).toHaveLength(1)
   })
 })
