@@ -27,6 +27,11 @@ export interface TabsOptions {
   locks?: LockManagerLike
   /** Defaults to the global `BroadcastChannel`, read when the client is created. */
   BroadcastChannel?: BroadcastChannelConstructor
+  /**
+   * Where the page's `freeze` and `resume` events are heard: a leader about to be frozen hands over at once.
+   * Defaults to `document`; `false` ignores them (a frozen leader is then timed out).
+   */
+  lifecycle?: EventTarget | false
 }
 
 /** Options of `createSharedClient`: the client's, plus how tabs share and what survives a reload. */
@@ -73,6 +78,10 @@ export class SharedClient extends PersistentClient {
             random: options.random ?? Math.random,
             pingIntervalMs: tabs.pingIntervalMs ?? 1000,
             leaderTimeoutMs: tabs.leaderTimeoutMs ?? 2000,
+            lifecycle:
+              tabs.lifecycle === false
+                ? undefined
+                : (tabs.lifecycle ?? (globalThis as { document?: EventTarget }).document),
             lead: (hubLink) => new Hub(options, transportsOf(options), hubLink),
             role: (role) => this.#setRole(role),
           })

@@ -42,6 +42,8 @@ export interface TabLinkOptions {
   random: () => number
   pingIntervalMs: number
   leaderTimeoutMs: number
+  /** Where the page's `freeze` and `resume` events are heard (Page Lifecycle), if anywhere. */
+  lifecycle: EventTarget | undefined
   /** Starts this tab's hub: it won the election. */
   lead(link: HubLink): Hub
   role(role: TabRole): void
@@ -74,6 +76,8 @@ export class TabLink {
   /** Bumped by `start()` and `close()`, so the steps of an older start stop on their own. */
   #generation = 0
   #running = false
+  /** The page is frozen (Page Lifecycle): it does not lead, nor queue to. */
+  #frozen = false
   /** The queued request for the leader lock, and the request that holds it (each request is its own object). */
   #queued: AbortController | undefined
   #holding: object | undefined
@@ -106,7 +110,9 @@ export class TabLink {
     if (this.#running) return
     this.#running = true
     const generation = ++this.#generation
-    const { locks, scope } = this.#options
+    const { locks, scope, lifecycle } = this.#options
+    lifecycle?.addEventListener('freeze', this.#freeze)
+    lifecycle?.addEventListener('resume', this.#resume)
     void scope.then((scope) => {
       if (generation !== this.#generation) return
       this.#name = `holdfast ${scope}`
@@ -138,6 +144,8 @@ export class TabLink {
     if (!this.#running) return
     this.#running = false
     this.#generation++
+    this.#options.lifecycle?.removeEventListener('freeze', this.#freeze)
+    this.#options.lifecycle?.removeEventListener('resume', this.#resume)
     this.#watch.cancel()
     this.#stealTimer.cancel()
     this.#send({ t: 'bye' }, true)
@@ -157,7 +165,7 @@ export class TabLink {
 
   /** Queues for the leader lock; with `steal`, takes it from a leader that stopped answering. */
   #elect(steal = false): void {
-    if (this.#hub || !this.#running) return
+    if (this.#hub || !this.#running || this.#frozen) return
     this.#queued?.abort()
     const controller = steal ? undefined : new AbortController()
     this.#queued = controller
@@ -206,7 +214,23 @@ export class TabLink {
     this.#options.role('leader')
   }
 
-  /** Stops leading (closing, deposed, or the lock was stolen) and queues again unless closing. */
+  /**
+   * The browser is about to freeze this page (a background tab on a phone, energy saving): a frozen leader
+   * would stall every tab until it is timed out, so it hands over now, and queues again once it resumes.
+   */
+  readonly #freeze = () => {
+    this.#frozen = true
+    this.#queued?.abort()
+    this.#queued = undefined
+    this.#stepDown()
+  }
+
+  readonly #resume = () => {
+    this.#frozen = false
+    if (this.#running && !this.#hub) this.#elect()
+  }
+
+  /** Stops leading (closing, deposed, frozen, or the lock was stolen) and queues again unless closing. */
   #stepDown(): void {
     const hub = this.#hub
     if (!hub) return

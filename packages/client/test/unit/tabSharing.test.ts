@@ -294,6 +294,33 @@ describe('hand-off', () => {
     for (const g of got) expect(g).toEqual(upTo(8))
   })
 
+  test('a leader about to be frozen (Page Lifecycle `freeze`) hands over at once, and follows after `resume`', async () => {
+    const server = createFakeRealtime()
+    const browser = createFakeBrowser()
+    const pages = ['a', 'b'].map(() => new EventTarget())
+    const list = ['a', 'b'].map((name, i) => {
+      const tab = browser.tab(name)
+      return open(tab, server, {
+        tabs: { locks: tab.locks, BroadcastChannel: tab.BroadcastChannel, lifecycle: pages[i] },
+      })
+    })
+    await tick(10)
+    const got = collect(list[1]!, 'room')
+    await tick(10)
+    publishRange(server, 1, 2)
+    await tick(10)
+    pages[0]!.dispatchEvent(new Event('freeze'))
+    publishRange(server, 3, 4)
+    await tick(10)
+    expect(list.map((c) => c.role)).toEqual(['follower', 'leader'])
+    expect(server.open()).toHaveLength(1)
+    pages[0]!.dispatchEvent(new Event('resume'))
+    list[1]!.close()
+    await tick(10)
+    expect(list[0]!.role).toBe('leader')
+    expect(got).toEqual(upTo(4))
+  })
+
   test('a tab that never answers holds nobody up, and its channels are dropped once it is gone', async () => {
     const server = createFakeRealtime()
     const { tabs, clients: list } = await openTabs(['a', 'b', 'c'], server)
