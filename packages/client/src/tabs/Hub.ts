@@ -18,8 +18,11 @@ interface ChannelState {
   live: Set<string>
   /** Tabs waiting for the server to start the channel where they asked (`since`; undefined: from now). */
   waiting: Map<string, Cursor | undefined>
-  /** The subscribe on the wire, not yet answered, and where it asked to start. */
-  asked?: { since: Cursor | undefined }
+  /**
+   * Subscribes on the wire, not yet answered, oldest first, each with where it asked to start (the server
+   * answers a WebSocket's in order; an HTTP transport's new request replaces the one before).
+   */
+  asks: Array<Cursor | undefined>
   /** The server answered a subscribe on this connection. */
   confirmed: boolean
   epoch?: string
@@ -169,14 +172,15 @@ export class Hub {
     member.channels.add(channel)
     let st = this.#channels.get(channel)
     if (!st) {
-      st = { live: new Set(), waiting: new Map(), confirmed: false }
+      st = { live: new Set(), waiting: new Map(), asks: [], confirmed: false }
       this.#channels.set(channel, st)
     }
     st.live.delete(tab)
     st.waiting.delete(tab)
     const at = st.position
-    if (st.confirmed && !st.asked && (since === undefined || compareCursors(since, at!) >= 0)) {
-      // The channel runs from a point this tab has already passed: it joins without asking the server.
+    if (st.confirmed && (since === undefined || compareCursors(since, at!) >= 0)) {
+      // The channel runs from a point this tab has already passed: it joins at once, without asking the
+      // server (a replay someone else asked for meanwhile is older than its cursor: it drops it).
       st.live.add(tab)
       const cursor = compareCursors(at!, st.head!) >= 0 ? at! : st.head!
       this.#send([tab], { type: 'subscribed', id: 0, channel, epoch: st.epoch!, cursor, recovered: true })
@@ -194,7 +198,7 @@ export class Hub {
     st.waiting.delete(tab)
     if (st.live.size || st.waiting.size) return
     this.#channels.delete(channel)
-    if (st.asked || st.confirmed) this.#live?.unsubscribe(channel)
+    if (st.asks.length || st.confirmed) this.#live?.unsubscribe(channel)
   }
 
   /** A tab detached (or reattaches): it leaves every channel. */
@@ -217,9 +221,11 @@ export class Hub {
       this.#asks.delete(channel)
       const st = this.#channels.get(channel)
       const transport = this.#live
-      if (!st || st.asked || !transport || this.#stopped) return
+      if (!st?.waiting.size || !transport || this.#stopped) return
       const since = this.#since(st)
-      st.asked = { since }
+      // Already asked for from there: its answer serves them.
+      if (st.asks.includes(since)) return
+      st.asks.push(since)
       transport.subscribe({ channel, since })
     })
   }
@@ -231,7 +237,7 @@ export class Hub {
   #requests(live: boolean): SubscriptionRequest[] {
     return [...this.#channels].map(([channel, st]) => {
       const since = this.#since(st)
-      if (live) st.asked = { since }
+      if (live) st.asks = [since]
       return { channel, since }
     })
   }
@@ -260,18 +266,19 @@ export class Hub {
       // Waiting tabs get nothing until their own start: an earlier message would make them drop the replay.
       if (st.live.size) this.#send([...st.live], frame)
     } else if (frame.type === 'subscribed') this.#subscribed(st, frame)
-    else if (frame.type === 'error' && st.asked) {
+    else if (frame.type === 'error' && st.asks.length) {
       // A refused subscribe: the waiting tabs are told. The server keeps a live subscription it refused to replace.
-      st.asked = undefined
+      st.asks.shift()
       this.#send([...st.waiting.keys()], frame)
       for (const tab of [...st.waiting.keys()]) this.#unsubscribe(tab, channel!)
     }
   }
 
   #subscribed(st: ChannelState, frame: SubscribedFrame): void {
-    const asked = st.asked?.since
+    // A start nobody here asked for (not expected) tells nothing about where the feed runs from.
+    if (!st.asks.length) return
+    const asked = st.asks.shift()
     const { channel, epoch, cursor, recovered } = frame
-    st.asked = undefined
     st.confirmed = true
     st.epoch = epoch
     st.head = cursor

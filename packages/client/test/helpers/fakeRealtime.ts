@@ -1,4 +1,4 @@
-import type { WebSocketConstructor } from '../../src'
+import type { FetchFunction, WebSocketConstructor } from '../../src'
 
 /** A client frame as the fake server received it. */
 export type SentFrame = {
@@ -21,7 +21,8 @@ export interface FakeRealtimeOptions {
 }
 
 /**
- * A Holdfast server behind a fake `WebSocket` class (inject it with `WebSocket`): history per channel (cursors
+ * A Holdfast server behind a fake `WebSocket` class (inject it with `WebSocket`) and a fake `fetch` (long
+ * polling and publishing over HTTP): history per channel (cursors
  * `e:1`, `e:2`, …) replayed after a subscribe's `since`, subscribing again replaces, publishes are stored once
  * per idempotency key (a repeat answers the first cursor with `duplicate: true`), and every frame a client
  * sends is recorded. Frames travel one microtask later, like the real thing.
@@ -141,6 +142,9 @@ export function createFakeRealtime(options: FakeRealtimeOptions = {}) {
     }
   }
 
+  /** Held polls, woken by a publish on one of their channels. */
+  const polls = new Set<{ channels: string[]; wake(): void }>()
+
   function publish(channel: string, data: unknown, key?: string): string {
     const log = history.get(channel) ?? []
     history.set(channel, log)
@@ -148,12 +152,71 @@ export function createFakeRealtime(options: FakeRealtimeOptions = {}) {
     const cursor = `e:${log.length}`
     if (key !== undefined) keys.set(`${channel} ${key}`, cursor)
     for (const s of sockets) if (s.channels.has(channel)) s.push({ type: 'message', channel, cursor, data })
+    for (const poll of [...polls]) if (poll.channels.includes(channel)) poll.wake()
     return cursor
   }
+
+  const json = (body: unknown) =>
+    new Response(JSON.stringify(body), { headers: { 'content-type': 'application/json' } })
+
+  /** `GET /poll` (held until a message arrives or the request is aborted), `POST /publish`, `GET /health`. */
+  async function fetchImpl(input: string, init: RequestInit = {}): Promise<Response> {
+    const url = new URL(input)
+    requests.push(`${init.method ?? 'GET'} ${url.pathname}${url.search}`)
+    if (url.pathname === '/health') return json({ status: 'ok' })
+    if (url.pathname === '/publish') {
+      const body = JSON.parse(String(init.body)) as { channel: string; data: unknown }
+      const key = (init.headers as Record<string, string>)['idempotency-key']
+      const known = key === undefined ? undefined : keys.get(`${body.channel} ${key}`)
+      return json({ cursor: known ?? publish(body.channel, body.data, key), duplicate: known !== undefined })
+    }
+    const channels = url.searchParams.getAll('channel')
+    const since = new Map(
+      (url.searchParams.get('since') ?? '')
+        .split(',')
+        .filter(Boolean)
+        .map((pair) => pair.split('=') as [string, string]),
+    )
+    for (;;) {
+      const subscribed: object[] = []
+      const messages: object[] = []
+      for (const channel of channels) {
+        const log = history.get(channel) ?? []
+        const from = /^e:(\d+)$/.exec(since.get(channel) ?? '')
+        if (!since.has(channel) || !from)
+          subscribed.push({ channel, epoch: 'e', cursor: `e:${log.length}`, recovered: !since.has(channel) })
+        const start = since.has(channel) ? Number(from?.[1] ?? 0) : log.length
+        for (let n = start + 1; n <= log.length; n++)
+          messages.push({ channel, cursor: `e:${n}`, data: log[n - 1]!.data })
+      }
+      if (subscribed.length || messages.length) return json({ since: '', messages, subscribed })
+      await new Promise<void>((resolve, reject) => {
+        const poll = {
+          channels,
+          wake: () => {
+            polls.delete(poll)
+            resolve()
+          },
+        }
+        polls.add(poll)
+        init.signal?.addEventListener('abort', () => {
+          polls.delete(poll)
+          reject(Object.assign(new Error('aborted'), { name: 'AbortError' }))
+        })
+      })
+    }
+  }
+  const requests: string[] = []
 
   const frames = () => sockets.flatMap((s) => s.frames)
   return {
     WebSocket: FakeSocket as unknown as WebSocketConstructor,
+    /** A `fetch` answering `/poll`, `/publish` and `/health` from the same history. */
+    fetch: fetchImpl as FetchFunction,
+    /** The HTTP requests made, as `METHOD /path?query`. */
+    requests,
+    /** Polls held open now. */
+    heldPolls: () => polls.size,
     sockets,
     /** Sockets open now. */
     open: () => sockets.filter((s) => s.open),

@@ -3,10 +3,11 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import type { Timers } from '../../src'
 import { createSharedClient, type SharedClient, type SharedClientOptions } from '../../src/tabs'
-import type { LeaderMessage, LeaderState } from '../../src/tabs/messages'
+import { Hub } from '../../src/tabs/Hub'
+import type { LeaderMessage, LeaderPost, LeaderState } from '../../src/tabs/messages'
 import type { TabLink } from '../../src/tabs/TabLink'
 import { tabTransport } from '../../src/tabs/tabTransport'
-import type { TransportHost } from '../../src/transports/Transport'
+import type { Transport, TransportHost } from '../../src/transports/Transport'
 import { createFakeRealtime, type FakeRealtime } from '../helpers/fakeRealtime'
 import { createFakeBrowser, type FakeTab } from '../helpers/fakeTabs'
 import { fakeJwt } from '../helpers/jwt'
@@ -369,6 +370,106 @@ describe('hand-off', () => {
     expect(list[0]!.state).toMatchObject({ status: 'closed', error: { code: 'unauthorized' } })
     expect(list[1]!.state).toMatchObject({ status: 'closed', error: { code: 'unauthorized' } })
     expect((list[1]!.state as { error: Error }).error.message).toContain('the leader tab stopped')
+  })
+})
+
+describe('over long polling', () => {
+  test('a tab joins a channel the leader follows at once, and one needing older history is polled for', async () => {
+    const server = createFakeRealtime()
+    const browser = createFakeBrowser()
+    const http = { transports: ['longpoll' as const], fetch: server.fetch }
+    const list = ['a', 'b', 'c'].map((name) => open(browser.tab(name), server, http))
+    await tick(10)
+    const a = collect(list[0]!, 'room')
+    await tick(10)
+    publishRange(server, 1, 2)
+    await tick(10)
+    expect(server.heldPolls()).toBe(1)
+    const joined: string[] = []
+    const b: string[] = []
+    list[1]!.subscribe('room', (m) => void b.push(`${m.cursor}=${m.data}`), {
+      onSubscribed: (info) => void joined.push(info.cursor),
+    })
+    await tick(10)
+    // Joined from now while the leader's poll stayed held: nothing waited for the next answer.
+    expect(joined).toEqual(['e:2'])
+    expect(server.heldPolls()).toBe(1)
+    const c = collect(list[2]!, 'room', 'e:1')
+    await tick(10)
+    publishRange(server, 3, 4)
+    await tick(10)
+    expect(a).toEqual(upTo(4))
+    expect(b).toEqual(upTo(4, 3))
+    expect(c).toEqual(upTo(4, 2))
+    expect(server.requests.some((r) => r.includes(`since=${encodeURIComponent('room=e:1')}`))).toBe(true)
+    expect(server.sockets).toHaveLength(0)
+  })
+
+  test('a publish made in a follower goes out as POST /publish with its key and resolves there', async () => {
+    const server = createFakeRealtime()
+    const browser = createFakeBrowser()
+    const http = { transports: ['longpoll' as const], fetch: server.fetch }
+    const list = ['a', 'b'].map((name) => open(browser.tab(name), server, http))
+    await tick(10)
+    const result = list[1]!.publish('room', 'over http', { key: 'k-1' })
+    await tick(10)
+    await expect(result).resolves.toEqual({ cursor: 'e:1', duplicate: false })
+    expect(server.requests.filter((r) => r.startsWith('POST /publish'))).toHaveLength(1)
+    expect(list[1]!.state).toMatchObject({ status: 'connected', transport: 'longpoll' })
+  })
+})
+
+describe('the leader hub', () => {
+  /** A hub on a stub HTTP transport the test drives: it opens, is asked for the channel set, answers. */
+  function hubOnStub() {
+    const posts: LeaderPost[] = []
+    let host!: TransportHost
+    const resyncs: string[] = []
+    const transport: Transport = {
+      name: 'longpoll',
+      concurrency: 1,
+      open() {},
+      close() {},
+      subscribe: ({ channel }) => void resyncs.push(channel),
+      unsubscribe: () => {},
+      publish: () => new Promise(() => {}),
+    }
+    const hub = new Hub(
+      { url: 'http://rt.test', transports: ['longpoll'], heartbeat: false, onOnline: false },
+      {
+        longpoll: (h) => {
+          host = h
+          return transport
+        },
+      },
+      { post: (m) => void posts.push(m), watch: () => () => {} },
+    )
+    host.opened()
+    const session = hub.state.session
+    const tab = (id: string) => hub.receive({ t: 'attach', from: id, session })
+    const ops = (id: string, ...list: Array<{ channel: string; since?: string }>) =>
+      hub.receive({ t: 'ops', from: id, session, ops: list })
+    const framesTo = (id: string) =>
+      posts.flatMap((m) => (m.t === 'frame' && m.to.includes(id) ? [m.frame] : []))
+    return { hub, host: () => host, resyncs, tab, ops, framesTo }
+  }
+
+  test('a request is judged by what it asked when it was made, not by asks it replaced', async () => {
+    const { hub, host, tab, ops, framesTo } = hubOnStub()
+    tab('t1')
+    tab('t2')
+    ops('t1', { channel: 'room', since: 'e:3' })
+    await tick(0)
+    // Before the request goes out, a second tab needs older history: the request carries the older point.
+    ops('t2', { channel: 'room', since: 'e:1' })
+    await tick(0)
+    expect(host().subscriptions()).toEqual([{ channel: 'room', since: 'e:1' }])
+    host().frame({ type: 'subscribed', id: 0, channel: 'room', epoch: 'e', cursor: 'e:4', recovered: true })
+    for (let n = 2; n <= 4; n++) host().frame({ type: 'message', channel: 'room', cursor: `e:${n}`, data: n })
+    const cursors = (id: string) => framesTo(id).map((f) => (f.type === 'message' ? f.cursor : f.type))
+    expect(cursors('t1')).toEqual(['subscribed', 'e:2', 'e:3', 'e:4'])
+    expect(cursors('t2')).toEqual(['subscribed', 'e:2', 'e:3', 'e:4'])
+    hub.stop()
   })
 })
 
