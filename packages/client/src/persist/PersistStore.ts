@@ -84,7 +84,18 @@ export class PersistStore {
    * Reads this page's record, deletes what is older than `maxAgeMs` (this user's other slots too), and
    * returns the publishes the previous page left unacknowledged, oldest first. Never rejects.
    */
-  async load(scope: string, slot: string): Promise<StoredPublish[]> {
+  async load(scope: string | undefined, slot: string): Promise<StoredPublish[]> {
+    if (scope === undefined) {
+      // Whose data would this be? Keep nothing, read nothing.
+      this.#closed = true
+      this.#report(
+        new HoldfastError(
+          'bad_request',
+          'persist is off: getToken gave no token with a `sub`, so the user is unknown; pass `user`',
+        ),
+      )
+      return []
+    }
     this.#all = `holdfast|${encodeURIComponent(scope)}|`
     this.#mine = `${this.#all}${encodeURIComponent(slot)}|`
     const now = this.#now()

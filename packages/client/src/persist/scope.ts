@@ -8,15 +8,17 @@ export interface ScopeOptions {
   user?: string
 }
 
-/** Scopes computed once for a client, handed from a subclass's constructor to its base (see `scopeOf`). */
-const known = new WeakMap<object, Promise<string>>()
+/** Scopes computed once for a client, handed from a subclass's constructor to its base (see `shareScope`). */
+const known = new WeakMap<object, Promise<string | undefined>>()
 
 /**
  * Who a client is for, as `<url> <user>`: tabs share a connection, and storage is kept, per scope, so tabs
- * of different users never share and one user never reads another's cursors. The user is `options.user`,
- * else the token's `sub` (one `getToken()` call), else `anonymous`.
+ * of different users never share and one user never reads another's cursors or sends another's publishes.
+ * The user is `options.user`, else the `sub` of the token `getToken` returns (one call), else `anonymous`
+ * when there is no `getToken` at all (a server without users). `undefined` when a `getToken` gave no token
+ * with a `sub`: the user is unknown, so nothing may be shared or kept.
  */
-export function scopeOf(options: ScopeOptions): Promise<string> {
+export function scopeOf(options: ScopeOptions): Promise<string | undefined> {
   let scope = known.get(options)
   if (!scope) {
     scope = (async () => {
@@ -25,6 +27,7 @@ export function scopeOf(options: ScopeOptions): Promise<string> {
         try {
           user = jwtSubject((await options.getToken()) ?? '')
         } catch {}
+        if (user === undefined) return undefined
       }
       return `${options.url} ${user ?? 'anonymous'}`
     })()
@@ -34,7 +37,7 @@ export function scopeOf(options: ScopeOptions): Promise<string> {
 }
 
 /** Lets `options` (a derived options object) share a scope already being computed. */
-export function shareScope(options: object, scope: Promise<string>): void {
+export function shareScope(options: object, scope: Promise<string | undefined>): void {
   known.set(options, scope)
 }
 
@@ -45,6 +48,7 @@ export function shareScope(options: object, scope: Promise<string>): void {
 function jwtSubject(token: string): string | undefined {
   const payload = token.split('.')[1]
   if (!payload) return
+  // A token that is not a JWT throws here, and counts as no `sub`.
   const sub: unknown = JSON.parse(
     atob(
       payload

@@ -56,7 +56,7 @@ export class Hub {
   /** Attached tabs: their channels, and how to stop watching whether they are alive. */
   readonly #tabs = new Map<string, { channels: Set<string>; unwatch: () => void }>()
   /** Publishes relayed by key, with the tabs waiting for each (a tab resends with the same key). */
-  readonly #publishes = new Map<string, Array<[tab: string, id: number]>>()
+  readonly #publishes = new Map<string, string[]>()
   readonly #asks = new Set<string>()
   #live: Transport | undefined
   #opening: Transport | undefined
@@ -129,7 +129,7 @@ export class Hub {
       for (const op of message.ops)
         if ('unsubscribe' in op) this.#unsubscribe(tab, op.channel)
         else this.#subscribe(tab, op)
-    } else this.#publish(tab, message.id, message.channel, message.data, message.key)
+    } else this.#publish(tab, message.channel, message.data, message.key)
   }
 
   /** Stops for good: the connection closes, nothing more is relayed (the tabs resend to the next leader). */
@@ -308,19 +308,19 @@ export class Hub {
     }
   }
 
-  #publish(tab: string, id: number, channel: string, data: unknown, key: string): void {
+  #publish(tab: string, channel: string, data: unknown, key: string): void {
     const waiting = this.#publishes.get(key)
     if (waiting) {
       // Sent again after a drop while the first is still queued here: one publish, answered to both.
-      waiting.push([tab, id])
+      waiting.push(tab)
       return
     }
-    const waiters: Array<[string, number]> = [[tab, id]]
+    const waiters = [tab]
     this.#publishes.set(key, waiters)
     const answer = (outcome: { result?: PublishResult; error?: WireError }) => {
       this.#publishes.delete(key)
       if (this.#stopped) return
-      for (const [to, n] of waiters) this.#link.post({ t: 'ack', to, id: n, ...outcome })
+      for (const to of new Set(waiters)) this.#link.post({ t: 'ack', to, key, ...outcome })
     }
     this.#inner.publish(channel, data, { key }).then(
       (result) => answer({ result }),

@@ -30,7 +30,8 @@ export interface LeaderState {
 export type ChannelOp = SubscriptionRequest | { channel: string; unsubscribe: true }
 
 /**
- * From a tab to the leader. `attach`: the tab joins the leader's connection `session` (its channels there start
+ * From a tab to the leader. A publish and its `ack` are matched by the publish's idempotency key, unique to one
+ * publish and kept across resends, so a late answer can never settle another publish. `attach`: the tab joins the leader's connection `session` (its channels there start
  * empty). `ops`: subscribe and unsubscribe requests, in order. `bye`: the page is going away.
  */
 export type TabMessage = { from: string; to?: string } & (
@@ -40,7 +41,7 @@ export type TabMessage = { from: string; to?: string } & (
   | { t: 'detach' }
   | { t: 'bye' }
   | { t: 'ops'; session: number; ops: ChannelOp[] }
-  | { t: 'pub'; id: number; channel: string; data: unknown; key: string }
+  | { t: 'pub'; channel: string; data: unknown; key: string }
 )
 
 /**
@@ -52,7 +53,7 @@ export type LeaderMessage = { from: string; term: number } & (
   | { t: 'resign' }
   | { t: 'pong'; to: string }
   | { t: 'frame'; to: string[]; frame: ServerFrame }
-  | { t: 'ack'; to: string; id: number; result?: PublishResult; error?: WireError }
+  | { t: 'ack'; to: string; key: string; result?: PublishResult; error?: WireError }
 )
 
 export type AnyMessage = TabMessage | LeaderMessage

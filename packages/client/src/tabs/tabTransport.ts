@@ -20,8 +20,8 @@ export function tabTransport(link: TabLink): TransportFactory {
     let attached: { id: string; session: number } | undefined
     let wanted = false
     let closed = false
-    let nextId = 1
-    const pending = new Map<number, [(result: PublishResult) => void, (error: HoldfastError) => void]>()
+    /** Publishes on their way, by idempotency key. */
+    const pending = new Map<string, [(result: PublishResult) => void, (error: HoldfastError) => void]>()
     let ops: ChannelOp[] = []
 
     const drop = (disconnect: Disconnect) => {
@@ -95,8 +95,8 @@ export function tabTransport(link: TabLink): TransportFactory {
         host.activity()
         host.frame(message.frame)
       } else if (message.t === 'ack' && message.to === link.id) {
-        const waiting = pending.get(message.id)
-        pending.delete(message.id)
+        const waiting = pending.get(message.key)
+        pending.delete(message.key)
         if (message.error) waiting?.[1](fromWire(message.error))
         else if (message.result) waiting?.[0](message.result)
       }
@@ -137,9 +137,8 @@ export function tabTransport(link: TabLink): TransportFactory {
       publish({ channel, data, key }) {
         return new Promise<PublishResult>((resolve, reject) => {
           if (!attached) return reject(new HoldfastError('not_connected', 'no leader tab to publish through'))
-          const id = nextId++
-          pending.set(id, [resolve, reject])
-          link.post({ t: 'pub', id, channel, data, key })
+          pending.set(key, [resolve, reject])
+          link.post({ t: 'pub', channel, data, key })
         })
       },
     }

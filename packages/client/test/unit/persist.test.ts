@@ -309,6 +309,25 @@ describe('bounds and forgetting', () => {
     expect([...storage.data.keys()]).toEqual(['holdfast|http%3A%2F%2Frt.test%20bob|main|c'])
   })
 
+  test('with the user unknown (the token has no `sub`) nothing is kept or read, and the client says so', async () => {
+    const server = createFakeRealtime()
+    const storage = memoryStorage()
+    storage.data.set('holdfast|http%3A%2F%2Frt.test%20anonymous|main|c', {
+      at: Date.now(),
+      cursors: { room: ['e:1', Date.now()] },
+    })
+    const client = open(server, storage, { user: undefined, getToken: () => 'opaque-token' })
+    const errors: string[] = []
+    client.on('error', (e) => void errors.push(e.message))
+    collect(client, 'room')
+    const result = client.publish('room', 'x')
+    await tick(10)
+    await expect(result).resolves.toMatchObject({ cursor: 'e:1' })
+    expect(server.sent('subscribe', 'room').at(-1)?.since).toBeUndefined()
+    expect([...storage.data.keys()]).toEqual(['holdfast|http%3A%2F%2Frt.test%20anonymous|main|c'])
+    expect(errors).toEqual([expect.stringContaining('persist is off')])
+  })
+
   test("users never read each other's cursors", async () => {
     const server = createFakeRealtime()
     const storage = memoryStorage()

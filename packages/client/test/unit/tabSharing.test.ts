@@ -180,6 +180,17 @@ describe('election and relaying', () => {
     expect(server.open().map((s) => s.token)).toEqual([token('ann'), token('bob')])
   })
 
+  test('tabs whose user is unknown (the token has no `sub`) share with nobody', async () => {
+    const server = createFakeRealtime()
+    const browser = createFakeBrowser()
+    const list = ['a', 'b'].map((name) =>
+      open(browser.tab(name), server, { user: undefined, getToken: () => 'opaque-token' }),
+    )
+    await tick(10)
+    expect(list.map((c) => c.role)).toEqual(['leader', 'leader'])
+    expect(server.open()).toHaveLength(2)
+  })
+
   test('without Web Locks or BroadcastChannel each tab keeps its own connection, as createClient does', async () => {
     const server = createFakeRealtime()
     const browser = createFakeBrowser()
