@@ -59,7 +59,9 @@ export class SharedClient extends PersistentClient {
   constructor(options: SharedClientOptions) {
     const scope = scopeOf(options)
     // An unknown user shares with nobody: a scope of this tab's own, so it leads its own connection.
-    const shared = scope.then((s) => s ?? `${options.url} tab ${(options.random ?? Math.random)()}`)
+    const shared = scope.then(
+      (s) => s ?? `${options.url} tab ${globalThis.crypto?.randomUUID?.() ?? Math.random()}`,
+    )
     const tabs = options.tabs === false ? undefined : (options.tabs ?? {})
     const locks =
       tabs && (tabs.locks ?? (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator?.locks)

@@ -86,7 +86,8 @@ export class TabLink {
 
   constructor(options: TabLinkOptions) {
     this.#options = options
-    this.id = `${options.now().toString(36)}-${options.random().toString(36).slice(2, 10)}`
+    // Not from the injectable `random`: tabs seeded alike must still never share an id.
+    this.id = globalThis.crypto?.randomUUID?.() ?? `${options.now().toString(36)}-${Math.random()}`
     this.#watch = new Timer(options.timers)
     this.#stealTimer = new Timer(options.timers)
   }
