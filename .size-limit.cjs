@@ -48,6 +48,29 @@ const checks = [
     gzip: true,
     limit: '14.7 kB',
   },
+  {
+    // Opt-in: the full client plus one connection for all tabs (election, relay, tab transport) and persist.
+    name: '@holdfast/client/tabs (createSharedClient)',
+    path: 'packages/client/dist/tabs.js',
+    import: '*',
+    gzip: true,
+    limit: '18.85 kB',
+  },
+  {
+    // Opt-in: the full client plus cursors and unacknowledged publishes kept across a reload.
+    name: '@holdfast/client/persist (createPersistentClient)',
+    path: 'packages/client/dist/persist.js',
+    import: '*',
+    gzip: true,
+    limit: '15.45 kB',
+  },
+  {
+    // holdfast.global.js plus /tabs and /persist, its own file so script-tag pages that do not share pay nothing.
+    name: 'holdfast.tabs.global.js (IIFE with tabs and persist)',
+    path: 'packages/client/dist/holdfast.tabs.global.js',
+    gzip: true,
+    limit: '20.3 kB',
+  },
 ]
 
 // @holdfast/react's budget applies once the package has code (then a missing dist fails the check).

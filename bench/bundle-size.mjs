@@ -14,6 +14,9 @@ export const TARGET_ANCHOR = 'socket.io-client'
 
 const REACT_DIR = fileURLToPath(new URL('../packages/react/', import.meta.url))
 const IIFE_PATH = fileURLToPath(new URL('../packages/client/dist/holdfast.global.js', import.meta.url))
+const TABS_IIFE_PATH = fileURLToPath(
+  new URL('../packages/client/dist/holdfast.tabs.global.js', import.meta.url),
+)
 
 /** What is measured: Holdfast entries first, then the anchors, then the floor. */
 export const SUBJECTS = [
@@ -37,6 +40,24 @@ export const SUBJECTS = [
     modules: ['@holdfast/client/event-stream'],
   },
   { id: 'holdfast-iife', label: 'holdfast.global.js (IIFE, as shipped)', ours: true, file: IIFE_PATH },
+  {
+    id: 'holdfast-tabs',
+    label: '@holdfast/client/tabs (opt-in: one connection for all tabs, persist)',
+    ours: true,
+    modules: ['@holdfast/client/tabs'],
+  },
+  {
+    id: 'holdfast-persist',
+    label: '@holdfast/client/persist (opt-in: survives a reload)',
+    ours: true,
+    modules: ['@holdfast/client/persist'],
+  },
+  {
+    id: 'holdfast-tabs-iife',
+    label: 'holdfast.tabs.global.js (IIFE with tabs and persist, as shipped)',
+    ours: true,
+    file: TABS_IIFE_PATH,
+  },
   {
     id: 'holdfast-react',
     label: '@holdfast/react (React external)',
@@ -67,7 +88,7 @@ export const SUBJECTS = [
 
 function versionLabel(subject) {
   const names = (subject.modules ?? ['@holdfast/client']).map((m) =>
-    m.replace(/\/(websocket|event-stream|delivery)$/, ''),
+    m.replace(/\/(websocket|event-stream|delivery|tabs|persist)$/, ''),
   )
   return [...new Set(names)].map((m) => `${m}@${versionOf(m)}`).join(' + ')
 }

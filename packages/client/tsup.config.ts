@@ -47,6 +47,8 @@ export default defineConfig([
       websocket: 'src/websocket.ts',
       'event-stream': 'src/eventStream.ts',
       delivery: 'src/delivery.ts',
+      tabs: 'src/tabs.ts',
+      persist: 'src/persist.ts',
     },
     format: ['esm', 'cjs'],
     dts: true,
@@ -60,9 +62,10 @@ export default defineConfig([
     ...bundleRws,
   },
   {
-    // <script src=".../holdfast.global.js"> exposes window.Holdfast; dependencies are bundled in. ES2022
+    // <script src=".../holdfast.global.js"> exposes window.Holdfast; dependencies are bundled in (and
+    // holdfast.tabs.global.js, the same plus @holdfast/client/tabs and /persist). ES2022
     // (class private fields: Chrome 94, Firefox 93, Safari 15.4); an older target would lower them to WeakMaps.
-    entry: { holdfast: 'src/global.ts' },
+    entry: { holdfast: 'src/global.ts', 'holdfast.tabs': 'src/globalTabs.ts' },
     format: ['iife'],
     globalName: 'Holdfast',
     minify: true,
