@@ -33,8 +33,8 @@ describe('publish limits (limits.publishRate, limits.publishRatePerClient)', () 
     // The default bucket: a burst of 2,000, then 1,000 a second (no time passes on this clock).
     const total = 2010
     for (let id = 1; id <= total; id++) socket.send({ type: 'publish', id, channel: 'spam', data: id })
-    const answers = await Promise.all(
-      Array.from({ length: total }, (_, i) => socket.next((f) => f.id === i + 1)),
+    const answers = (await socket.all(total, (f) => typeof f.id === 'number' && f.id <= total)).sort(
+      (a, b) => a.id - b.id,
     )
     const acked = answers.filter((f) => f.type === 'ack')
     const limited = answers.filter((f) => f.type === 'error')
