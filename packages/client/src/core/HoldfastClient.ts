@@ -241,8 +241,9 @@ export class HoldfastClient {
   }
 
   /**
-   * Receives every message on `channel`, from the moment of this call: a publish this client makes after
-   * it is delivered here. Several subscriptions to one channel share one network subscription. After any
+   * Receives every message on `channel` from the point where the server first answers this subscription
+   * (or from `options.since`): a publish this client makes after this call is always delivered here, and
+   * what others publish before the server first hears of it (every transport still failing) is not. Several subscriptions to one channel share one network subscription. After any
    * reconnect or transport switch the client resumes from the last cursor: nothing lost, nothing
    * duplicated, order kept. Throws `invalid_channel` or `bad_request` for bad arguments.
    */

@@ -20,7 +20,8 @@ export type AttemptResult = Disconnect | 'again' | undefined
 /**
  * One request of an HTTP transport. `url` is the endpoint with `?channel=a&channel=b`; `since` the cursor
  * map of the channels that have a resume point; `headers` carry the token (the attempt may add to them);
- * `signal` aborts it (close, or the channel set changed); `open()` tells the core the connection is up.
+ * `signal` aborts it (close, or the channel set changed); `open()` tells the core the connection is up;
+ * `opened` says whether it already is (false: the first request of a new connection).
  */
 export type HttpAttempt = (
   url: string,
@@ -29,6 +30,7 @@ export type HttpAttempt = (
   signal: AbortSignal,
   open: () => void,
   subscriptions: SubscriptionRequest[],
+  opened: boolean,
 ) => Promise<AttemptResult>
 
 /**
@@ -82,6 +84,7 @@ export function httpTransport(
       signal,
       open,
       subscriptions,
+      opened,
     )
   }
 

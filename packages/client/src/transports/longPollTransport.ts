@@ -24,7 +24,9 @@ export function longPollTransport(options: LongPollTransportOptions = {}) {
       host,
       'longpoll',
       POLL_PATH,
-      async (url, since, headers, signal, open, subscriptions) => {
+      async (url, since, headers, signal, open, subscriptions, opened) => {
+        // A new connection confirms its channels anew, however the previous one ended.
+        if (!opened) confirmed = new Set()
         url += `${since ? `&since=${encodeURIComponent(since)}` : ''}&timeoutMs=${holdMs}`
         headers.accept = 'application/json'
         const controller = new AbortController()
@@ -35,29 +37,26 @@ export function longPollTransport(options: LongPollTransportOptions = {}) {
         const answer = await request(host, url, { headers, signal: controller.signal }).catch(() => {})
         deadline.cancel()
         signal.removeEventListener('abort', abort)
-        if (signal.aborted) return
-        const body = typeof answer === 'string' ? (parseJson(answer) as PollResponse | undefined) : undefined
-        if (!Array.isArray(body?.messages)) {
-          // The connection ends: the next one confirms its channels anew.
-          confirmed = new Set()
-          return answer === undefined
-            ? {
-                opened: false,
-                error: new HoldfastError('timeout', `poll not answered within ${deadlineMs} ms`),
-              }
-            : typeof answer !== 'string'
-              ? answer
-              : {
-                  opened: false,
-                  error: new HoldfastError(
-                    'transport_unavailable',
-                    'not a Holdfast poll answer: a proxy or the wrong URL answered',
-                  ),
-                }
-        }
+        // Aborted because the channel set or a resume point changed: those are new requests, confirmed anew.
+        if (signal.aborted) return void (confirmed = new Set())
+        if (answer === undefined)
+          return {
+            opened: false,
+            error: new HoldfastError('timeout', `poll not answered within ${deadlineMs} ms`),
+          }
+        if (typeof answer !== 'string') return answer
+        const body = parseJson(answer) as PollResponse | undefined
+        if (!Array.isArray(body?.messages))
+          return {
+            opened: false,
+            error: new HoldfastError(
+              'transport_unavailable',
+              'not a Holdfast poll answer: a proxy or the wrong URL answered',
+            ),
+          }
         open()
         host.activity()
-        const listed = ((body as PollResponse).subscribed ?? []).map((entry) => {
+        const listed = (body.subscribed ?? []).map((entry) => {
           deliver(host, { id: 0, ...entry, type: 'subscribed' })
           return entry.channel
         })
@@ -73,7 +72,7 @@ export function longPollTransport(options: LongPollTransportOptions = {}) {
               recovered: true,
             })
         confirmed = new Set(subscriptions.map((s) => s.channel))
-        for (const message of (body as PollResponse).messages) deliver(host, { ...message, type: 'message' })
+        for (const message of body.messages) deliver(host, { ...message, type: 'message' })
         return 'again'
       },
     )

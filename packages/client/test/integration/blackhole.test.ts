@@ -35,17 +35,22 @@ test('a black-holed (half-open) link is detected by the heartbeat within interva
   await until(() => got.received.length === 10, 5000, 'the first ten')
 
   // Nothing flows either way any more, but no FIN or RST arrives: only the heartbeat can tell.
+  const after: string[] = []
+  const off = client.onStateChange((state) => {
+    if (state.status === 'reconnecting') after.push(state.error?.message ?? '')
+  })
   proxy.blackhole(true)
-  const cutAt = Date.now()
   for (let i = 11; i <= 20; i++) await server.publish('feed', i)
   await until(
     () => client!.state.status !== 'connected',
     intervalMs + timeoutMs + 2000,
     'the dead link to be noticed',
   )
-  const detectedAfter = Date.now() - cutAt
-  // Silence starts at the last frame, at most one interval before the cut; a little slack for the event loop.
-  expect(detectedAfter).toBeLessThanOrEqual(intervalMs + timeoutMs + 250)
+  // The heartbeat noticed it (how soon is pinned on fake time in HoldfastClient.test.ts "heartbeat": a bound
+  // in wall-clock time here would measure how busy the machine is).
+  await until(() => after.length > 0, 5000, 'reconnecting')
+  off()
+  expect(after[0]).toMatch(/no answer to a ping within 400 ms/)
 
   proxy.blackhole(false)
   await until(() => client!.state.status === 'connected', 5000, 'reconnected')
