@@ -3,7 +3,7 @@ import { authorizeByChannelsClaim } from './auth/channelsClaim'
 import type { AuthOptions, AuthUser } from './auth/createAuthenticator'
 import type { Broker } from './broker/Broker'
 import type { HistoryOptions } from './broker/memoryBroker'
-import type { Clock } from './Clock'
+import { type Clock, MAX_TIMER_DELAY_MS } from './Clock'
 import type { Logger } from './Logger'
 import type { ConnectionRateOptions } from './limits/ConnectionAdmission'
 import type { RateOptions } from './limits/RateLimiter'
@@ -18,6 +18,9 @@ import {
   optionError,
   stringOption,
 } from './options/check'
+
+/** The longest retry hint a server hands its clients (`sse.retryMs`): an hour. */
+const MAX_RETRY_HINT_MS = 3_600_000
 
 /** What a caller wants to do with a channel. */
 export type ChannelAction = 'subscribe' | 'publish'
@@ -104,7 +107,10 @@ export interface LimitOptions {
 export interface SseOptions {
   /** Interval of `: hb <time>` comments. Defaults to 15000. */
   heartbeatMs?: number
-  /** The `retry:` the stream starts with: the least delay before a browser reconnects. Defaults to 1000. */
+  /**
+   * The `retry:` the stream starts with: the least delay before a browser reconnects. Defaults to 1000; at
+   * most 3,600,000 (an hour: a hint every client obeys must not park them for days).
+   */
   retryMs?: number
 }
 
@@ -146,7 +152,8 @@ export interface ServerOptions {
   /**
    * Origins allowed to open WebSockets and call the HTTP endpoints from a browser: exact origins such as
    * `https://app.example.com`, or `'*'` for any. Defaults to requests without an `Origin` header and
-   * requests whose origin is the server's own host.
+   * requests whose origin is the server's own host; a server without `auth` trusts its own host only under
+   * a loopback name (`localhost`, `127.0.0.1`, `[::1]`), so a DNS-rebinding page cannot use it.
    */
   allowedOrigins?: readonly string[]
   /** History of the default in-memory broker. Ignored when `broker` is given (configure that broker instead). */
@@ -499,7 +506,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
         })()
   return {
     auth,
-    expiryGraceMs: numberOption('auth.expiryGraceMs', auth?.expiryGraceMs, 5000),
+    expiryGraceMs: numberOption('auth.expiryGraceMs', auth?.expiryGraceMs, 5000, { max: MAX_TIMER_DELAY_MS }),
     authorize: authorize ?? authorizeByChannelsClaim({ required: auth?.requireChannelsClaim === true }),
     authorizeConnection: authorizeConnection ?? (() => true),
     allowedOrigins: options.allowedOrigins,
@@ -518,8 +525,8 @@ export function resolveOptions(input: unknown): ResolvedOptions {
       100,
       { integer: true, min: 1 },
     ),
-    pingIntervalMs: numberOption('limits.pingIntervalMs', limits.pingIntervalMs, 25_000),
-    handshakeTimeoutMs: numberOption('limits.handshakeTimeoutMs', limits.handshakeTimeoutMs, 10_000),
+    pingIntervalMs: numberOption('limits.pingIntervalMs', limits.pingIntervalMs, 25_000, { max: MAX_TIMER_DELAY_MS }),
+    handshakeTimeoutMs: numberOption('limits.handshakeTimeoutMs', limits.handshakeTimeoutMs, 10_000, { max: MAX_TIMER_DELAY_MS }),
     connectionRate,
     authFailureRate: resolveRate('limits.authFailureRate', limits.authFailureRate, DEFAULT_AUTH_FAILURE_RATE),
     publishRate: resolveRate('limits.publishRate', limits.publishRate, DEFAULT_PUBLISH_RATE),
@@ -535,9 +542,9 @@ export function resolveOptions(input: unknown): ResolvedOptions {
             integer: true,
             min: 1,
           }),
-    sseHeartbeatMs: numberOption('sse.heartbeatMs', sse.heartbeatMs, 15_000),
-    sseRetryMs: numberOption('sse.retryMs', sse.retryMs, 1000, { integer: true, min: 0 }),
-    pollTimeoutMs: numberOption('poll.timeoutMs', poll.timeoutMs, 25_000),
+    sseHeartbeatMs: numberOption('sse.heartbeatMs', sse.heartbeatMs, 15_000, { max: MAX_TIMER_DELAY_MS }),
+    sseRetryMs: numberOption('sse.retryMs', sse.retryMs, 1000, { integer: true, min: 0, max: MAX_RETRY_HINT_MS }),
+    pollTimeoutMs: numberOption('poll.timeoutMs', poll.timeoutMs, 25_000, { max: MAX_TIMER_DELAY_MS }),
     pollMaxMessages: numberOption('poll.maxMessages', poll.maxMessages, 500, { integer: true, min: 1 }),
     headersTimeoutMs,
     requestTimeoutMs,

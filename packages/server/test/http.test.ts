@@ -176,6 +176,50 @@ describe('HTTP basics', () => {
     ).toBe(200)
   })
 
+  it('an open server trusts same-host pages only on loopback names (DNS rebinding), an authenticated one on any host', async () => {
+    // A rebinding page on evil.test, resolved to 127.0.0.1, sends Host and Origin that match each other.
+    const status = (url: string, host: string, upgrade = false) =>
+      new Promise<number>((resolve, reject) => {
+        const req = request(`${url}/poll?channel=a&timeoutMs=0`, {
+          headers: {
+            host,
+            origin: `http://${host}`,
+            ...(upgrade
+              ? {
+                  connection: 'Upgrade',
+                  upgrade: 'websocket',
+                  'sec-websocket-version': '13',
+                  'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+                  'sec-websocket-protocol': 'holdfast.v1',
+                }
+              : {}),
+          },
+          ...(upgrade ? { path: '/ws' } : {}),
+        })
+        req.on('response', (res) => {
+          res.resume()
+          resolve(res.statusCode!)
+        })
+        req.on('upgrade', (res, socket) => {
+          socket.destroy()
+          resolve(res.statusCode!)
+        })
+        req.on('error', reject)
+        req.end()
+      })
+    const open = await startServer()
+    const port = new URL(open.url).port
+    expect(await status(open.url, `evil.test:${port}`)).toBe(403)
+    expect(await status(open.url, `evil.test:${port}`, true)).toBe(403)
+    for (const host of [`localhost:${port}`, `app.localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`])
+      expect(await status(open.url, host), host).toBe(200)
+    expect(await status(open.url, `localhost:${port}`, true)).toBe(101)
+    // With authentication a rebinding page has no token: same-host pages on a real name are the normal case.
+    const authed = await startServer({ auth: { secret: SECRET } })
+    const authedPort = new URL(authed.url).port
+    expect(await status(authed.url, `rt.example.com:${authedPort}`)).toBe(401)
+  })
+
   it('serves every endpoint under basePath', async () => {
     const server = await startServer({ basePath: '/holdfast' })
     expect(server.url).toMatch(/\/holdfast$/)

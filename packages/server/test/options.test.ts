@@ -158,6 +158,29 @@ const CASES: Array<[name: string, options: unknown, names: string, fix: RegExp]>
   ['sse.heartbeatMs', { sse: { heartbeatMs: 0 } }, 'sse.heartbeatMs', /default \(15000\)/],
   ['sse.retryMs', { sse: { retryMs: -5 } }, 'sse.retryMs', /default \(1000\)/],
   ['poll.timeoutMs', { poll: { timeoutMs: -1 } }, 'poll.timeoutMs', /default \(25000\)/],
+  // Past what a timer can wait, setTimeout fires at once: a poll would return at once, forever.
+  ['poll.timeoutMs too long for a timer', { poll: { timeoutMs: 2 ** 31 } }, 'poll.timeoutMs', /<= 2147483647/],
+  ['sse.heartbeatMs too long for a timer', { sse: { heartbeatMs: 1e12 } }, 'sse.heartbeatMs', /<= 2147483647/],
+  [
+    'limits.pingIntervalMs too long for a timer',
+    { limits: { pingIntervalMs: 2 ** 31 } },
+    'limits.pingIntervalMs',
+    /<= 2147483647/,
+  ],
+  [
+    'limits.handshakeTimeoutMs too long for a timer',
+    { limits: { handshakeTimeoutMs: 2 ** 31 } },
+    'limits.handshakeTimeoutMs',
+    /<= 2147483647/,
+  ],
+  [
+    'auth.expiryGraceMs too long for a timer',
+    { auth: { secret: SECRET, expiryGraceMs: 2 ** 31 } },
+    'auth.expiryGraceMs',
+    /<= 2147483647/,
+  ],
+  // A retry hint every client obeys: 1e12 ms would park them for 11,574 days.
+  ['sse.retryMs past an hour', { sse: { retryMs: 1e12 } }, 'sse.retryMs', /<= 3600000/],
   ['poll.maxMessages', { poll: { maxMessages: 0.5 } }, 'poll.maxMessages', /default \(500\)/],
   ['http.headersTimeoutMs', { http: { headersTimeoutMs: 0 } }, 'http.headersTimeoutMs', /default \(10000\)/],
   [

@@ -137,6 +137,7 @@ describe('GET /poll', () => {
     const cases: Array<[string, Record<string, string>, number, string]> = [
       ['channel=a&timeoutMs=soon', auth, 400, 'bad_request'],
       ['channel=a&timeoutMs=-1', auth, 400, 'bad_request'],
+      ['channel=a&timeoutMs=2500.5', auth, 400, 'bad_request'],
       ['channel=a&since=a%3Dbroken', auth, 400, 'invalid_cursor'],
       ['channel=b%2Cc', auth, 400, 'invalid_channel'],
       ['', auth, 400, 'bad_request'],
@@ -150,5 +151,15 @@ describe('GET /poll', () => {
       expect(body.error!.code).toBe(code)
     }
     expect((await poll(server, 'channel=a', auth).answer).response.status).toBe(200)
+  })
+
+  it('caps a hold longer than its own (PROTOCOL.md §5), however many digits it has', async () => {
+    const server = await startServer({ poll: { timeoutMs: 50 } })
+    const started = await poll(server, 'channel=a').answer
+    const since = started.body.since as string
+    for (const timeoutMs of ['1000000000', '99999999999999999999']) {
+      const held = await poll(server, `channel=a&since=${encodeURIComponent(since)}&timeoutMs=${timeoutMs}`).answer
+      expect([timeoutMs, held.response.status, held.body.messages]).toEqual([timeoutMs, 200, []])
+    }
   })
 })

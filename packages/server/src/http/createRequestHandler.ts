@@ -84,7 +84,7 @@ export function createRequestHandler(
       serveStatic(req, res, url.pathname).catch((error: unknown) => fail(ctx, res, error))
       return true
     }
-    if (!isOriginAllowed(req, ctx.options.allowedOrigins)) {
+    if (!isOriginAllowed(req, ctx.options)) {
       ctx.logger.debug({ origin: req.headers.origin }, '[holdfast] HTTP request from a refused origin')
       sendError(res, 403, 'forbidden', 'origin not allowed; add it to allowedOrigins')
       return true

@@ -34,7 +34,8 @@ export async function pollHandler(
   let holdMs = ctx.options.pollTimeoutMs
   const requested = url.searchParams.get('timeoutMs')
   if (requested !== null) {
-    if (!/^\d{1,9}$/.test(requested))
+    // Any length of digits: a longer hold than the server's is capped to it (PROTOCOL.md §5), not refused.
+    if (!/^\d+$/.test(requested))
       throw new HoldfastServerError('bad_request', 'timeoutMs must be a non-negative integer (milliseconds)')
     holdMs = Math.min(holdMs, Number(requested))
   }

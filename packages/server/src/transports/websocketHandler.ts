@@ -124,7 +124,7 @@ export function createWebSocketHandler(ctx: ServerContext): WebSocketHandler {
         })
         return
       }
-      if (!isOriginAllowed(req, options.allowedOrigins)) {
+      if (!isOriginAllowed(req, options)) {
         ctx.logger.debug({ origin: req.headers.origin }, '[holdfast] WebSocket from a refused origin')
         rejectUpgrade(socket, 403, 'forbidden', 'origin not allowed; add it to allowedOrigins')
         return
