@@ -16,9 +16,10 @@ export interface BackoffOptions {
   /** A connection must stay up this long (ms) before the attempt count resets. Defaults to 5000. */
   stableAfterMs?: number
   /**
-   * Cap of the ceiling (ms) while the server cannot be reached at all (connection refused, network down):
-   * such attempts cost the server nothing, so the client keeps probing this often and is back soon after
-   * the server is. Defaults to `maxMs`.
+   * Cap of the ceiling (ms) while the server cannot be reached at all (connection refused, a proxy's 5xx,
+   * network down): such attempts cost the server nothing, so the client keeps probing, once a second on
+   * average, and every client has tried again within this long of the server being back. Once the server
+   * answers, its hints (admission slots, drain windows) set the pace. Defaults to 2000 (at most `maxMs`).
    */
   unreachableMaxMs?: number
 }
@@ -54,7 +55,7 @@ export function createRetryPolicy(
 ): RetryPolicy {
   const initialMs = options.initialMs ?? 500
   const maxMs = options.maxMs ?? 30_000
-  const unreachableMaxMs = Math.min(maxMs, options.unreachableMaxMs ?? maxMs)
+  const unreachableMaxMs = Math.min(maxMs, options.unreachableMaxMs ?? 2000)
   const jitter = options.jitter ?? 'full'
   if (!(initialMs > 0))
     throw new HoldfastError('bad_request', `backoff.initialMs must be > 0, got ${initialMs}`)
