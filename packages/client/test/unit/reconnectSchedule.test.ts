@@ -6,21 +6,26 @@ import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest'
 import { createClient, type HoldfastClient } from '../../src'
 import { seededRandom } from '../helpers/seededRandom'
 
-type Phase = { kind: 'down' } | { kind: 'refusing'; hintMs: () => number } | { kind: 'up' }
+type Phase =
+  | { kind: 'down' }
+  | { kind: 'hanging' }
+  | { kind: 'refusing'; hintMs: () => number }
+  | { kind: 'up' }
 
 /** What the scripted server did with each connection attempt, by time. */
 interface Attempt {
   /** The socket's URL: each client of a test has its own. */
   url: string
   at: number
-  outcome?: 'refused' | 'slot' | 'welcome'
+  outcome?: 'refused' | 'slot' | 'welcome' | 'silence'
   hintMs?: number
   endedAt?: number
 }
 
 /**
  * A WebSocket whose server is a script: `down` fails like a refused TCP connect (error, then close 1006,
- * never open), `refusing` opens and answers `connect` with close 4003 and a slot, `up` welcomes.
+ * never open), `hanging` opens and never answers (an overloaded server), `refusing` answers `connect` with
+ * close 4003 and a slot, `up` welcomes.
  */
 function scriptedServer() {
   const state = { phase: { kind: 'down' } as Phase, attempts: [] as Attempt[] }
@@ -54,7 +59,8 @@ function scriptedServer() {
     send(data: string): void {
       if (JSON.parse(data).type !== 'connect') return
       const phase = state.phase
-      if (phase.kind === 'refusing') {
+      if (phase.kind === 'hanging') this.#attempt.outcome = 'silence'
+      else if (phase.kind === 'refusing') {
         const hintMs = phase.hintMs()
         Object.assign(this.#attempt, { outcome: 'slot', hintMs })
         setTimeout(() => this.#end('close', CloseCode.RateLimited, formatRetryAfterReason(hintMs)), 1)
@@ -66,6 +72,7 @@ function scriptedServer() {
     }
 
     close(): void {
+      if (this.readyState !== 3) this.#attempt.endedAt ??= Date.now()
       this.readyState = 3
     }
 
@@ -155,6 +162,24 @@ describe('after a crash, with the default backoff', () => {
       const returnedAfterMs = after(slot).at - slot.endedAt!
       expect(returnedAfterMs).toBeGreaterThanOrEqual(slot.hintMs!)
       expect(returnedAfterMs).toBeLessThanOrEqual(slot.hintMs! + 500)
+    }
+  })
+
+  test('an outage does not make the next slow answer cost a long wait: probes do not grow the backoff', async () => {
+    const server = scriptedServer()
+    for (let seed = 1; seed <= 10; seed++) clientOf(server, seed)
+    // A minute of refused connects: about 60 tries each.
+    await tick(60_000)
+    // Back, but too busy to answer: each try times out (no welcome within openTimeoutMs, 3 s).
+    server.state.phase = { kind: 'hanging' }
+    await tick(2000 + 3000 + 1000)
+    for (let seed = 1; seed <= 10; seed++) {
+      const mine = server.state.attempts.filter((a) => a.url.includes(`/c${seed}/`))
+      const first = mine.findIndex((a) => a.outcome === 'silence')
+      expect(mine[first]?.endedAt).toBeDefined()
+      // The first failure that reached the server waits at most initialMs (the start of the ramp), not up to
+      // maxMs as sixty doublings would say.
+      expect(mine[first + 1]!.at - mine[first]!.endedAt!).toBeLessThanOrEqual(500)
     }
   })
 })
