@@ -28,6 +28,9 @@ const FULL = {
   downMs: 2000,
   binMs: 100,
   tickMs: 100,
+  // Longer than the client's stableAfterMs (5 s): the fleet has held its connections long enough that its
+  // backoff counts are reset, as after any stable connection, before the server goes away.
+  stableMs: 6000,
   settleMs: 1000,
   deliveryMs: 1500,
   resumeTimeoutMs: 60_000,
@@ -40,6 +43,7 @@ const SMOKE = {
   downMs: 300,
   binMs: 100,
   tickMs: 100,
+  stableMs: 200,
   settleMs: 200,
   deliveryMs: 500,
   resumeTimeoutMs: 15_000,
@@ -189,7 +193,7 @@ async function crash(s, sizes) {
     const replacement = await group.spawn(script, {
       args: [...serverArgs(s, sizes, { port, redis, seqStart: lastSeq + 1000 }), '--defer-listen'],
     })
-    await sleep(sizes.settleMs)
+    await sleep(sizes.stableMs)
     // The anchors' ticks die with their server: what it broadcast is read just before the kill.
     const before = holdfast ? [] : (await server.call('records')).published
     const killedAt = nowMs()
@@ -250,7 +254,7 @@ async function drain(s, sizes) {
     ])
     const port = server.info.port
     const clientProcs = await spawnClients(group, s, `http://127.0.0.1:${port}`, sizes)
-    await sleep(sizes.settleMs)
+    await sleep(sizes.stableMs)
     const restart = await restartGracefully(group, server, serverArgs(s, sizes, { port, redis }), sizes)
     server = restart.server
     const { sigtermAt, upAt } = restart
@@ -288,7 +292,7 @@ async function rolling(s, sizes) {
     })
     while ((await balancer.call('healthy')).length < 2) await sleep(50)
     const clientProcs = await spawnClients(group, s, `http://127.0.0.1:${balancer.info.port}`, sizes)
-    await sleep(sizes.settleMs)
+    await sleep(sizes.stableMs)
     const startedAt = nowMs()
     const records = { A: [], B: [] }
     const phases = []
@@ -321,7 +325,7 @@ async function rolling(s, sizes) {
         restartedAfterMs: restart.upAt - sigtermAt,
         times,
       })
-      await sleep(sizes.settleMs)
+      await sleep(sizes.stableMs)
     }
     const { published, reports } = await finish(
       clientProcs,

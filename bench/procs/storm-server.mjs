@@ -29,8 +29,13 @@ WebSocket.prototype.send = function (data, ...rest) {
   if (typeof data === 'string' && data.startsWith('{"type":"welcome"')) admitted.push(Date.now())
   return send.call(this, data, ...rest)
 }
+// Once per socket: ws calls close() again with the code the client echoes in its own close frame.
+const counted = Symbol('refusal counted')
 WebSocket.prototype.close = function (code, ...rest) {
-  if (code === 4003) refused.push(Date.now())
+  if (code === 4003 && !this[counted]) {
+    this[counted] = true
+    refused.push(Date.now())
+  }
   return close.call(this, code, ...rest)
 }
 
