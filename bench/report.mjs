@@ -245,79 +245,187 @@ async function receiveSection(r) {
   return ['## 4. Client receive cost (Node)', '', ran(r), '', r.method, '', table, '', chart].join('\n')
 }
 
-async function stormSection(r) {
-  const s = r.sizes
-  const ok = r.rows.filter((x) => !x.error && !x.skipped)
-  const table = markdownTable(
+/** Holdfast rows in blues, the anchors in greys and amber. */
+const STORM_COLORS = {
+  jitter: '#2563eb',
+  'jitter-admission': '#0f766e',
+  lockstep: '#dc2626',
+  drain: '#2563eb',
+  socketio: '#6b7280',
+  rws: '#f59e0b',
+}
+
+function stormTable(r) {
+  const limitMs = (r.sizes.clients / r.sizes.rate) * 1000
+  return markdownTable(
     [
-      'client jitter',
+      'scenario',
       'resumed',
-      'gaps reported',
-      `arrivals at the restarted server`,
-      `peak / ${s.binMs} ms`,
-      'peak-to-mean',
-      'full resume after restart (ms)',
-      `scheduled retries: peak / ${s.binMs} ms`,
+      'full resume (ms)',
+      'vs N / R',
+      'resume p50 / p95 (ms)',
+      'peak admitted in any 1 s',
+      'peak arrivals / 100 ms',
+      'refusals',
+      'server CPU (ms)',
+      'lost',
+      'duplicated',
+      'gaps',
     ],
     r.rows.map((x) =>
       x.error
-        ? [x.jitter, `failed: ${x.error}`, '', '', '', '', '', '']
+        ? [x.label ?? x.id, `failed: ${x.error}`, '', '', '', '', '', '', '', '', '', '']
         : [
-            x.jitter,
+            /^Holdfast/.test(x.label) ? `**${x.label}**` : x.label,
             `${num(x.resumed)} / ${num(x.clients)}`,
-            num(x.gaps),
-            num(x.arrivals),
-            num(x.peakPerBin),
-            num(x.peakToMean, 1),
-            num(x.timeToFullResumeMs),
-            num(x.scheduledPeakPerBin),
+            num(x.fullResumeMs),
+            x.fullResumeMs === null ? 'n/a' : `${num(x.fullResumeMs / limitMs, 2)}x`,
+            `${num(x.resumeP50Ms)} / ${num(x.resumeP95Ms)}`,
+            x.servers.map((v) => num(v.peakAdmittedPerSecond)).join(' / '),
+            x.servers.map((v) => num(v.peakArrivalsPerBin)).join(' / '),
+            num(x.servers.reduce((a, v) => a + v.refused, 0)),
+            x.servers.map((v) => num(v.cpuMs)).join(' / '),
+            num(x.lost),
+            num(x.duplicated),
+            x.id === 'socketio' || x.id === 'rws' ? 'n/a' : num(x.gaps),
           ],
     ),
   )
-  const arrivals = await svg(
+}
+
+function stormSizes(r) {
+  const s = r.sizes
+  const load = r.load
+    ? ` Load average (1/5/15 min) at the start: ${r.load.before.map((l) => l.toFixed(1)).join(' / ')}.`
+    : ''
+  return (
+    `N = ${num(s.clients)} clients, R = ${num(s.rate)} admissions/s (N / R = ${num((s.clients / s.rate) * 1000)} ms), ` +
+    `crash downtime ${num(s.downMs)} ms, drain window ${num(s.drainMs)} ms, ticks every ${s.tickMs} ms.${load}`
+  )
+}
+
+function stormGoals(r) {
+  return markdownTable(
+    ['goal (issue 15)', 'met', 'this run'],
+    (r.goals ?? []).map((g) => [g.goal, g.met ? 'yes' : '**no**', g.figure]),
+  )
+}
+
+async function stormSection(r) {
+  if (!r.rows?.some((x) => x.servers))
+    return `## 5. Reconnect storms\n\nOld result format: run \`node bench/reconnect-storm.mjs\`.`
+  const s = r.sizes
+  const ok = r.rows.filter((x) => !x.error)
+  const crash = ok.filter((x) => x.event === 'crash')
+  const rolling = ok.find((x) => x.id === 'rolling')
+  const drain = ok.find((x) => x.id === 'drain')
+  const admitted = await svg(
     'reconnect-storm',
     binChart({
-      title: `Reconnect storm: WebSocket arrivals at the restarted server per ${s.binMs} ms`,
-      subtitle: `${num(s.clients)} clients, server killed, back after ${num(s.downMs)} ms; x = time since it listens again`,
+      title: `Crash and restart: connections admitted per ${s.binMs} ms`,
+      subtitle: `${num(s.clients)} clients, server killed, listening again after ${num(s.downMs)} ms; x = time since it listens again`,
       binMs: s.binMs,
-      yLabel: `upgrades per ${s.binMs} ms`,
-      series: ok.map((x) => ({
-        name: `jitter ${x.jitter.split(' ')[0]}`,
-        values: x.bins,
-        highlight: /^on/.test(x.jitter),
+      yLabel: `admitted per ${s.binMs} ms`,
+      series: crash.map((x) => ({
+        name: x.label.replace(' (as shipped)', ''),
+        values: x.servers[0].admittedBins,
+        color: STORM_COLORS[x.id],
       })),
     }),
   )
-  const retries = await svg(
-    'reconnect-storm-retries',
+  const resumed = await svg(
+    'reconnect-storm-resume',
     binChart({
-      title: `Reconnect storm: retries as the clients scheduled them, per ${s.binMs} ms`,
-      subtitle: 'x = time since the server was killed (nextRetryAt of each attempt)',
+      title: 'Crash and restart: clients resumed so far',
+      subtitle:
+        'resumed = received a tick published after the restart; x = time since the server listens again',
       binMs: s.binMs,
-      yLabel: `scheduled retries per ${s.binMs} ms`,
-      series: ok.map((x) => ({
-        name: `jitter ${x.jitter.split(' ')[0]}`,
-        values: x.retryBins ?? [],
-        highlight: /^on/.test(x.jitter),
+      yLabel: 'clients resumed',
+      series: crash.map((x) => ({
+        name: x.label.replace(' (as shipped)', ''),
+        values: x.resumedBins,
+        color: STORM_COLORS[x.id],
       })),
     }),
   )
+  const graceful = await svg(
+    'reconnect-storm-graceful',
+    binChart({
+      title: `Graceful restarts: connections admitted per ${s.binMs} ms, per server`,
+      subtitle: `drain over ${num(s.drainMs)} ms: x = since the new process listens; rolling restart: x = since the first SIGTERM`,
+      binMs: s.binMs,
+      yLabel: `admitted per ${s.binMs} ms`,
+      series: [
+        ...(drain
+          ? [{ name: 'SIGTERM drain, restarted', values: drain.servers[0].admittedBins, color: '#2563eb' }]
+          : []),
+        ...(rolling
+          ? rolling.servers.map((v, i) => ({
+              name: `rolling restart, server ${v.name}`,
+              values: v.admittedBins,
+              color: ['#0f766e', '#f59e0b'][i],
+            }))
+          : []),
+      ],
+    }),
+  )
+  const phases = rolling
+    ? markdownTable(
+        ['rolling restart', 'clients sent away', 'all back after (ms)', 'replacement listening after (ms)'],
+        rolling.phases.map((p) => [
+          `server ${p.name} drained`,
+          num(p.clients),
+          num(p.fullResumeMs),
+          num(p.restartedAfterMs),
+        ]),
+      )
+    : ''
+  const c = r.cost
+  const cost = c
+    ? `**Refusal cost** (${num(c.connections)} connections each): a connection refused by the admission costs the server ` +
+      `${num(c.refusalUs)} µs of CPU, an admitted one ${num(c.admissionUs)} µs (${num(c.ratio, 2)}x).`
+    : ''
   return [
-    `## 5. Reconnect storm (${r.broker ?? 'memory'} broker)`,
+    '## 5. Reconnect storms',
     '',
     ran(r),
     '',
     r.method,
     '',
-    table,
+    stormSizes(r),
     '',
-    'The server-side curve is flattened by the machine: two cores accept, upgrade and resubscribe 1,000 clients ' +
-      'whose own processes are busy reconnecting, so a lockstep herd queues instead of landing in one bin. The ' +
-      'scheduled-retries plot shows the herd as the clients planned it.',
+    stormTable(r),
     '',
-    arrivals,
+    phases,
     '',
-    retries,
+    cost,
+    '',
+    stormGoals(r),
+    '',
+    admitted,
+    '',
+    resumed,
+    '',
+    graceful,
+  ].join('\n')
+}
+
+/** The same storms at another size (`--clients`), table only. */
+function stormAtSizeSection(r) {
+  if (!r.rows?.some((x) => x.servers)) return ''
+  const c = r.cost
+  return [
+    `### Reconnect storms at N = ${num(r.sizes.clients)}`,
+    '',
+    ran(r),
+    '',
+    stormSizes(r),
+    '',
+    stormTable(r),
+    '',
+    c ? `Refusal cost: ${num(c.refusalUs)} µs per refusal, ${num(c.admissionUs)} µs per admission.` : '',
+    '',
+    stormGoals(r),
   ].join('\n')
 }
 
@@ -447,6 +555,10 @@ export async function renderReport() {
     }
     results.push(result)
     parts.push(await render(result))
+    if (name === 'reconnect-storm') {
+      const bigger = await readResult('reconnect-storm-n2000')
+      if (bigger) parts.push(stormAtSizeSection(bigger))
+    }
   }
   if (results.length === 0) return
   const doc = [

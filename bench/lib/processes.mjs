@@ -125,6 +125,17 @@ export class Peer {
     if (this.#child.exitCode === null && this.#child.signalCode === null) this.#child.kill('SIGKILL')
   }
 
+  /** Sends a signal (SIGTERM: a graceful stop the child handles itself). */
+  signal(name) {
+    if (this.#child.exitCode === null && this.#child.signalCode === null) this.#child.kill(name)
+  }
+
+  /** Resolves once the child has exited. */
+  exited() {
+    if (this.#child.exitCode !== null || this.#child.signalCode !== null) return Promise.resolve()
+    return new Promise((resolve) => this.#child.once('exit', () => resolve()))
+  }
+
   /** Sends `{ cmd, ...args }` and resolves with the child's answer, or rejects after `timeoutMs`. */
   call(cmd, args = {}, timeoutMs = 60_000) {
     if (this.#exitError) return Promise.reject(this.#exitError)

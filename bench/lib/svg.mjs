@@ -50,21 +50,27 @@ export function barChart({ title, subtitle, bars, unit = '', plotWidth: plotW = 
 }
 
 /**
- * Counts per time bin as step lines, one per series (`{ name, values, highlight? }`), x in ms from 0.
- * Used for arrivals per 100 ms.
+ * Counts per time bin as step lines, one per series (`{ name, values, highlight?, color? }`), x in ms from 0.
+ * Used for arrivals per 100 ms. The legend wraps onto as many lines as it needs.
  */
 export function binChart({ title, subtitle, binMs, series, yLabel = 'per bin', width = 760, height = 320 }) {
   const left = 56
   const right = 16
   const top = subtitle ? 80 : 60
-  const bottom = 40
+  const legendItem = 250
+  const perLine = Math.max(1, Math.floor((width - left) / legendItem))
+  const legendLines = Math.ceil(series.length / perLine)
+  const bottom = 24 + 18 * legendLines
+  const fullHeight = height + 18 * (legendLines - 1)
   const plotW = width - left - right
-  const plotH = height - top - bottom
+  const plotH = fullHeight - top - bottom
   const bins = Math.max(1, ...series.map((s) => s.values.length))
   const max = Math.max(1, ...series.flatMap((s) => s.values))
   const x = (i) => left + (i / bins) * plotW
   const y = (v) => top + plotH - (v / max) * plotH
-  const colors = series.map((s, i) => (s.highlight ? HOLDFAST : ['#6b7280', '#f59e0b', '#10b981'][i % 3]))
+  const colors = series.map(
+    (s, i) => s.color ?? (s.highlight ? HOLDFAST : ['#6b7280', '#f59e0b', '#10b981'][i % 3]),
+  )
   const lines = series.map((s, k) => {
     const points = []
     s.values.forEach((v, i) => {
@@ -88,13 +94,16 @@ export function binChart({ title, subtitle, binMs, series, yLabel = 'per bin', w
       `<text x="${left - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end" font-size="11" ${FONT}>${v}</text>`,
     )
   }
-  const legend = series.map(
-    (s, k) =>
-      `<rect x="${left + k * 220}" y="${height - 14}" width="12" height="4" fill="${colors[k]}"/>` +
-      `<text x="${left + k * 220 + 16}" y="${height - 9}" font-size="12" ${FONT}>${escapeXml(s.name)}</text>`,
-  )
+  const legend = series.map((s, k) => {
+    const lx = left + (k % perLine) * legendItem
+    const ly = top + plotH + 34 + 18 * Math.floor(k / perLine)
+    return (
+      `<rect x="${lx}" y="${ly - 5}" width="12" height="4" fill="${colors[k]}"/>` +
+      `<text x="${lx + 16}" y="${ly}" font-size="12" ${FONT}>${escapeXml(s.name)}</text>`
+    )
+  })
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${fullHeight}" viewBox="0 0 ${width} ${fullHeight}">`,
     `<rect width="100%" height="100%" fill="#ffffff"/>`,
     `<text x="12" y="24" font-size="16" font-weight="600" ${FONT}>${escapeXml(title)}</text>`,
     subtitle ? `<text x="12" y="44" font-size="12" ${FONT} fill="#6b7280">${escapeXml(subtitle)}</text>` : '',

@@ -67,8 +67,9 @@ export interface LimitOptions {
   /** Time a new WebSocket has to send `connect`. Defaults to 10000. */
   handshakeTimeoutMs?: number
   /**
-   * Admits new connections through a token bucket, so a reconnect storm is spread out instead of taking
-   * the server down. Only connections that passed authentication (and `authorizeConnection`) take from
+   * Admits new connections at a steady pace (one every `1000 / perSecond` ms, never more than `perSecond`
+   * in any second, from the first second after a start), so a reconnect storm is spread out instead of
+   * taking the server down. Only connections that passed authentication (and `authorizeConnection`) take from
    * it: strangers and bad tokens never spend the budget of real users. Past it a WebSocket is closed
    * with `4003` and `{"retryAfterMs":n}`, an SSE stream or a new long poll gets `429` with `Retry-After`.
    * Each refused client gets its own later slot. Polls that continue a session (a cursor for every
@@ -502,7 +503,12 @@ export function resolveOptions(input: unknown): ResolvedOptions {
             o.maxRetryAfterMs,
             30_000,
           )
-          return { ...rate, maxRetryAfterMs }
+          // An omitted burst keeps ConnectionAdmission's own default (a tenth of the rate), not the rate.
+          return {
+            perSecond: rate.perSecond,
+            ...(o.burst === undefined ? {} : { burst: rate.burst }),
+            maxRetryAfterMs,
+          }
         })()
   return {
     auth,

@@ -131,7 +131,7 @@ function program(): Command {
     .addOption(
       new Option(
         '--connection-burst <n>',
-        'connections admitted at once after a quiet period (default: the rate)',
+        'connections admitted back to back after a quiet period, within the rate per second (default: a tenth of the rate)',
       ).argParser(integer('connection-burst')),
     )
     .addOption(

@@ -5,51 +5,138 @@ import { KeyedRateLimiter } from '../src/limits/RateLimiter'
 import { connect, openSse, SECRET, signToken, startServer, TestSocket, wsUrl } from './helpers/fixtures'
 import { ManualClock } from './helpers/manualClock'
 
-describe('ConnectionAdmission (token bucket)', () => {
-  it('admits a burst, then refuses, handing each refused caller its own later slot', () => {
-    const clock = new ManualClock()
-    const bucket = new ConnectionAdmission({ perSecond: 10, burst: 3 }, clock)
-    expect([bucket.admit(), bucket.admit(), bucket.admit()]).toEqual(Array(3).fill({ admitted: true }))
-    // One token every 100 ms; refused callers are spread over the coming slots, not all told "100 ms".
-    expect(bucket.admit()).toEqual({ admitted: false, retryAfterMs: 100 })
-    expect(bucket.admit()).toEqual({ admitted: false, retryAfterMs: 200 })
-    expect(bucket.admit()).toEqual({ admitted: false, retryAfterMs: 300 })
-  })
+/** A seeded random source (mulberry32), so a simulated storm is the same on every run. */
+function seeded(seed: number): () => number {
+  let a = seed
+  return () => {
+    a = (a + 0x6d2b79f5) | 0
+    let t = Math.imul(a ^ (a >>> 15), 1 | a)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
 
-  it('refills at perSecond, never above burst', () => {
+/** The most admissions in any half-open one-second window [t, t + 1000). */
+function busiestSecond(times: number[]): number {
+  const sorted = [...times].sort((a, b) => a - b)
+  let most = 0
+  for (let i = 0, j = 0; i < sorted.length; i++) {
+    while (sorted[i]! - sorted[j]! >= 1000) j++
+    most = Math.max(most, i - j + 1)
+  }
+  return most
+}
+
+/** Asks at the clock's current time; returns the hint, or 0 when admitted. */
+function ask(admission: ConnectionAdmission): number {
+  const verdict = admission.admit()
+  return verdict.admitted ? 0 : verdict.retryAfterMs
+}
+
+describe('ConnectionAdmission (paced, at most perSecond in any second)', () => {
+  it('paces a fresh server from its first connection: no burst after a start', () => {
     const clock = new ManualClock()
-    const bucket = new ConnectionAdmission({ perSecond: 10, burst: 3 }, clock)
-    for (let i = 0; i < 3; i++) bucket.admit()
+    const admission = new ConnectionAdmission({ perSecond: 10, burst: 5 }, clock)
+    expect(admission.admit()).toEqual({ admitted: true })
+    // A bucket that starts full would admit the next four at once; a fresh server has saved no credit.
+    expect(admission.admit().admitted).toBe(false)
     clock.advance(99)
-    expect(bucket.admit().admitted).toBe(false)
+    expect(admission.admit().admitted).toBe(false)
     clock.advance(1)
-    // The refusal above reserved the slot at 100 ms; the refill still yields its token.
-    expect(bucket.admit()).toEqual({ admitted: true })
-    clock.advance(60_000)
-    expect(bucket.available).toBe(3)
-    const results = Array.from({ length: 5 }, () => bucket.admit().admitted)
-    expect(results).toEqual([true, true, true, false, false])
+    expect(admission.admit()).toEqual({ admitted: true })
   })
 
-  it('forgets reserved slots once they are in the past', () => {
+  it('saves credit while idle, up to burst admissions back to back, then paces again', () => {
     const clock = new ManualClock()
-    const bucket = new ConnectionAdmission({ perSecond: 10, burst: 1 }, clock)
-    bucket.admit()
-    for (let i = 0; i < 5; i++) bucket.admit()
+    const admission = new ConnectionAdmission({ perSecond: 10, burst: 3 }, clock)
+    clock.advance(60_000)
+    const backToBack = Array.from({ length: 5 }, () => admission.admit().admitted)
+    expect(backToBack).toEqual([true, true, true, false, false])
+    clock.advance(100)
+    expect(admission.admit().admitted).toBe(true)
+  })
+
+  it('defaults burst to a tenth of perSecond', () => {
+    const clock = new ManualClock()
+    const admission = new ConnectionAdmission({ perSecond: 200 }, clock)
+    clock.advance(60_000)
+    let admitted = 0
+    while (admission.admit().admitted) admitted++
+    expect(admitted).toBe(20)
+  })
+
+  it('never admits more than perSecond in any one-second window, even with burst = perSecond after a quiet period', () => {
+    const clock = new ManualClock()
+    const admission = new ConnectionAdmission({ perSecond: 20, burst: 20 }, clock)
     clock.advance(10_000)
-    bucket.admit()
-    expect(bucket.admit()).toEqual({ admitted: false, retryAfterMs: 100 })
+    const admittedAt: number[] = []
+    // Someone knocks every millisecond for five seconds: a bucket refilling on top of a full one admits 39
+    // in the first second.
+    for (let ms = 0; ms < 5000; ms++) {
+      if (admission.admit().admitted) admittedAt.push(clock.now())
+      clock.advance(1)
+    }
+    expect(busiestSecond(admittedAt)).toBe(20)
+    expect(admittedAt).toHaveLength(20 + 4 * 20)
+  })
+
+  it('hands each refused connection its own later slot, one interval apart', () => {
+    const clock = new ManualClock()
+    const admission = new ConnectionAdmission({ perSecond: 10, burst: 1 }, clock)
+    expect(ask(admission)).toBe(0)
+    const hints = Array.from({ length: 5 }, () => ask(admission))
+    expect(hints).toEqual([100, 200, 300, 400, 500])
+    clock.advance(50)
+    // Later callers queue behind the slots already handed out, never on top of them.
+    expect(ask(admission)).toBe(550)
+  })
+
+  it('admits refused connections that come back at their slots', () => {
+    const clock = new ManualClock()
+    const admission = new ConnectionAdmission({ perSecond: 10, burst: 1 }, clock)
+    const start = clock.now()
+    admission.admit()
+    const slots = Array.from({ length: 30 }, () => start + ask(admission)).sort((a, b) => a - b)
+    for (const slot of slots) {
+      clock.advance(slot - clock.now())
+      expect(admission.admit()).toEqual({ admitted: true })
+    }
   })
 
   it('caps the retry hint', () => {
     const clock = new ManualClock()
-    const bucket = new ConnectionAdmission({ perSecond: 1, burst: 1, maxRetryAfterMs: 2500 }, clock)
-    bucket.admit()
-    const hints = Array.from({ length: 5 }, () => {
-      const a = bucket.admit()
-      return a.admitted ? -1 : a.retryAfterMs
-    })
+    const admission = new ConnectionAdmission({ perSecond: 1, burst: 1, maxRetryAfterMs: 2500 }, clock)
+    admission.admit()
+    const hints = Array.from({ length: 5 }, () => ask(admission))
     expect(hints).toEqual([1000, 2000, 2500, 2500, 2500])
+  })
+
+  it('a storm of 1,000 on a fresh server, each refused client back within its slot + 500 ms: at most perSecond in any second, everyone in within 1.2 x N / perSecond', () => {
+    // The clients' side as Holdfast's client schedules it: first tries spread over 2 s (the unreachable
+    // cap), refused ones back at their slot plus up to 500 ms of jitter. Simulated time, no real waiting.
+    const clock = new ManualClock()
+    const perSecond = 200
+    const admission = new ConnectionAdmission({ perSecond }, clock)
+    const random = seeded(15)
+    const start = clock.now()
+    const attempts: number[] = Array.from({ length: 1000 }, () => start + random() * 2000)
+    const admittedAt: number[] = []
+    let refusals = 0
+    while (attempts.length > 0) {
+      attempts.sort((a, b) => a - b)
+      const at = attempts.shift()!
+      clock.advance(Math.max(0, at - clock.now()))
+      const verdict = admission.admit()
+      if (verdict.admitted) admittedAt.push(clock.now())
+      else {
+        refusals++
+        attempts.push(clock.now() + verdict.retryAfterMs + random() * 500)
+      }
+    }
+    expect(busiestSecond(admittedAt)).toBeLessThanOrEqual(perSecond)
+    expect(Math.max(...admittedAt) - start).toBeLessThanOrEqual(1.2 * (1000 / perSecond) * 1000)
+    // Most clients are refused once and admitted at their slot; few are refused twice.
+    expect(refusals).toBeLessThan(1000 * 1.2)
   })
 
   it('refuses nonsense settings with a message that names the option', () => {
@@ -67,6 +154,8 @@ describe('limits.connectionRate on every transport', () => {
       limits: { connectionRate: { perSecond: 2, burst: 2 }, pingIntervalMs: 1e9 },
     })
     await connect(server)
+    // Paced from the start: the second connection is admitted one interval (500 ms) after the first.
+    clock.advance(500)
     const stream = await openSse(server, 'channel=a')
     await stream.until((s) => s.events.length === 1)
 

@@ -16,9 +16,12 @@ export interface BackoffOptions {
   /** A connection must stay up this long (ms) before the attempt count resets. Defaults to 5000. */
   stableAfterMs?: number
   /**
-   * Cap of the ceiling (ms) while the server cannot be reached at all (connection refused, network down):
-   * such attempts cost the server nothing, so the client keeps probing this often and is back soon after
-   * the server is. Defaults to `maxMs`.
+   * Ceiling (ms) while the server cannot be reached at all (connection refused, a proxy's 5xx, network
+   * down): such attempts cost the server nothing, so the client keeps probing, drawn from
+   * `random(0, unreachableMaxMs)` (once a second on average), and every client has tried again within this
+   * long of the server being back. They do not grow the exponential ceiling either: the first failure that
+   * reaches the server after an outage backs off from `initialMs`. Once the server answers, its hints
+   * (admission slots, drain windows) set the pace. Defaults to 2000 (at most `maxMs`).
    */
   unreachableMaxMs?: number
 }
@@ -54,11 +57,14 @@ export function createRetryPolicy(
 ): RetryPolicy {
   const initialMs = options.initialMs ?? 500
   const maxMs = options.maxMs ?? 30_000
-  const unreachableMaxMs = Math.min(maxMs, options.unreachableMaxMs ?? maxMs)
+  const unreachableMaxMs = Math.min(maxMs, options.unreachableMaxMs ?? 2000)
   const jitter = options.jitter ?? 'full'
   if (!(maxMs >= initialMs))
     throw new HoldfastError('bad_request', `backoff.maxMs must be >= initialMs (${initialMs}), got ${maxMs}`)
   let attempt = 0
+  // Failures that reached the server: the exponent. A try that never reached it costs it nothing and says
+  // nothing about its load, so it is drawn under the flat unreachable cap and does not grow the ceiling.
+  let reached = 0
   let previous = initialMs
   return {
     get attempt() {
@@ -66,8 +72,9 @@ export function createRetryPolicy(
     },
     stableAfterMs: options.stableAfterMs ?? 5000,
     next(hint = {}) {
+      attempt++
       const cap = hint.unreachable ? unreachableMaxMs : maxMs
-      const ceiling = Math.min(cap, initialMs * 2 ** Math.min(attempt++, 52))
+      const ceiling = hint.unreachable ? cap : Math.min(cap, initialMs * 2 ** Math.min(reached++, 52))
       const draw =
         jitter === 'equal'
           ? ceiling / 2 + (random() * ceiling) / 2
@@ -78,7 +85,7 @@ export function createRetryPolicy(
       return hint.hintMs === undefined ? draw : hint.hintMs + Math.min(draw, initialMs)
     },
     reset() {
-      attempt = 0
+      attempt = reached = 0
       previous = initialMs
     },
   }

@@ -350,9 +350,9 @@ describe.skipIf(!redisAvailable())('several server processes sharing one Redis',
     })
     await allConnected(subs)
     connectedAt.sort((x, y) => x - y)
-    // 5 at once, then about 20 a second: the last ones cannot be in before (40 - 5) / 20 s, give or take.
-    expect(connectedAt[4]!).toBeLessThan(1000)
-    expect(connectedAt.at(-1)!).toBeGreaterThan(1200)
+    // One admission every 50 ms, at most 5 back to back: the last of 40 cannot be in before (40 - 5) / 20 s
+    // after the first, however fast the machine (a lower bound only: the pace is the server's guarantee).
+    expect(connectedAt.at(-1)!).toBeGreaterThan(1700)
     for (let i = 1; i <= 20; i++) await publishHttp(a!, 'storm', i)
     await until(() => subs.every((s) => s.received.length >= 20), 10_000, 'every client to get 1..20')
     for (const s of subs) expect(s.received).toEqual(range(20))

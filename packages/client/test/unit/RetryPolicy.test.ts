@@ -68,10 +68,18 @@ describe('server hints', () => {
 })
 
 describe('an unreachable server', () => {
-  test('attempts that never reached the server are capped at unreachableMaxMs', () => {
+  test('attempts that never reached the server are drawn under unreachableMaxMs and do not grow the ceiling', () => {
     const policy = createRetryPolicy({ initialMs: 100, maxMs: 30_000, unreachableMaxMs: 2000 }, () => 1)
-    for (let i = 0; i < 20; i++) expect(policy.next({ unreachable: true })).toBeLessThanOrEqual(2000)
-    expect(policy.next()).toBe(30_000)
+    for (let i = 0; i < 20; i++) expect(policy.next({ unreachable: true })).toBe(2000)
+    expect(policy.attempt).toBe(20)
+    // The first failure that reached the server backs off from the start of the ramp, not from 20 doublings.
+    expect(policy.next()).toBe(100)
+    expect(policy.next()).toBe(200)
+  })
+
+  test('unreachableMaxMs defaults to 2000, and never exceeds maxMs', () => {
+    expect(createRetryPolicy({}, () => 1).next({ unreachable: true })).toBe(2000)
+    expect(createRetryPolicy({ initialMs: 100, maxMs: 1000 }, () => 1).next({ unreachable: true })).toBe(1000)
   })
 })
 

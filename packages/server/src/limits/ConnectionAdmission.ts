@@ -2,9 +2,16 @@ import type { Clock } from '../Clock'
 import { numberOption } from '../options/check'
 
 export interface ConnectionRateOptions {
-  /** New connections admitted per second, on average. */
+  /**
+   * New connections admitted per second: one every `1000 / perSecond` ms, and never more than `perSecond`
+   * (rounded down, at least one) in any one-second window, including the first second after a start.
+   */
   perSecond: number
-  /** Connections admitted at once after a quiet period (the bucket's size). Defaults to `perSecond`. */
+  /**
+   * Connections admitted back to back after a quiet period, before the pacing takes over again: the
+   * credit a server saves while nobody arrives, up to this many. A fresh server starts with none. It never
+   * lifts the one-second ceiling. Defaults to a tenth of `perSecond` (at least 1).
+   */
   burst?: number
   /** Longest retry hint handed out, in milliseconds. Defaults to 30000. */
   maxRetryAfterMs?: number
@@ -13,57 +20,88 @@ export interface ConnectionRateOptions {
 export type Admission = { admitted: true } | { admitted: false; retryAfterMs: number }
 
 const ADMITTED: Admission = { admitted: true }
+const WINDOW_MS = 1000
 
 /**
- * A token bucket for new connections. A refused connection is told when to come back, and each refusal
- * gets the next free slot at the admission rate, so a storm of refused clients returns spread out over
- * time instead of all at once when the first token is back.
+ * Paced admission of new connections (GCRA, the virtual-scheduling form of a token bucket) under a sliding
+ * one-second ceiling:
+ *
+ * - one admission every `1000 / perSecond` ms; idle time saves credit for at most `burst` back to back.
+ *   A fresh server has no credit, so a restart under a storm is paced from its first connection;
+ * - never more than `perSecond` in any one-second window: the times of the last `perSecond` admissions are
+ *   kept, and one more is admitted only once the oldest of them is a second old (a bucket that starts full
+ *   and refills on top admits twice the rate in its first second; this cannot);
+ * - a refused connection is told when to come back: its own slot, the next one not yet handed out, each
+ *   `1000 / perSecond` ms after the previous, so a storm of refused clients returns spread out at the
+ *   admission rate instead of all at once.
+ *
+ * Slots are advice, not reservations (the server cannot tell a returning client from a new one): whoever
+ * arrives when the pacing allows is admitted, and the credit absorbs clients that return a little late.
  */
 export class ConnectionAdmission {
   readonly #clock: Clock
-  readonly #perMs: number
   readonly #intervalMs: number
-  readonly #burst: number
+  /** How far ahead of the schedule an admission may be: the saved credit, `(burst - 1)` intervals. */
+  readonly #toleranceMs: number
+  readonly #perWindow: number
   readonly #maxRetryAfterMs: number
-  #tokens: number
-  #updatedAt: number
-  #nextSlotAt = 0
+  /** The theoretical arrival time of the next connection, were they all evenly spaced. */
+  #scheduledAt: number
+  /** The last `#perWindow` admission times, a ring; `#oldest` indexes the earliest. */
+  readonly #recent: number[] = []
+  #oldest = 0
+  /** The next slot not yet handed to a refused connection. */
+  #nextSlotAt = Number.NEGATIVE_INFINITY
 
   constructor(options: ConnectionRateOptions, clock: Clock) {
     const perSecond = numberOption('limits.connectionRate.perSecond', options.perSecond, Number.NaN)
-    const burst = numberOption('limits.connectionRate.burst', options.burst, perSecond, { min: 1 })
-    const maxRetryAfterMs = numberOption(
+    const burst = numberOption(
+      'limits.connectionRate.burst',
+      options.burst,
+      Math.max(1, Math.ceil(perSecond / 10)),
+      { min: 1 },
+    )
+    this.#maxRetryAfterMs = numberOption(
       'limits.connectionRate.maxRetryAfterMs',
       options.maxRetryAfterMs,
       30_000,
     )
     this.#clock = clock
-    this.#perMs = perSecond / 1000
-    this.#intervalMs = 1000 / perSecond
-    this.#burst = burst
-    this.#maxRetryAfterMs = maxRetryAfterMs
-    this.#tokens = burst
-    this.#updatedAt = clock.now()
+    this.#intervalMs = WINDOW_MS / perSecond
+    this.#toleranceMs = (burst - 1) * this.#intervalMs
+    this.#perWindow = Math.max(1, Math.floor(perSecond))
+    // No credit at the start: the first connection is admitted at once, the next one interval later.
+    this.#scheduledAt = clock.now() + this.#toleranceMs
   }
 
-  /** Takes a token when there is one; otherwise says how long this caller should wait. */
+  /** Admits a connection when the pacing and the one-second ceiling allow; otherwise hands out a slot. */
   admit(): Admission {
     const now = this.#clock.now()
-    this.#tokens = Math.min(this.#burst, this.#tokens + Math.max(0, now - this.#updatedAt) * this.#perMs)
-    this.#updatedAt = now
-    if (this.#tokens >= 1) {
-      this.#tokens -= 1
+    const earliest = this.#earliest()
+    if (now >= earliest) {
+      this.#scheduledAt = Math.max(this.#scheduledAt, now) + this.#intervalMs
+      const recent = this.#recent
+      if (recent.length < this.#perWindow) recent.push(now)
+      else {
+        recent[this.#oldest] = now
+        this.#oldest = (this.#oldest + 1) % this.#perWindow
+      }
       return ADMITTED
     }
-    const nextToken = now + (1 - this.#tokens) * this.#intervalMs
-    const slot = Math.max(nextToken, this.#nextSlotAt)
+    const slot = Math.max(earliest, this.#nextSlotAt)
+    // Slots past the longest hint are not handed out, so a flood of refusals cannot push the queue out forever.
     this.#nextSlotAt = Math.min(slot, now + this.#maxRetryAfterMs) + this.#intervalMs
-    return { admitted: false, retryAfterMs: Math.min(this.#maxRetryAfterMs, Math.ceil(slot - now)) }
+    return {
+      admitted: false,
+      retryAfterMs: Math.min(this.#maxRetryAfterMs, Math.max(1, Math.ceil(slot - now))),
+    }
   }
 
-  /** Tokens available right now (fractional). */
-  get available(): number {
-    const elapsed = Math.max(0, this.#clock.now() - this.#updatedAt)
-    return Math.min(this.#burst, this.#tokens + elapsed * this.#perMs)
+  /** When the next connection could be admitted: after the pacing's schedule and the window's oldest. */
+  #earliest(): number {
+    const recent = this.#recent
+    const windowFreeAt =
+      recent.length < this.#perWindow ? Number.NEGATIVE_INFINITY : recent[this.#oldest]! + WINDOW_MS
+    return Math.max(this.#scheduledAt - this.#toleranceMs, windowFreeAt)
   }
 }
