@@ -27,6 +27,12 @@ export const SUBJECTS = [
     ours: true,
     modules: ['@holdfast/client/event-stream'],
   },
+  {
+    id: 'holdfast-presence',
+    label: '@holdfast/client/presence',
+    ours: true,
+    modules: ['@holdfast/client/presence'],
+  },
   { id: 'holdfast-iife', label: 'holdfast.global.js (IIFE, as shipped)', ours: true, file: IIFE_PATH },
   {
     id: 'holdfast-react',
@@ -58,7 +64,7 @@ export const SUBJECTS = [
 
 function versionLabel(subject) {
   const names = (subject.modules ?? ['@holdfast/client']).map((m) =>
-    m.replace(/\/(websocket|event-stream)$/, ''),
+    m.replace(/\/(websocket|event-stream|presence)$/, ''),
   )
   return [...new Set(names)].map((m) => `${m}@${versionOf(m)}`).join(' + ')
 }

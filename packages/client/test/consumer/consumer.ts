@@ -46,6 +46,15 @@ import {
   type EventStreamOptions,
   type StreamEvent,
 } from '@holdfast/client/event-stream'
+import {
+  type Presence,
+  type PresenceEvents,
+  type PresenceMember,
+  type PresenceOptions,
+  type PresenceState,
+  type PresenceUser,
+  presence,
+} from '@holdfast/client/presence'
 import { createClient as createWebSocketClient } from '@holdfast/client/websocket'
 import WebSocket from 'ws'
 
@@ -162,9 +171,41 @@ const es: EventStream = createEventStream('https://example.com/sse', {
   backoff,
 } satisfies EventStreamOptions)
 
+const presenceOptions: PresenceOptions<{ name: string }> = {
+  enter: true,
+  info: { name: 'A' },
+  touchIntervalMs: 30_000,
+}
+const room: Presence<{ name: string }> = presence(client, 'chat.1', presenceOptions)
+const roomState: PresenceState<{ name: string }> = room.getSnapshot()
+if (roomState.status === 'error') void roomState.error?.code
+const firstUser: PresenceUser<{ name: string }> | undefined = roomState.members[0]
+const myMember: PresenceMember<{ name: string }> | undefined = roomState.me
+void [firstUser?.info?.name, firstUser?.connections.length, myMember?.connectionId, roomState.count]
+const offJoin = room.on('join', (user: PresenceEvents<{ name: string }>['join']) => void user.clientId)
+const offChange: () => void = room.subscribe(() => void room.state.clients)
+room.update({ name: 'B' })
+// @ts-expect-error info must match the channel's info type
+room.update({ nope: 1 })
+room.leave()
+room.close()
+
 const error = new HoldfastError('timeout', 'message', { retryAfterMs: 5, cause: new Error('x') })
 const wrapped: HoldfastError = HoldfastError.from(new Error('y'), 'internal')
 // @ts-expect-error ErrorCode is a type only: the package has no runtime object of that name to read from
 void ErrorCodeAsValue.Forbidden
 
-export { error, es, nodeClient, offError, offGap, offState, published, readAll, wrapped, wsOnly }
+export {
+  error,
+  es,
+  nodeClient,
+  offChange,
+  offError,
+  offGap,
+  offJoin,
+  offState,
+  published,
+  readAll,
+  wrapped,
+  wsOnly,
+}
