@@ -1,9 +1,8 @@
 // Size budgets per published entry, checked in CI with `size-limit` (esbuild bundle, gzip -9, deps included).
-// Budgets only go down. Issue 7 asks for 10 kB for the full client; it measures 16.2 kB (down from 17.6 kB):
-// reconnecting-websocket and eventsource-parser, both named in the design card, are 4.1 kB of it, and the
-// features issues 2-5 require are about 12 kB of our own code. Reaching 10 kB needs a decision (drop
-// reconnecting-websocket and move features out of the main entry, or raise the budget), so these budgets sit
-// just above today's sizes to stop growth. See bench/RESULTS.md and `node bench/size-report.mjs`.
+// Budgets only go down, except where a requirement adds code (say which). Issue 11's target for the root entry
+// is socket.io-client's gzip size measured in the same run (`node bench/bundle-size.mjs`, bench/RESULTS.md);
+// the budget here is a fixed figure just above today's root size and below socket.io-client 4.8.x (13,403 B by
+// that bench), so CI fails before the target is lost. size-limit's kB is 1000 bytes.
 const { existsSync } = require('node:fs')
 const { join } = require('node:path')
 
@@ -13,7 +12,7 @@ const checks = [
     path: 'packages/client/dist/index.js',
     import: '*',
     gzip: true,
-    limit: '16.5 kB',
+    limit: '13.35 kB',
   },
   {
     // A subset of the full client: never allowed more than the full client's budget.
@@ -21,15 +20,17 @@ const checks = [
     path: 'packages/client/dist/websocket.js',
     import: '*',
     gzip: true,
-    limit: '12.5 kB',
+    limit: '9.85 kB',
   },
   {
-    // The fetch-based EventSource on its own (not part of the client; the IIFE global carries it too).
+    // The fetch-based EventSource on its own (not part of the client; the IIFE global carries it too). It grew
+    // from 3.9 kB when issue 11 made it use the client's one disconnect classifier (a 401/403/404/429 is handled
+    // as on every transport) and follow the WHATWG stream rules in full (CR line endings, end of stream).
     name: '@holdfast/client/event-stream',
     path: 'packages/client/dist/event-stream.js',
     import: '*',
     gzip: true,
-    limit: '4 kB',
+    limit: '4.8 kB',
   },
   {
     // Presence on its own entry: what only apps that import it pay (the root entry carries none of it).
@@ -41,11 +42,43 @@ const checks = [
     limit: '3.6 kB',
   },
   {
-    // The full client plus `createEventStream`, `presence`, the global wrapper and an es2020 target.
+    // The delivery policies other than the default (buffer, latest, coalesce) and stream(): an app that
+    // imports them pays for them; the root entry does not carry them.
+    name: '@holdfast/client/delivery',
+    path: 'packages/client/dist/delivery.js',
+    import: '*',
+    gzip: true,
+    limit: '1.5 kB',
+  },
+  {
+    // The full client plus the delivery policies, `createEventStream`, `presence` and the global wrapper.
     name: 'holdfast.global.js (IIFE for <script>)',
     path: 'packages/client/dist/holdfast.global.js',
     gzip: true,
-    limit: '17.3 kB',
+    limit: '17.05 kB',
+  },
+  {
+    // Opt-in: the full client plus one connection for all tabs (election, relay, tab transport) and persist.
+    name: '@holdfast/client/tabs (createSharedClient)',
+    path: 'packages/client/dist/tabs.js',
+    import: '*',
+    gzip: true,
+    limit: '18.85 kB',
+  },
+  {
+    // Opt-in: the full client plus cursors and unacknowledged publishes kept across a reload.
+    name: '@holdfast/client/persist (createPersistentClient)',
+    path: 'packages/client/dist/persist.js',
+    import: '*',
+    gzip: true,
+    limit: '15.45 kB',
+  },
+  {
+    // holdfast.global.js plus /tabs and /persist, its own file so script-tag pages that do not share pay nothing.
+    name: 'holdfast.tabs.global.js (IIFE with tabs and persist)',
+    path: 'packages/client/dist/holdfast.tabs.global.js',
+    gzip: true,
+    limit: '22.6 kB',
   },
 ]
 

@@ -52,6 +52,7 @@ const steps = [
   ['lint', ['npx', 'biome', 'check', '.']],
   ['typecheck', ['npx', 'turbo', 'run', 'typecheck', '--output-logs=errors-only', '--continue']],
   ['package contract (publint, are-the-types-wrong)', ['node', 'scripts/check-packages.mjs']],
+  ['README and docs code blocks type-check', ['node', 'scripts/check-snippets.mjs']],
   ['unit and integration tests', ['npx', 'turbo', 'run', 'test', '--concurrency=1', '--continue']],
   ['end-to-end tests (Chromium)', ['npx', 'turbo', 'run', 'e2e', '--concurrency=1']],
   ['size budget', ['npx', 'size-limit']],

@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test'
-import { type RunningProcess, screenshotPath, startDemo } from '../fixtures/processes'
+import { type RunningProcess, startDemo } from '../fixtures/processes'
 
 let demo: RunningProcess
 test.beforeAll(async () => {
@@ -43,5 +43,4 @@ test('two pages chat over WebSocket; the server restarts; both reconnect and the
   await bob.getByTestId('chat-input').fill('bob is back')
   await bob.getByTestId('chat-send').click()
   await expect(alice.getByTestId('chat-log')).toContainText('bob: bob is back')
-  await alice.screenshot({ path: screenshotPath('demo-chat.png') })
 })

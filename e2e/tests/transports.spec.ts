@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test'
-import { type RunningProcess, screenshotPath, startDemo } from '../fixtures/processes'
+import { type RunningProcess, startDemo } from '../fixtures/processes'
 
 let demo: RunningProcess
 test.beforeAll(async () => {
@@ -27,7 +27,6 @@ test('with WebSocket blocked by the server, the demo keeps working through fallb
     await page.getByTestId('chat-input').fill('via fallback')
     await page.getByTestId('chat-send').click()
     await expect(page.getByTestId('chat-log')).toContainText('carol: via fallback')
-    await page.screenshot({ path: screenshotPath('demo-fallback.png') })
   } finally {
     await request.post(`${demo.url}/demo/websocket?blocked=false`)
   }

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises'
 import { defineConfig, type Options } from 'tsup'
 
 // reconnecting-websocket (named in the design card) is compiled into our build from the TypeScript source its
@@ -6,8 +7,30 @@ import { defineConfig, type Options } from 'tsup'
 // It is unmaintained (4.4.0, pinned, is the last release), so shipping the exact code we test is safer too.
 // Its private members are `_`-prefixed properties, which minifiers keep whole; the build shortens them (our own
 // code has no `_`-prefixed properties: private members are #private fields). That is 0.2 kB gzip more.
+// Its `debug` option logs through 17 `this._debug('…')` calls; we never set that option (our own `debug` logs what
+// matters in our terms), so each call is dead code, and each becomes an empty statement here: 0.1 kB gzip. The
+// build fails if a call no longer fits that one-statement-per-line shape, rather than strip half of one.
+const stripRwsDebug: NonNullable<Options['esbuildPlugins']>[number] = {
+  name: 'strip-rws-debug',
+  setup(build) {
+    build.onLoad({ filter: /reconnecting-websocket[\\/]reconnecting-websocket\.ts$/ }, async ({ path }) => {
+      const source = await readFile(path, 'utf8')
+      const calls = source.split('this._debug(').length - 1
+      let stripped = 0
+      const contents = source.replace(/^(\s*)this\._debug\(.*\);[ \t]*$/gm, (_, indent: string) => {
+        stripped++
+        return `${indent};`
+      })
+      if (stripped !== calls)
+        throw new Error(`strip-rws-debug: ${calls - stripped} this._debug() calls span lines`)
+      return { contents, loader: 'ts' }
+    })
+  },
+}
+
 const bundleRws = {
   noExternal: ['reconnecting-websocket'],
+  esbuildPlugins: [stripRwsDebug],
   esbuildOptions: ((options) => {
     options.alias = { 'reconnecting-websocket': 'reconnecting-websocket/reconnecting-websocket.ts' }
     options.mangleProps = /^_[a-zA-Z]/
@@ -35,6 +58,8 @@ export default defineConfig([
       websocket: 'src/websocket.ts',
       'event-stream': 'src/eventStream.ts',
       delivery: 'src/delivery.ts',
+      tabs: 'src/tabs.ts',
+      persist: 'src/persist.ts',
     },
     format: ['esm', 'cjs'],
     // Types for every entry in one build, so they share one declaration of `HoldfastClient` (a class with
@@ -46,6 +71,8 @@ export default defineConfig([
         websocket: 'src/websocket.ts',
         'event-stream': 'src/eventStream.ts',
         delivery: 'src/delivery.ts',
+        tabs: 'src/tabs.ts',
+        persist: 'src/persist.ts',
         presence: 'src/presence.ts',
       },
     },
@@ -71,9 +98,10 @@ export default defineConfig([
     esbuildPlugins: [sharedError],
   },
   {
-    // <script src=".../holdfast.global.js"> exposes window.Holdfast; dependencies are bundled in. ES2022
+    // <script src=".../holdfast.global.js"> exposes window.Holdfast; dependencies are bundled in (and
+    // holdfast.tabs.global.js, the same plus @holdfast/client/tabs and /persist). ES2022
     // (class private fields: Chrome 94, Firefox 93, Safari 15.4); an older target would lower them to WeakMaps.
-    entry: { holdfast: 'src/global.ts' },
+    entry: { holdfast: 'src/global.ts', 'holdfast.tabs': 'src/globalTabs.ts' },
     format: ['iife'],
     globalName: 'Holdfast',
     minify: true,
@@ -84,5 +112,6 @@ export default defineConfig([
     dts: false,
     clean: false,
     esbuildOptions: bundleRws.esbuildOptions,
+    esbuildPlugins: bundleRws.esbuildPlugins,
   },
 ])

@@ -32,12 +32,12 @@ export interface ConformanceOptions {
    * Starts the server's drain (`server.close({ drainMs })`, SIGTERM). Runs last; the server is gone
    * afterwards. Without it the §7 checks are not run.
    */
-  drain?: () => void | Promise<void>
+  drain?: () => unknown
   /**
    * Loses one channel's history under a live subscription, as an expired Redis stream would (for
    * `@holdfast/testing`: `mock.loseHistory`). Without it that check is not run.
    */
-  loseHistory?: (channel: string) => void | Promise<void>
+  loseHistory?: (channel: string) => unknown
   /** An `Origin` the server refuses (403). Without it the origin check is not run. */
   refusedOrigin?: string
   /**

@@ -33,8 +33,8 @@ describe('publish limits (limits.publishRate, limits.publishRatePerClient)', () 
     // The default bucket: a burst of 2,000, then 1,000 a second (no time passes on this clock).
     const total = 2010
     for (let id = 1; id <= total; id++) socket.send({ type: 'publish', id, channel: 'spam', data: id })
-    const answers = await Promise.all(
-      Array.from({ length: total }, (_, i) => socket.next((f) => f.id === i + 1)),
+    const answers = (await socket.all(total, (f) => typeof f.id === 'number' && f.id <= total)).sort(
+      (a, b) => a.id - b.id,
     )
     const acked = answers.filter((f) => f.type === 'ack')
     const limited = answers.filter((f) => f.type === 'error')
@@ -79,6 +79,39 @@ describe('publish limits (limits.publishRate, limits.publishRatePerClient)', () 
     expect((await publishHttp(server, 'c', 7, bearer(bob))).status).toBe(200)
     // The backend is never limited.
     await server.publish('c', 'from the backend')
+  })
+
+  it("hold a connection's later publishes behind a refused one until it is sent again, so a pipelining client's order is kept", async () => {
+    const clock = new ManualClock()
+    const server = await startServer({
+      clock,
+      limits: { publishRate: { perSecond: 10, burst: 1 }, publishRatePerClient: false, pingIntervalMs: 1e9 },
+    })
+    const socket = await connect(server)
+    const publish = (id: number, key: string | undefined) => {
+      socket.send({ type: 'publish', id, channel: 'c', data: id, ...(key ? { key } : {}) })
+      return socket.next((f) => f.id === id)
+    }
+    expect(await publish(1, 'k1')).toMatchObject({ type: 'ack' })
+    expect(await publish(2, 'k2')).toMatchObject({ type: 'error', code: 'rate_limited', retryAfterMs: 100 })
+    clock.advance(100) // a token is back, but k2 has not been sent again: k3 waits behind it
+    expect(await publish(3, 'k3')).toMatchObject({ type: 'error', code: 'rate_limited', retryAfterMs: 100 })
+    expect(await publish(4, 'k2')).toMatchObject({ type: 'ack' })
+    clock.advance(100)
+    expect(await publish(5, 'k3')).toMatchObject({ type: 'ack' })
+    const first = await server.broker.read('c')
+    const stored = await server.broker.read('c', { since: `${first.epoch}:0` })
+    expect(stored.messages.map((m) => JSON.parse(m.json))).toEqual([1, 4, 5])
+    // A client that never sends the refused one again is held for retryAfterMs plus 10 s, no longer.
+    expect(await publish(6, 'k6')).toMatchObject({ code: 'rate_limited' })
+    clock.advance(10_099)
+    expect(await publish(7, 'k7')).toMatchObject({ code: 'rate_limited' })
+    clock.advance(10_101)
+    expect(await publish(8, 'k8')).toMatchObject({ type: 'ack' })
+    // Without an idempotency key there is nothing to wait for: the hold lasts retryAfterMs.
+    expect(await publish(9, undefined)).toMatchObject({ code: 'rate_limited', retryAfterMs: 100 })
+    clock.advance(100)
+    expect(await publish(10, undefined)).toMatchObject({ type: 'ack' })
   })
 
   it('can be turned off', async () => {

@@ -1,9 +1,11 @@
 import { useConnectionState } from '@holdfast/react'
 import { useEffect, useState } from 'react'
+import { useLastNote } from '../eventLog'
 
-/** Transport, state, attempt number and time to the next retry. */
+/** Transport, state, attempt number and time to the next retry, and the last thing that happened. */
 export function ConnectionBadge() {
   const state = useConnectionState()
+  const note = useLastNote()
   const [now, setNow] = useState(() => Date.now())
   useEffect(() => {
     if (state.status !== 'reconnecting') return
@@ -20,6 +22,11 @@ export function ConnectionBadge() {
         </span>
       )}
       {state.status === 'closed' && state.error && <span>{state.error.code}</span>}
+      {note && (
+        <span className="note" data-testid="connection-note" title={note.time}>
+          {note.text}
+        </span>
+      )}
     </span>
   )
 }

@@ -197,14 +197,20 @@ export class ConnectionMachine {
     const { error, action } = decision
     const name = transport.name
     const record = this.#records[name]
+    const unstable = this.#stable.pending
     this.#host.debug(`${name} closed: ${action}`, error)
     this.#end(false, action === 'stop' ? undefined : error)
     if (action === 'stop') this.stop(error)
     else if (action === 'refresh') {
-      // A token rejected twice in a row will not get better by retrying: stop (no auth loop).
-      if (++this.#authFailures < 2) {
+      // A token the server accepted and that has since expired is refreshed, however often: at once, or after
+      // a backoff when the connection was not yet stable (no tight loop with a server that expires every
+      // token at once). One refused twice in a row will not get better by retrying: stop (no auth loop).
+      const expired = disconnect.opened && error.code === 'token_expired'
+      if (expired) this.#authFailures = 0
+      if (expired || ++this.#authFailures < 2) {
         this.#host.invalidateToken()
-        this.#connect(name)
+        if (expired && unstable) this.#schedule(name, decision)
+        else this.#connect(name)
       } else
         this.stop(
           new HoldfastError(

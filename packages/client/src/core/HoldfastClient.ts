@@ -9,6 +9,7 @@ import type {
 } from '../transports/Transport'
 import { ChannelRegistry, type ClientStats, type Listener } from './ChannelRegistry'
 import { ConnectionMachine, type FallbackOptions } from './ConnectionMachine'
+import { checkOptions } from './checkOptions'
 import { Heartbeat, type HeartbeatOptions } from './Heartbeat'
 import { Publisher, type PublishQueueOptions, type PublishResult } from './Publisher'
 import { type BackoffOptions, createRetryPolicy } from './RetryPolicy'
@@ -139,6 +140,7 @@ export class HoldfastClient {
         'bad_request',
         `createClient needs an absolute http(s) url, got ${options?.url}`,
       )
+    checkOptions(options)
     const available = Object.keys(factories) as TransportName[]
     const order = options.transports ?? available
     for (const name of order[0] ? order : [undefined])

@@ -50,6 +50,8 @@ export class Publisher {
   readonly #max: Required<PublishQueueOptions>
   readonly #now: () => number
   readonly #link: PublisherLink
+  /** A publish was refused for now (`rate_limited`): nothing is sent until the retry timer, so order holds. */
+  #held = false
 
   constructor(options: PublishQueueOptions = {}, timers: Timers, now: () => number, link: PublisherLink) {
     this.#max = { maxMessages: 1000, maxBytes: 2 ** 20, ttlMs: 60_000, ...options }
@@ -83,7 +85,7 @@ export class Publisher {
    */
   flush(): void {
     const transport = this.#link.transport()
-    if (!transport) return
+    if (!transport || this.#held) return
     let sending = this.#items.filter((item) => item.sending).length
     for (const item of this.#items) {
       if (sending >= transport.concurrency || this.#link.blocked()) return
@@ -103,9 +105,14 @@ export class Publisher {
             item.reject(err)
           } else if (item.sending) {
             // Stays queued with the same key (the server drops the copy if the first one landed). The
-            // connection may still be up (one HTTP publish failed): try again soon, jittered.
+            // connection may still be up (a rate limit, one HTTP publish failed): send nothing until the
+            // timer, then oldest first, so no later publish overtakes it. Each refusal restarts the wait.
             item.sending = false
-            this.#retry.start(err.retryAfterMs ?? this.#link.retryMs(), () => this.flush())
+            this.#held = true
+            this.#retry.start(err.retryAfterMs ?? this.#link.retryMs(), () => {
+              this.#held = false
+              this.flush()
+            })
           }
         },
       )
@@ -115,6 +122,7 @@ export class Publisher {
   /** The connection dropped: nothing is on the wire any more; everything is sent again (same keys). */
   unsent(): void {
     this.#retry.cancel()
+    this.#held = false
     for (const item of this.#items) item.sending = false
   }
 

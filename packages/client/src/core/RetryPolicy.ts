@@ -46,7 +46,7 @@ export interface RetryPolicy {
  * Full jitter by default, drawn anew on every attempt. A server hint is a floor with up to `initialMs` of
  * jitter above it (so a fleet told the same delay does not come back in lockstep); the exponential ceiling
  * does not stack on top of it, so a server that paces its clients (admission slots, a drain) is followed
- * closely. Throws `bad_request` on nonsense bounds.
+ * closely. Throws `bad_request` when `maxMs` is below `initialMs` (callers check each number with checkOptions).
  */
 export function createRetryPolicy(
   options: BackoffOptions = {},
@@ -56,8 +56,6 @@ export function createRetryPolicy(
   const maxMs = options.maxMs ?? 30_000
   const unreachableMaxMs = Math.min(maxMs, options.unreachableMaxMs ?? maxMs)
   const jitter = options.jitter ?? 'full'
-  if (!(initialMs > 0))
-    throw new HoldfastError('bad_request', `backoff.initialMs must be > 0, got ${initialMs}`)
   if (!(maxMs >= initialMs))
     throw new HoldfastError('bad_request', `backoff.maxMs must be >= initialMs (${initialMs}), got ${maxMs}`)
   let attempt = 0

@@ -1,3 +1,4 @@
+import { checkOptions } from '../core/checkOptions'
 import { classifyDisconnect } from '../core/classifyDisconnect'
 import { type BackoffOptions, createRetryPolicy } from '../core/RetryPolicy'
 import { globalTimers, systemClock, Timer, type Timers } from '../core/timers'
@@ -53,6 +54,7 @@ export interface EventStream {
  * stops on failures the client's disconnect classifier calls terminal (403, 404, 204, not SSE).
  */
 export function createEventStream(url: string, options: EventStreamOptions): EventStream {
+  checkOptions(options)
   const timers = options.timers ?? globalTimers
   const now = options.now ?? systemClock
   const idleTimeoutMs = options.idleTimeoutMs ?? 45_000

@@ -36,25 +36,28 @@ export function longPollTransport(options: LongPollTransportOptions = {}) {
         deadline.cancel()
         signal.removeEventListener('abort', abort)
         if (signal.aborted) return
-        confirmed = new Set()
-        if (answer === undefined)
-          return {
-            opened: false,
-            error: new HoldfastError('timeout', `poll not answered within ${deadlineMs} ms`),
-          }
-        if (typeof answer !== 'string') return answer
-        const body = parseJson(answer) as PollResponse | undefined
-        if (!Array.isArray(body?.messages))
-          return {
-            opened: false,
-            error: new HoldfastError(
-              'transport_unavailable',
-              'not a Holdfast poll answer: a proxy or the wrong URL answered',
-            ),
-          }
+        const body = typeof answer === 'string' ? (parseJson(answer) as PollResponse | undefined) : undefined
+        if (!Array.isArray(body?.messages)) {
+          // The connection ends: the next one confirms its channels anew.
+          confirmed = new Set()
+          return answer === undefined
+            ? {
+                opened: false,
+                error: new HoldfastError('timeout', `poll not answered within ${deadlineMs} ms`),
+              }
+            : typeof answer !== 'string'
+              ? answer
+              : {
+                  opened: false,
+                  error: new HoldfastError(
+                    'transport_unavailable',
+                    'not a Holdfast poll answer: a proxy or the wrong URL answered',
+                  ),
+                }
+        }
         open()
         host.activity()
-        const listed = (body.subscribed ?? []).map((entry) => {
+        const listed = ((body as PollResponse).subscribed ?? []).map((entry) => {
           deliver(host, { id: 0, ...entry, type: 'subscribed' })
           return entry.channel
         })
@@ -70,7 +73,7 @@ export function longPollTransport(options: LongPollTransportOptions = {}) {
               recovered: true,
             })
         confirmed = new Set(subscriptions.map((s) => s.channel))
-        for (const message of body.messages) deliver(host, { ...message, type: 'message' })
+        for (const message of (body as PollResponse).messages) deliver(host, { ...message, type: 'message' })
         return 'again'
       },
     )

@@ -2,6 +2,7 @@
 import client = require('@holdfast/client')
 import delivery = require('@holdfast/client/delivery')
 import presence = require('@holdfast/client/presence')
+import tabs = require('@holdfast/client/tabs')
 
 const c: client.HoldfastClient = client.createClient({ url: 'https://rt.example.com', lazy: true })
 c.subscribe<{ n: number }>('a', (m) => m.data.n, { delivery: delivery.latest() })
@@ -10,4 +11,5 @@ const p: presence.Presence<{ name: string }> = presence.presence(c, 'room', {
   enter: true,
   info: { name: 'A' },
 })
-export = { c, e, p }
+const shared: client.HoldfastClient = tabs.createSharedClient({ url: 'https://rt.example.com', lazy: true })
+export = { c, e, p, shared }

@@ -55,6 +55,26 @@ import {
   type PresenceUser,
   presence,
 } from '@holdfast/client/presence'
+import {
+  type CloseOptions,
+  createPersistentClient,
+  type PersistentClient,
+  type PersistentClientOptions,
+  type RestoredPublish,
+} from '@holdfast/client/persist'
+import {
+  type BroadcastChannelConstructor,
+  createSharedClient,
+  indexedDbStorage,
+  type LockManagerLike,
+  memoryStorage,
+  type PersistOptions,
+  type PersistStorage,
+  type SharedClient,
+  type SharedClientOptions,
+  type SharedClientRole,
+  type TabsOptions,
+} from '@holdfast/client/tabs'
 import { createClient as createWebSocketClient } from '@holdfast/client/websocket'
 import WebSocket from 'ws'
 
@@ -189,6 +209,38 @@ room.update({ name: 'B' })
 room.update({ nope: 1 })
 room.leave()
 room.close()
+// One connection for all tabs, and persistence: the same client API, plus role and forget.
+const storage: PersistStorage = memoryStorage()
+const persist: PersistOptions = {
+  storage,
+  maxChannels: 100,
+  maxPublishes: 50,
+  maxBytes: 1 << 18,
+  maxAgeMs: 86_400_000,
+}
+const tabs: TabsOptions = {
+  pingIntervalMs: 1000,
+  leaderTimeoutMs: 2000,
+  locks: navigator.locks satisfies LockManagerLike,
+  BroadcastChannel: BroadcastChannel satisfies BroadcastChannelConstructor,
+}
+const sharedOptions: SharedClientOptions = { ...options, user: 'ann', tabs, persist }
+const shared: SharedClient = createSharedClient(sharedOptions)
+// The hooks take a HoldfastClient: a shared client is one.
+const asClient: HoldfastClient = shared
+const role: SharedClientRole = shared.role
+const offRole: () => void = shared.onRoleChange((r: SharedClientRole) => void r)
+const restored: Promise<RestoredPublish[]> = shared.restored
+const forget: CloseOptions = { forget: true }
+shared.close(forget)
+void createSharedClient({
+  url: 'https://rt.example.com',
+  tabs: false,
+  persist: { storage: indexedDbStorage() },
+})
+const persistentOptions: PersistentClientOptions = { url: 'https://rt.example.com', persist: true }
+const persistent: PersistentClient = createPersistentClient(persistentOptions)
+const flushed: Promise<void> = persistent.flush()
 
 const error = new HoldfastError('timeout', 'message', { retryAfterMs: 5, cause: new Error('x') })
 const wrapped: HoldfastError = HoldfastError.from(new Error('y'), 'internal')
@@ -196,16 +248,21 @@ const wrapped: HoldfastError = HoldfastError.from(new Error('y'), 'internal')
 void ErrorCodeAsValue.Forbidden
 
 export {
+  asClient,
   error,
   es,
+  flushed,
   nodeClient,
   offChange,
   offError,
   offGap,
   offJoin,
+  offRole,
   offState,
   published,
   readAll,
+  restored,
+  role,
   wrapped,
   wsOnly,
 }

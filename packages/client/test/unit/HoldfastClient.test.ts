@@ -171,13 +171,13 @@ describe('tokens', () => {
     expect(getToken).toHaveBeenCalledTimes(2)
   })
 
-  test('the token-expired close fetches a new token and reconnects at once', async () => {
+  test('the token-expired close of a stable connection fetches a new token and reconnects at once', async () => {
     start()
     let n = 0
     const getToken = vi.fn(async () => `token-${++n}`)
-    const c = client({ getToken, backoff: { initialMs: 5000, maxMs: 5000 } })
+    const c = client({ getToken, backoff: { initialMs: 5000, maxMs: 5000, stableAfterMs: 1000 } })
     c.subscribe('room', () => {})
-    await tick(10)
+    await tick(1000)
     fake.last.close(CloseCode.TokenExpired, 'token expired')
     await tick(10)
     expect(fake.connections).toHaveLength(2)

@@ -216,6 +216,45 @@ describe('long-polling transport', () => {
     expect(c.state).toMatchObject({ status: 'connected', transport: 'longpoll' })
   })
 
+  test('a channel resumed in full is confirmed once per connection, not on every poll; again after a reconnect', async () => {
+    let polls = 0
+    let release: ((response: Response) => void) | undefined
+    server = setupServer(
+      http.get(`${BASE_URL}/poll`, ({ request }) => {
+        polls++
+        // Every fourth poll is held until the test ends it (with a network error: the connection drops).
+        if (polls % 4 === 0) return new Promise<Response>((resolve) => (release = resolve))
+        const since = new URL(request.url).searchParams.get('since')
+        // Resumed in full: the channel is not listed in `subscribed` (PROTOCOL.md §5); one message per poll.
+        const n = Number(since?.split(':').pop() ?? 0) + 1
+        return HttpResponse.json({
+          since: `a=e1:${n}`,
+          messages: [{ channel: 'a', cursor: `e1:${n}`, data: n }],
+        })
+      }),
+    )
+    server.listen({ onUnhandledRequest: 'error' })
+    const c = client({ transports: ['longpoll'] })
+    const confirmations: unknown[] = []
+    const got: unknown[] = []
+    c.subscribe('a', (m) => got.push(m.data), {
+      since: 'e1:0',
+      onSubscribed: (info) => confirmations.push(info),
+    })
+    await tick(10)
+    expect(polls).toBe(4)
+    expect(got).toEqual([1, 2, 3])
+    expect(confirmations).toEqual([{ channel: 'a', epoch: 'e1', cursor: 'e1:0', recovered: true }])
+    release!(HttpResponse.error())
+    await tick(200) // the backoff after the failed poll, then three more answers
+    expect(polls).toBe(8)
+    expect(got).toEqual([1, 2, 3, 4, 5, 6])
+    expect(confirmations).toEqual([
+      { channel: 'a', epoch: 'e1', cursor: 'e1:0', recovered: true },
+      { channel: 'a', epoch: 'e1', cursor: 'e1:3', recovered: true },
+    ])
+  })
+
   test('a poll that outlives the hold is treated as a black hole and retried', async () => {
     let polls = 0
     server = setupServer(

@@ -25,7 +25,7 @@ function valueExports(declarationFile: string): string[] {
     .sort()
 }
 
-describe.each(['index', 'websocket', 'event-stream', 'delivery', 'presence'])('%s', (entry) => {
+describe.each(['index', 'websocket', 'event-stream', 'delivery', 'tabs', 'persist', 'presence'])('%s', (entry) => {
   test('every value export of the ESM declarations exists in the ESM build', async () => {
     const declared = valueExports(`${dist}${entry}.d.ts`)
     expect(declared.length).toBeGreaterThan(0)

@@ -95,6 +95,41 @@ describe('websocket', () => {
   })
 })
 
+describe('websocket: a token that expires after the server accepted it is not a refusal', () => {
+  test('two expiries within stableAfterMs, each after a welcome, do not stop the client', async () => {
+    let connects = 0
+    const fake = createFakeServer({ onFrame: (f) => f.type === 'connect' && connects++ })
+    fake.server.listen({ onUnhandledRequest: 'error' })
+    cleanup.push(() => fake.server.close())
+    const getToken = vi.fn(() => `token-${getToken.mock.calls.length}`)
+    const c = client('websocket', getToken)
+    await tick(10)
+    for (let i = 0; i < 3; i++) {
+      fake.last.close(CloseCode.TokenExpired, 'token expired')
+      await tick(2000) // inside stableAfterMs (5 s): each expiry comes before the connection is stable
+      expect(c.state.status).toBe('connected')
+    }
+    expect(connects).toBe(4)
+    expect(getToken).toHaveBeenCalledTimes(4)
+  })
+
+  test('a server that expires every token right after accepting it gets backoff, not a tight loop', async () => {
+    const fake = createFakeServer({
+      onFrame: (f, conn) => {
+        if (f.type === 'connect') queueMicrotask(() => conn.close(CloseCode.TokenExpired, 'token expired'))
+      },
+    })
+    fake.server.listen({ onUnhandledRequest: 'error' })
+    cleanup.push(() => fake.server.close())
+    const c = client('websocket', () => 'short-lived')
+    await tick(10_000)
+    // Backoff of 100 ms doubling to 1 s: about a dozen connections in 10 s, not thousands; never stopped.
+    expect(fake.connections.length).toBeGreaterThan(3)
+    expect(fake.connections.length).toBeLessThan(30)
+    expect(c.state.status).not.toBe('closed')
+  })
+})
+
 describe('createEventStream', () => {
   test('401: onUnauthorized once, then a second 401 closes the stream instead of looping', async () => {
     const seen = refusing('/feed', 'unauthorized')

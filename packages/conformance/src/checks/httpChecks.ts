@@ -206,8 +206,18 @@ export const httpChecks: Check[] = [
         'Retry-After: <seconds>',
         refused.headers.get('retry-after'),
       )
+      // Admission comes after identity (PROTOCOL.md §3): each socket must send `connect` before the server
+      // can spend its budget, or refuse it. A server that refuses earlier (at the upgrade) passes too.
+      const token = await ctx.token()
       const sockets = Array.from({ length: burst + 2 }, () => ctx.socket())
-      const expected = `one of ${burst + 2} WebSockets opened at once to be closed with 4003`
+      await Promise.all(
+        sockets.map(async (s) => {
+          await s.open().catch(() => {})
+          if (s.opened && !s.closed)
+            s.send(token === undefined ? { type: 'connect' } : { type: 'connect', token })
+        }),
+      )
+      const expected = `one of ${burst + 2} WebSockets opened at once, each sending connect, to be closed with 4003`
       const closed = await Promise.any(
         sockets.map((s) => s.until(() => (s.closed?.code === 4003 ? s.closed : undefined), expected)),
       ).catch(() => {

@@ -53,6 +53,21 @@ const PRESENCE_ACK_CURSOR = 'presence:0'
 // How long a closing handshake may take before the socket is cut (a slow consumer never reads its close).
 const CLOSE_TIMEOUT_MS = 5000
 
+/**
+ * How long a connection's later publishes are held behind a rate-limited one that the client does not send
+ * again (beyond its `retryAfterMs`). A client that resends it, as the protocol asks, ends the hold at once.
+ */
+const HOLD_GRACE_MS = 10_000
+
+/** A rate-limited publish that the connection's later publishes wait behind. */
+interface PublishHold {
+  /** Its idempotency key; without one the hold lasts `retryAfterMs` past the last refusal only. */
+  readonly key: string | undefined
+  readonly retryAfterMs: number
+  /** Server time (ms) when the hold lapses; each later refusal pushes it `retryAfterMs` on. */
+  until: number
+}
+
 /** What every WebSocket of one server shares, so each connection holds one reference instead of many. */
 interface Shared {
   readonly ctx: ServerContext
@@ -212,6 +227,8 @@ class WebSocketConnection implements TrackedConnection, SendGateTarget, FeedSink
   #queue: Promise<void> | undefined
   #queued = 0
   #publishBucket: BucketState | undefined
+  // After a rate-limited publish: the connection's later publishes wait behind it (see #publish).
+  #publishHold: PublishHold | undefined
 
   constructor(shared: Shared, ws: OwnedSocket, socket: Duplex, address: string | undefined) {
     const { ctx } = shared
@@ -669,8 +686,32 @@ class WebSocketConnection implements TrackedConnection, SendGateTarget, FeedSink
     const ctx = this.#ctx
     if (ctx.limits.publishPerConnection)
       this.#publishBucket ??= ctx.limits.publishPerConnection.fresh(ctx.clock.now())
+    // A connection's publishes are stored in the order it sent them (PROTOCOL.md §3, Limits). A client pipelines
+    // them, so when one is refused for its rate the later ones are already on the wire: each is refused too,
+    // without spending the bucket, until the refused one comes back (same idempotency key), or, for a client
+    // that never sends it again, for HOLD_GRACE_MS.
+    const now = ctx.clock.now()
+    const hold = this.#publishHold
+    if (hold && (key === undefined || key !== hold.key) && now < hold.until) {
+      hold.until = Math.max(hold.until, now + hold.retryAfterMs)
+      this.#sendError(
+        id,
+        'rate_limited',
+        `publishing too fast: held behind an earlier refused publish; retry in ${hold.retryAfterMs} ms`,
+        channel,
+        hold.retryAfterMs,
+      )
+      return
+    }
+    this.#publishHold = undefined
     const limited = publishRefusal(ctx, clientKey(this.#user, this.address), this.#publishBucket)
     if (limited) {
+      const retryAfterMs = limited.retryAfterMs ?? 1
+      this.#publishHold = {
+        key,
+        retryAfterMs,
+        until: now + retryAfterMs + (key === undefined ? 0 : HOLD_GRACE_MS),
+      }
       this.#sendError(id, limited.code, limited.message, channel, limited.retryAfterMs)
       return
     }

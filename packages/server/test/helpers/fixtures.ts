@@ -106,6 +106,38 @@ export class TestSocket {
     this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame))
   }
 
+  /**
+   * Waits until `count` frames have matched, taken or not, and returns them in arrival order. One waiter that
+   * resumes its scan where it stopped, so a test can await thousands of answers at a cost linear in frames.
+   */
+  all(count: number, match: (frame: Frame) => boolean, timeoutMs = WAIT_LIMIT_MS): Promise<Frame[]> {
+    const found: Frame[] = []
+    let scanned = 0
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        for (; scanned < this.frames.length && found.length < count; scanned++)
+          if (match(this.frames[scanned]!)) found.push(this.frames[scanned]!)
+        if (found.length >= count) {
+          done()
+          resolve(found)
+        } else if (this.ws.readyState === WebSocket.CLOSED) {
+          done()
+          reject(new Error(`socket closed after ${found.length} of ${count} matching frames`))
+        }
+      }
+      const timer = setTimeout(() => {
+        done()
+        reject(new Error(`${found.length} of ${count} matching frames in ${timeoutMs} ms`))
+      }, timeoutMs)
+      const done = () => {
+        clearTimeout(timer)
+        this.#waiters.delete(check)
+      }
+      this.#waiters.add(check)
+      check()
+    })
+  }
+
   /** The first frame not yet taken that matches; waits for it. */
   next(match: (frame: Frame) => boolean = () => true, timeoutMs = WAIT_LIMIT_MS): Promise<Frame> {
     return new Promise((resolve, reject) => {
