@@ -96,6 +96,15 @@ if (reactHasCode) {
     gzip: true,
     limit: '2.6 kB',
   })
+  checks.push({
+    // usePresence on its own entry, with @holdfast/client/presence (and what that imports) included.
+    name: '@holdfast/react/presence (React external)',
+    path: 'packages/react/dist/presence.js',
+    import: '*',
+    ignore: ['react', 'react-dom'],
+    gzip: true,
+    limit: '4.5 kB',
+  })
 } else {
   console.warn('[size-limit] packages/react has no source: its budget is skipped')
 }

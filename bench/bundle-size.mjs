@@ -74,6 +74,14 @@ export const SUBJECTS = [
     pendingUnless: ['src/index.ts', 'src/index.tsx', 'dist/index.js'].map((f) => `${REACT_DIR}${f}`),
   },
   {
+    id: 'holdfast-react-presence',
+    label: '@holdfast/react/presence (React external)',
+    ours: true,
+    modules: ['@holdfast/react/presence'],
+    external: ['react', 'react-dom'],
+    pendingUnless: ['src/index.ts', 'src/index.tsx', 'dist/index.js'].map((f) => `${REACT_DIR}${f}`),
+  },
+  {
     id: 'holdfast-react-app',
     label: '@holdfast/client + @holdfast/react (what a React app ships)',
     ours: true,
