@@ -2,5 +2,5 @@
 // from the subpath entries (`createEventStream`, the delivery policies and `stream`, `presence`).
 export * from './delivery'
 export * from './index'
-export { createEventStream } from './sse/createEventStream'
 export { presence } from './presence'
+export { createEventStream } from './sse/createEventStream'

@@ -2,8 +2,8 @@
 // It rides on ordinary subscriptions of derived channels, so the root client carries no presence code.
 import { isChannelName } from '@holdfast/protocol'
 import {
-  parsePresenceChannel,
   type PresenceMember as ProtocolPresenceMember,
+  parsePresenceChannel,
   presenceEnterChannel,
 } from '@holdfast/protocol/presence'
 import type { HoldfastClient } from './core/HoldfastClient'

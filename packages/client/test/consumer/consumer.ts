@@ -47,6 +47,13 @@ import {
   type StreamEvent,
 } from '@holdfast/client/event-stream'
 import {
+  type CloseOptions,
+  createPersistentClient,
+  type PersistentClient,
+  type PersistentClientOptions,
+  type RestoredPublish,
+} from '@holdfast/client/persist'
+import {
   type Presence,
   type PresenceEvents,
   type PresenceMember,
@@ -55,13 +62,6 @@ import {
   type PresenceUser,
   presence,
 } from '@holdfast/client/presence'
-import {
-  type CloseOptions,
-  createPersistentClient,
-  type PersistentClient,
-  type PersistentClientOptions,
-  type RestoredPublish,
-} from '@holdfast/client/persist'
 import {
   type BroadcastChannelConstructor,
   createSharedClient,
