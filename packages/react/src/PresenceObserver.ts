@@ -79,7 +79,9 @@ export class PresenceObserver<TInfo = unknown> {
     this.#options = next
     const handle = this.#handle
     if (!this.matches(prev.client, prev.channel) || enabled(prev) !== enabled(next)) {
-      if (handle) {
+      // Mounted: start over with the new options (a disabled observer holds no handle, only its state
+      // listener). Not yet: the first listener attaches with them.
+      if (this.#listeners.size > 0) {
         this.#detach()
         this.#attach()
       } else this.#update()

@@ -5,7 +5,7 @@ import { useState } from 'react'
 import { describe, expect, test, vi } from 'vitest'
 import { type PresenceResult, usePresence } from '../src/presence'
 import { countStateListeners, type FakeServer } from './fakeServer'
-import { setup, text, until, waitText } from './render'
+import { Show, setup, text, until, waitText } from './render'
 
 const m = (clientId: string, connectionId: string, info?: unknown) => ({
   clientId,
@@ -52,6 +52,39 @@ function Controls() {
       </button>
       <button type="button" onClick={() => setShown(false)}>
         unmount
+      </button>
+    </>
+  )
+}
+
+/** Watches `room` only once its button turned `enabled` on; subscribes to `other` meanwhile. */
+function Toggle() {
+  const [enabled, setEnabled] = useState(false)
+  const p = usePresence('room', { enabled, enter: true })
+  return (
+    <>
+      <Show channel="other" />
+      <p data-testid="toggle">
+        {p.status}:{p.count}
+      </p>
+      <button type="button" onClick={() => setEnabled(true)}>
+        enable
+      </button>
+    </>
+  )
+}
+
+/** Watches `room`, then `lobby` once its button is clicked. */
+function Move() {
+  const [channel, setChannel] = useState('room')
+  const p = usePresence(channel)
+  return (
+    <>
+      <p data-testid="move">
+        {channel}:{p.status}:{p.members.map((u) => u.clientId).join(',')}
+      </p>
+      <button type="button" onClick={() => setChannel('lobby')}>
+        move
       </button>
     </>
   )
@@ -127,6 +160,37 @@ describe('usePresence', () => {
     )
     // Nothing left behind by the observer (the double mount included) on the client.
     expect(stateListeners()).toBe(0)
+  })
+
+  test('enabled: false watches and enters nothing and shows idle; turning it on does both', async () => {
+    const { server, wrap } = setup()
+    render(wrap(<Toggle />))
+    // The connection is up and carries another channel: a presence subscribe would have been sent with it.
+    await waitText('other', 'live:null')
+    expect(text('toggle')).toBe('idle:0')
+    expect(server.sent('subscribe').map((f) => f.channel)).toEqual(['other'])
+    act(() => screen.getByText('enable').click())
+    await until(() =>
+      expect(server.sent('subscribe').map((f) => f.channel!.replace(/~presence~.*/, '~presence~…'))).toEqual([
+        'other',
+        'room~presence',
+        'room~presence~…',
+      ]),
+    )
+    await waitText('toggle', 'syncing:0')
+  })
+
+  test("a new channel drops the old one's watch and never shows its members", async () => {
+    const { server, wrap } = setup()
+    render(wrap(<Move />))
+    await until(() => expect(server.sent('subscribe', 'room~presence')).toHaveLength(1))
+    act(() => push(server, snapshot([m('alice', 'conn0001')]), 'e:5-999999'))
+    await waitText('move', 'room:live:alice')
+    act(() => screen.getByText('move').click())
+    expect(text('move')).toMatch(/^lobby:(idle|syncing):$/)
+    await until(() => expect(server.sent('subscribe', 'lobby~presence')).toHaveLength(1))
+    await until(() => expect(server.sent('unsubscribe').map((f) => f.channel)).toEqual(['room~presence']))
+    await waitText('move', 'lobby:syncing:')
   })
 
   test('a refused enter is state: error with its code, still watching', async () => {
