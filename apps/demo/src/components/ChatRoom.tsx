@@ -88,7 +88,7 @@ export function ChatRoom({ start, history }: { start: Cursor | undefined; histor
   return (
     <section className="chat">
       <h2>Chat room ({user})</h2>
-      <OnlineList users={onlineUsers(room)} />
+      <OnlineList users={onlineUsers(room)} error={room.error?.message} />
       <div className="chat-log" data-testid="chat-log" ref={logRef} onScroll={onScroll}>
         {header && (
           <div className="history-note" data-testid="history-note">
@@ -96,16 +96,16 @@ export function ChatRoom({ start, history }: { start: Cursor | undefined; histor
           </div>
         )}
         {noticesAt(notices, undefined, messages)}
-        {messages.map((m) =>
-          m.data.kind === 'message' ? (
-            <Fragment key={m.cursor}>
+        {messages.map((m) => (
+          <Fragment key={m.cursor}>
+            {m.data.kind === 'message' && (
               <div id={m.cursor} className="message">
                 <strong>{m.data.user}:</strong> {m.data.text}
               </div>
-              {noticesAt(notices, m.cursor, messages)}
-            </Fragment>
-          ) : null,
-        )}
+            )}
+            {noticesAt(notices, m.cursor, messages)}
+          </Fragment>
+        ))}
       </div>
       {newerBelow && (
         <button type="button" className="newer" data-testid="newer-below" onClick={toNewest}>
