@@ -4,6 +4,7 @@
 // presence: server CPU per join and per leave fanned out to 1,000 watchers, and memory per present member
 // (`--only presence` runs that part alone).
 // Servers and subscribers run in separate processes. Run: node bench/fanout.mjs [--smoke]
+import { availableParallelism, loadavg } from 'node:os'
 import { argvOptions } from './lib/child.mjs'
 import { ChildGroup, deadline } from './lib/processes.mjs'
 import {
@@ -333,6 +334,8 @@ function printPresence({ sizes, memory, rows }) {
 }
 
 export async function run({ smoke }) {
+  // The machine's load around the run, so busy-machine figures are read as such.
+  const loadAtStart = loadavg()
   const sizes = sizesFor(smoke)
   const cancel = deadline(smoke ? 60_000 : 15 * 60_000, 'fanout')
   const only = argvOptions().only?.split(',')
@@ -392,6 +395,7 @@ export async function run({ smoke }) {
         'Latency: receive time minus the send time embedded in the payload (same machine clock), paced publishing.',
       rows,
       presence,
+      loadAverage: { start: loadAtStart, end: loadavg(), cores: availableParallelism() },
     },
   })
   console.log(`wrote ${path}`)

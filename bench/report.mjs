@@ -155,6 +155,13 @@ async function fanoutSection(r) {
     '',
     ran(r),
     '',
+    ...(r.loadAverage
+      ? [
+          `Load average (1 min) on the ${r.loadAverage.cores} cores: ${r.loadAverage.start[0].toFixed(1)} at the start, ` +
+            `${r.loadAverage.end[0].toFixed(1)} at the end${r.loadAverage.start[0] > r.loadAverage.cores ? ': other jobs shared the machine, so CPU per delivery is inflated for every row alike; compare within the run' : ''}.`,
+          '',
+        ]
+      : []),
     r.method,
     '',
     `Sizes: ${num(s.connections)} subscribers in ${s.subscriberProcesses} process(es); bursts of ${s.burst} messages ` +
@@ -190,6 +197,7 @@ function presenceSubsection({ sizes, memory, rows }) {
       'heap B per member, with its join event in the log',
       'heap B per member, log full on both sides',
       'RSS B per member',
+      'RSS B per member, still held after all left',
     ],
     [
       [
@@ -197,6 +205,7 @@ function presenceSubsection({ sizes, memory, rows }) {
         num(memory.heapBytesPerMember),
         num(memory.heapBytesPerMemberLogFull),
         num(memory.rssBytesPerMember),
+        num((memory.afterLeave.rss - memory.before.rss) / memory.members),
       ],
     ],
   )
@@ -218,7 +227,8 @@ function presenceSubsection({ sizes, memory, rows }) {
       '(member record, deadline, enter subscription, declared info; not the connection itself). Each join is also ' +
       "an event in the channel's presence log, which keeps the last `history.size` (1,000) events: the first column " +
       'counts it; the second compares all present with all left (the log then full of leaves), which leaves the ' +
-      'members alone.',
+      'members alone. RSS is a high-water mark: what it grew by while members entered (4,000 requests in a burst) ' +
+      'and did not give back after all left is the allocator keeping memory, not memory each member holds.',
     '',
     perMember,
   ].join('\n')
