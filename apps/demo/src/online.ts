@@ -49,6 +49,8 @@ const notYet = () => NOT_YET
  * "alice joined" and "alice left" for other users' changes after the first snapshot (the people already
  * here when the page arrived did not just join). The page leaves at once when it is closed or hidden for good
  * (`pagehide`); a page that vanishes without that (a crash, a lost network) leaves after the server's grace.
+ * The price: a reload is a leave and a join too (pagehide cannot tell a reload from a close); without the
+ * pagehide leave a reload would show nothing, and a closed tab would leave only after the grace.
  */
 export function useRoomPresence(
   client: HoldfastClient,
