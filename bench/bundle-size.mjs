@@ -39,6 +39,12 @@ export const SUBJECTS = [
     ours: true,
     modules: ['@holdfast/client/event-stream'],
   },
+  {
+    id: 'holdfast-presence',
+    label: '@holdfast/client/presence',
+    ours: true,
+    modules: ['@holdfast/client/presence'],
+  },
   { id: 'holdfast-iife', label: 'holdfast.global.js (IIFE, as shipped)', ours: true, file: IIFE_PATH },
   {
     id: 'holdfast-tabs',
@@ -68,6 +74,14 @@ export const SUBJECTS = [
     pendingUnless: ['src/index.ts', 'src/index.tsx', 'dist/index.js'].map((f) => `${REACT_DIR}${f}`),
   },
   {
+    id: 'holdfast-react-presence',
+    label: '@holdfast/react/presence (React external)',
+    ours: true,
+    modules: ['@holdfast/react/presence'],
+    external: ['react', 'react-dom'],
+    pendingUnless: ['src/index.ts', 'src/index.tsx', 'dist/index.js'].map((f) => `${REACT_DIR}${f}`),
+  },
+  {
     id: 'holdfast-react-app',
     label: '@holdfast/client + @holdfast/react (what a React app ships)',
     ours: true,
@@ -88,7 +102,7 @@ export const SUBJECTS = [
 
 function versionLabel(subject) {
   const names = (subject.modules ?? ['@holdfast/client']).map((m) =>
-    m.replace(/\/(websocket|event-stream|delivery|tabs|persist)$/, ''),
+    m.replace(/\/(websocket|event-stream|delivery|tabs|persist|presence)$/, ''),
   )
   return [...new Set(names)].map((m) => `${m}@${versionOf(m)}`).join(' + ')
 }

@@ -1,7 +1,10 @@
 // Fan-out: one publisher, many subscribers. Server CPU per 1,000 deliveries (the server process's own
 // process.cpuUsage()), delivered msg/s, and publish-to-deliver latency, for Holdfast over WebSocket and
-// SSE against a plain `ws` broadcast loop, socket.io 4.8, and a plain node:http SSE loop.
+// SSE against a plain `ws` broadcast loop, socket.io 4.8, and a plain node:http SSE loop. In the same run,
+// presence: server CPU per join and per leave fanned out to 1,000 watchers, and memory per present member
+// (`--only presence` runs that part alone).
 // Servers and subscribers run in separate processes. Run: node bench/fanout.mjs [--smoke]
+import { availableParallelism, loadavg } from 'node:os'
 import { argvOptions } from './lib/child.mjs'
 import { ChildGroup, deadline } from './lib/processes.mjs'
 import {
@@ -81,6 +84,105 @@ function sizesFor(smoke) {
   return sizes
 }
 const CHANNEL = 'bench'
+
+// Presence in the same run: `watchers` subscribers of one channel's presence, `events` joins then as many
+// leaves per round, and the memory of `members` present members.
+const PRESENCE_FULL = { watchers: 1000, members: 2000, events: 200, rounds: 3 }
+const PRESENCE_SMOKE = { watchers: 20, members: 20, events: 10, rounds: 1 }
+const PRESENCE_CHANNEL = 'bench.room'
+
+/** One presence phase: arm the watchers, members enter or leave, wait for every event, read the CPU. */
+async function presencePhase(server, members, watchers, sizes, kind) {
+  const { watchers: connections, events } = sizes
+  await watchers.call('arm', { perConnection: events, connections, presence: true })
+  await server.call('markCpu')
+  const done = await members.call(kind === 'join' ? 'enter' : 'leave', { from: 0, to: events }, 300_000)
+  const wait = await watchers.call('wait', { timeoutMs: 60_000 }, 90_000)
+  const cpu = await server.call('cpu')
+  return {
+    kind,
+    expected: wait.expected,
+    received: wait.received,
+    requestsMs: done.ms,
+    seconds: (wait.lastAt - wait.firstAt) / 1000,
+    cpuUsPerEvent: cpu.totalUs / events,
+    cpuUsPer1000: cpu.totalUs / (wait.received / 1000),
+  }
+}
+
+/**
+ * Presence over WebSocket, from the Holdfast server process alone: memory per present member (the same
+ * connections measured before and after they entered, nobody watching), then CPU per join and per leave
+ * fanned out to `watchers` subscribers of the channel's presence.
+ */
+async function measurePresence(sizes) {
+  const group = new ChildGroup()
+  try {
+    const server = await group.spawn('procs/broadcast-server.mjs', {
+      args: ['--kind', 'holdfast', '--presence-max-members', String(sizes.members)],
+      execArgv: ['--expose-gc'],
+    })
+    const port = String(server.info.port)
+    const members = await group.spawn('procs/presence-members.mjs', {
+      args: ['--port', port, '--channel', PRESENCE_CHANNEL],
+    })
+    await members.call('open', { count: sizes.members }, 120_000)
+    // Warm-up: the first enter and leave compile code and create the channel's state; not counted.
+    const few = Math.min(10, sizes.members)
+    await members.call('enter', { to: few })
+    await members.call('leave', { to: few })
+    const before = await server.call('memory')
+    const entered = await members.call('enter', {}, 300_000)
+    const present = await server.call('memory')
+    await members.call('leave', {}, 300_000)
+    const afterLeave = await server.call('memory')
+    const memory = {
+      members: sizes.members,
+      enterMs: entered.ms,
+      heapBytesPerMember: (present.heapUsed - before.heapUsed) / sizes.members,
+      rssBytesPerMember: (present.rss - before.rss) / sizes.members,
+      // With more members than the history keeps, the presence log is full both when all are present (of
+      // joins) and after all left (of leaves): the difference is the members themselves.
+      heapBytesPerMemberLogFull: (present.heapUsed - afterLeave.heapUsed) / sizes.members,
+      before,
+      present,
+      afterLeave,
+    }
+    console.log(
+      `fanout: presence: ${num(sizes.members)} members entered in ${num(entered.ms)} ms; ` +
+        `heap +${num(memory.heapBytesPerMember)} B per member`,
+    )
+
+    const watchers = await group.spawn('procs/subscribers.mjs', {
+      args: ['--kind', 'holdfast-ws', '--port', port, '--channel', `${PRESENCE_CHANNEL}~presence`],
+    })
+    await watchers.call('open', { count: sizes.watchers }, 120_000)
+    // Warm-up: JIT and socket state; not recorded.
+    const warm = { ...sizes, events: Math.min(10, sizes.events) }
+    await presencePhase(server, members, watchers, warm, 'join')
+    await presencePhase(server, members, watchers, warm, 'leave')
+    const phases = []
+    for (let r = 0; r < sizes.rounds; r++) {
+      process.stdout.write(`fanout: presence round ${r + 1} of ${sizes.rounds}\n`)
+      phases.push(await presencePhase(server, members, watchers, sizes, 'join'))
+      phases.push(await presencePhase(server, members, watchers, sizes, 'leave'))
+    }
+    const rows = ['join', 'leave'].map((kind) => {
+      const mine = phases.filter((p) => p.kind === kind)
+      return {
+        kind,
+        cpuUsPerEvent: median(mine.map((p) => p.cpuUsPerEvent)),
+        cpuUsPer1000: median(mine.map((p) => p.cpuUsPer1000)),
+        eventsPerSec: median(mine.map((p) => p.received / p.seconds)),
+        lost: mine.reduce((a, p) => a + p.expected - p.received, 0),
+        phases: mine,
+      }
+    })
+    return { sizes, memory, rows }
+  } finally {
+    group.close()
+  }
+}
 
 /** One phase: arm the subscribers, publish, wait for every delivery, read the server's CPU. */
 async function phase(server, subscribers, split, { count, intervalMs, payloadBytes }) {
@@ -208,7 +310,32 @@ async function measureAll(configs, sizes) {
   }
 }
 
+function printPresence({ sizes, memory, rows }) {
+  printTable(
+    `Presence over WebSocket: joins and leaves fanned out to ${num(sizes.watchers)} watchers (${sizes.events} of each per round, median of ${sizes.rounds})`,
+    [
+      'event',
+      `server CPU µs per event (to ${num(sizes.watchers)})`,
+      'server CPU µs / 1,000 deliveries',
+      'deliveries/s',
+      'lost',
+    ],
+    rows.map((r) => [r.kind, num(r.cpuUsPerEvent), num(r.cpuUsPer1000), num(r.eventsPerSec), num(r.lost)]),
+  )
+  printTable(
+    `Presence: server memory per present member (${num(memory.members)} members of one channel, after GC)`,
+    [
+      'heap B per member (with its join event in the log)',
+      'heap B per member (log full on both sides)',
+      'RSS B per member',
+    ],
+    [[num(memory.heapBytesPerMember), num(memory.heapBytesPerMemberLogFull), num(memory.rssBytesPerMember)]],
+  )
+}
+
 export async function run({ smoke }) {
+  // The machine's load around the run, so busy-machine figures are read as such.
+  const loadAtStart = loadavg()
   const sizes = sizesFor(smoke)
   const cancel = deadline(smoke ? 60_000 : 15 * 60_000, 'fanout')
   const only = argvOptions().only?.split(',')
@@ -216,32 +343,37 @@ export async function run({ smoke }) {
     withBaseline(CONFIGS).filter((c) => !only || only.includes(c.id) || only.includes(c.baselineOf)),
     sizes,
   )
+  const presence =
+    !only || only.includes('presence')
+      ? await measurePresence(smoke ? PRESENCE_SMOKE : PRESENCE_FULL)
+      : undefined
   cancel()
-  printTable(
-    `Fan-out to ${num(sizes.connections)} subscribers (burst of ${sizes.burst}, median of ${sizes.rounds}; latency at one message every ${sizes.intervalMs} ms)`,
-    [
-      'server',
-      'transport',
-      'server CPU µs / 1,000 deliveries',
-      'delivered msg/s',
-      'p50 ms',
-      'p99 ms',
-      'lost',
-    ],
-    rows.map((r) =>
-      r.error
-        ? [r.label, r.transport, `failed: ${r.error}`, '', '', '', '']
-        : [
-            r.label,
-            r.transport,
-            num(r.cpuUsPer1000),
-            num(r.msgPerSec),
-            num(r.paced.p50Ms, 2),
-            num(r.paced.p99Ms, 2),
-            num(r.lost),
-          ],
-    ),
-  )
+  if (rows.length > 0)
+    printTable(
+      `Fan-out to ${num(sizes.connections)} subscribers (burst of ${sizes.burst}, median of ${sizes.rounds}; latency at one message every ${sizes.intervalMs} ms)`,
+      [
+        'server',
+        'transport',
+        'server CPU µs / 1,000 deliveries',
+        'delivered msg/s',
+        'p50 ms',
+        'p99 ms',
+        'lost',
+      ],
+      rows.map((r) =>
+        r.error
+          ? [r.label, r.transport, `failed: ${r.error}`, '', '', '', '']
+          : [
+              r.label,
+              r.transport,
+              num(r.cpuUsPer1000),
+              num(r.msgPerSec),
+              num(r.paced.p50Ms, 2),
+              num(r.paced.p99Ms, 2),
+              num(r.lost),
+            ],
+      ),
+    )
   const compared = beforeAfter(rows, [['cpuUsPer1000', 'server CPU µs / 1,000 deliveries']])
   if (compared.length > 0)
     printTable(
@@ -249,6 +381,7 @@ export async function run({ smoke }) {
       ['server', 'figure', 'before', 'after', 'after / before'],
       compared.map((c) => [c.label, c.metric, num(c.before), num(c.after), `${c.ratio.toFixed(3)}x`]),
     )
+  if (presence) printPresence(presence)
   const path = await writeResult('fanout', {
     smoke,
     command: commandLine('fanout.mjs'),
@@ -261,6 +394,8 @@ export async function run({ smoke }) {
         'All configs are set up side by side and take turns, round by round. Burst: one message per event-loop turn. msg/s = deliveries / (last delivery - first publish). ' +
         'Latency: receive time minus the send time embedded in the payload (same machine clock), paced publishing.',
       rows,
+      presence,
+      loadAverage: { start: loadAtStart, end: loadavg(), cores: availableParallelism() },
     },
   })
   console.log(`wrote ${path}`)

@@ -155,6 +155,13 @@ async function fanoutSection(r) {
     '',
     ran(r),
     '',
+    ...(r.loadAverage
+      ? [
+          `Load average (1 min) on the ${r.loadAverage.cores} cores: ${r.loadAverage.start[0].toFixed(1)} at the start, ` +
+            `${r.loadAverage.end[0].toFixed(1)} at the end${r.loadAverage.start[0] > r.loadAverage.cores ? ': other jobs shared the machine, so CPU per delivery is inflated for every row alike; compare within the run' : ''}.`,
+          '',
+        ]
+      : []),
     r.method,
     '',
     `Sizes: ${num(s.connections)} subscribers in ${s.subscriberProcesses} process(es); bursts of ${s.burst} messages ` +
@@ -168,6 +175,62 @@ async function fanoutSection(r) {
       'is how long the last of 1,000 sockets waits for one message, not a per-socket figure.',
     '',
     chart,
+    ...(r.presence ? ['', presenceSubsection(r.presence)] : []),
+  ].join('\n')
+}
+
+/** Presence, measured in the same run as the fan-out rows (fanout.mjs `measurePresence`). */
+function presenceSubsection({ sizes, memory, rows }) {
+  const events = markdownTable(
+    [
+      'event',
+      `server CPU µs per event (to ${num(sizes.watchers)} watchers)`,
+      'server CPU µs / 1,000 deliveries',
+      'deliveries/s',
+      'lost',
+    ],
+    rows.map((x) => [x.kind, num(x.cpuUsPerEvent), num(x.cpuUsPer1000), num(x.eventsPerSec), num(x.lost)]),
+  )
+  const perMember = markdownTable(
+    [
+      'members',
+      'heap B per member, with its join event in the log',
+      'heap B per member, log full on both sides',
+      'RSS B per member',
+      'RSS B per member, still held after all left',
+    ],
+    [
+      [
+        num(memory.members),
+        num(memory.heapBytesPerMember),
+        num(memory.heapBytesPerMemberLogFull),
+        num(memory.rssBytesPerMember),
+        num((memory.afterLeave.rss - memory.before.rss) / memory.members),
+      ],
+    ],
+  )
+  return [
+    '### Presence: join/leave fan-out and memory per member',
+    '',
+    `Holdfast over WebSocket, in-memory broker, same run. ${num(sizes.watchers)} watchers subscribe to ` +
+      `\`bench.room~presence\` (raw sockets in one process); per round ${sizes.events} members enter (each declares ` +
+      `\`{"info":{"name":…}}\` on its enter channel, then subscribes to it, as \`@holdfast/client/presence\` does), ` +
+      `then the same ${sizes.events} leave (unsubscribe); median of ${sizes.rounds} rounds. Server CPU = process.cpuUsage() ` +
+      'of the server process from the first enter (or leave) request until the last watcher has the last event, ' +
+      "divided by events: it includes handling the members' own requests, not only the fan-out. deliveries/s is " +
+      'bounded by how fast the members ask (20 requests in flight), not by the server.',
+    '',
+    events,
+    '',
+    `Memory: ${num(memory.members)} members of one channel, nobody watching: the server's heap and RSS after GC ` +
+      'with the same WebSocket connections open, before they entered and once all were present, divided by members ' +
+      '(member record, deadline, enter subscription, declared info; not the connection itself). Each join is also ' +
+      "an event in the channel's presence log, which keeps the last `history.size` (1,000) events: the first column " +
+      'counts it; the second compares all present with all left (the log then full of leaves), which leaves the ' +
+      'members alone. RSS is a high-water mark: what it grew by while members entered (4,000 requests in a burst) ' +
+      'and did not give back after all left is the allocator keeping memory, not memory each member holds.',
+    '',
+    perMember,
   ].join('\n')
 }
 

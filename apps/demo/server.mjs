@@ -17,6 +17,7 @@ const { values } = parseArgs({
     host: { type: 'string', default: '127.0.0.1' },
     'history-size': { type: 'string', default: '2000' },
     'token-ttl': { type: 'string', default: '300' },
+    'presence-grace-ms': { type: 'string', default: '15000' },
   },
 })
 const historySize = Number(values['history-size'])
@@ -30,6 +31,17 @@ const historyTtlMs = 10 * 60_000
 const tokenTtlSec = Number(values['token-ttl'])
 if (!Number.isSafeInteger(tokenTtlSec) || tokenTtlSec < 2) {
   console.error(`[demo] --token-ttl must be an integer of at least 2 (seconds), got ${values['token-ttl']}`)
+  process.exit(1)
+}
+
+// Presence (who is online in the chat): a page that closes leaves at once; one that vanishes without a word
+// (a crash, a lost network) leaves after this grace and the server's sweep (1 s), and a reconnect within it
+// shows nothing. 15 s is the server's default; `--presence-grace-ms 3000` makes a vanished tab leave sooner.
+const presenceGraceMs = Number(values['presence-grace-ms'])
+if (!Number.isSafeInteger(presenceGraceMs) || presenceGraceMs < 0) {
+  console.error(
+    `[demo] --presence-grace-ms must be an integer of at least 0, got ${values['presence-grace-ms']}`,
+  )
   process.exit(1)
 }
 
@@ -102,8 +114,11 @@ async function demoRoutes(req, res) {
   const route = `${req.method} ${url.pathname}`
   if (route === 'GET /demo/token') {
     const page = pageParam(url)
+    // The page's user name is the token's `sub`: presence's client id, so one user's tabs show as one user.
+    const user = url.searchParams.get('user') ?? ''
+    const sub = /^[A-Za-z0-9_.-]{1,40}$/.test(user) ? { sub: user } : {}
     res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'no-store' })
-    res.end(signToken({ n: ++tokenSerial, ...(page ? { page } : {}) }))
+    res.end(signToken({ n: ++tokenSerial, ...sub, ...(page ? { page } : {}) }))
     return
   }
   if (route === 'GET /demo/state') {
@@ -276,7 +291,11 @@ http.emit = (event, ...args) => {
   return true
 }
 
-const holdfast = createServer({ auth: { secret }, history: { size: historySize, ttlMs: historyTtlMs } })
+const holdfast = createServer({
+  auth: { secret },
+  history: { size: historySize, ttlMs: historyTtlMs },
+  presence: { graceMs: presenceGraceMs },
+})
 holdfast.attach(http)
 // A page that outlives a restart resumes the state channel from the new beginning and finds this.
 void holdfast.publish(STATE_CHANNEL, { websocketBlocked })

@@ -8,7 +8,13 @@ import { setImmediate as nextTurn } from 'node:timers/promises'
 import { pathToFileURL } from 'node:url'
 import { argvOptions, collectGarbage, nowMs, serve } from '../lib/child.mjs'
 
-const { kind = 'holdfast', redis, 'redis-cluster': redisCluster, 'redis-prefix': redisPrefix } = argvOptions()
+const {
+  kind = 'holdfast',
+  redis,
+  'redis-cluster': redisCluster,
+  'redis-prefix': redisPrefix,
+  'presence-max-members': presenceMaxMembers,
+} = argvOptions()
 
 // The Holdfast server of the build at `module`. With --redis <url> or --redis-cluster <host:port,…> (and
 // --redis-prefix) it uses that build's Redis broker; `follow` then listens through the broker alone.
@@ -22,7 +28,11 @@ async function holdfast(module) {
         })
       : undefined
   await broker?.ready(10_000)
-  const server = createServer(broker ? { broker } : {})
+  // --presence-max-members raises the members one channel may hold (the presence rows of fanout.mjs).
+  const server = createServer({
+    ...(broker ? { broker } : {}),
+    ...(presenceMaxMembers ? { presence: { maxMembers: Number(presenceMaxMembers) } } : {}),
+  })
   await server.listen(0, { host: '127.0.0.1' })
   return {
     port: server.port,

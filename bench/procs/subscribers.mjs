@@ -46,12 +46,15 @@ function stampOf(text) {
 
 function onMessageText(text) {
   const t = stampOf(text)
-  if (!(t >= phase.armedAt)) return
+  // Presence phases count join and leave events (a watch of `<channel>~presence`), which carry no send time.
+  if (phase.presence) {
+    if (!text.includes('"event":"join"') && !text.includes('"event":"leave"')) return
+  } else if (!(t >= phase.armedAt)) return
   const at = nowMs()
   if (phase.received === 0) phase.firstAt = at
   phase.lastAt = at
   phase.received++
-  histogram.record(at - t)
+  if (!phase.presence) histogram.record(at - t)
   if (phase.received >= phase.expected) onProgress()
 }
 
@@ -169,9 +172,19 @@ serve({
     return { opened: count, ms: nowMs() - startedAt }
   },
 
-  /** Starts counting: messages sent from now on, `perConnection` expected on each subscriber. */
-  arm({ perConnection, connections }) {
-    phase = { armedAt: nowMs(), expected: perConnection * connections, received: 0, firstAt: 0, lastAt: 0 }
+  /**
+   * Starts counting: messages sent from now on, `perConnection` expected on each subscriber (with
+   * `presence`, join and leave events instead).
+   */
+  arm({ perConnection, connections, presence = false }) {
+    phase = {
+      armedAt: nowMs(),
+      expected: perConnection * connections,
+      received: 0,
+      firstAt: 0,
+      lastAt: 0,
+      presence,
+    }
     histogram = new Histogram()
     return phase.armedAt
   },

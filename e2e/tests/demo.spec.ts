@@ -13,7 +13,8 @@ async function open(browser: Browser, url: string, user: string): Promise<Page> 
   await expect(page.getByTestId('connection-status')).toHaveText('connected')
   // The page has its server state (the switches, the chat's start) and its chat subscription is live.
   await expect(page.getByTestId('block-ws')).toBeEnabled()
-  await expect(page.getByTestId('chat-log')).toContainText(`${user} joined`)
+  // Presence is live and this page is in it: the user is in its own online list.
+  await expect(page.getByTestId('online-user').filter({ hasText: user })).toHaveCount(1)
   return page
 }
 

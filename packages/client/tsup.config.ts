@@ -40,6 +40,17 @@ const bundleRws = {
   }) satisfies Options['esbuildOptions'],
 }
 
+/**
+ * Entries that extend the client use its `HoldfastError` (the same class as `@holdfast/client`'s, so
+ * `instanceof` holds for their errors too): imported from the package itself at run time, not bundled again.
+ */
+const sharedError = {
+  name: 'holdfast-shared-error',
+  setup(build) {
+    build.onResolve({ filter: /\/HoldfastError$/ }, () => ({ path: '@holdfast/client', external: true }))
+  },
+} satisfies NonNullable<Options['esbuildPlugins']>[number]
+
 export default defineConfig([
   {
     entry: {
@@ -51,7 +62,20 @@ export default defineConfig([
       persist: 'src/persist.ts',
     },
     format: ['esm', 'cjs'],
-    dts: true,
+    // Types for every entry in one build, so they share one declaration of `HoldfastClient` (a class with
+    // #private fields: two declarations of it would not be assignable to each other). `presence`'s code is
+    // built below.
+    dts: {
+      entry: {
+        index: 'src/index.ts',
+        websocket: 'src/websocket.ts',
+        'event-stream': 'src/eventStream.ts',
+        delivery: 'src/delivery.ts',
+        tabs: 'src/tabs.ts',
+        persist: 'src/persist.ts',
+        presence: 'src/presence.ts',
+      },
+    },
     sourcemap: true,
     clean: true,
     // Each entry self-contained: shared chunks cost every entry a few dozen bytes of import glue, and the
@@ -60,6 +84,18 @@ export default defineConfig([
     target: 'es2022',
     platform: 'neutral',
     ...bundleRws,
+  },
+  {
+    // `@holdfast/client/presence`: presence rides on ordinary subscriptions, so the root entry stays as is.
+    entry: { presence: 'src/presence.ts' },
+    format: ['esm', 'cjs'],
+    dts: false,
+    sourcemap: true,
+    clean: false,
+    target: 'es2022',
+    platform: 'neutral',
+    external: ['@holdfast/client'],
+    esbuildPlugins: [sharedError],
   },
   {
     // <script src=".../holdfast.global.js"> exposes window.Holdfast; dependencies are bundled in (and

@@ -8,6 +8,15 @@ import { log } from './eventLog'
  */
 export const pageId = crypto.randomUUID().slice(0, 8)
 const baseUrl = `${location.origin}/p/${pageId}`
+/**
+ * Who this page chats as: `?user=` or a guest name. The demo server signs it into the token's `sub`, which
+ * presence uses as the client id, so two tabs of one user show as one user online.
+ */
+export const userName =
+  new URLSearchParams(location.search)
+    .get('user')
+    ?.replace(/[^A-Za-z0-9_.-]/g, '')
+    .slice(0, 40) || `guest-${Math.floor(Math.random() * 1000)}`
 
 /** Why a token was fetched: the first one, on a live connection (in band), or for a new connection. */
 type TokenUse = 'first' | 'live' | 'new-connection'
@@ -20,7 +29,7 @@ function tokenSource(client: () => HoldfastClient | undefined, onToken: (use: To
   let first = true
   return async (): Promise<string> => {
     const status = client()?.state.status
-    const response = await fetch(`/demo/token?page=${pageId}`)
+    const response = await fetch(`/demo/token?page=${pageId}&user=${encodeURIComponent(userName)}`)
     if (!response.ok) throw new Error(`the demo's token endpoint answered ${response.status}`)
     const token = await response.text()
     onToken(first ? 'first' : status === 'connected' ? 'live' : 'new-connection')

@@ -7,6 +7,7 @@ import type { Logger } from './Logger'
 import type { ConnectionAdmission } from './limits/ConnectionAdmission'
 import type { KeyedRateLimiter, Rate } from './limits/RateLimiter'
 import type { ServerMetrics } from './metrics/ServerMetrics'
+import type { PresenceService } from './presence/PresenceService'
 import type { ResolvedOptions } from './ServerOptions'
 
 /** Something that re-reads from its cursor when the broker may have missed live messages. */
@@ -45,5 +46,7 @@ export interface ServerContext {
   readonly resyncListeners: Set<ResyncListener>
   /** What every channel feed of this server shares. */
   readonly feeds: FeedEnvironment
+  /** Presence: members, their liveness and sweeps (its state lives in `broker.presence`). */
+  readonly presence: PresenceService
   isDraining(): boolean
 }

@@ -22,8 +22,11 @@ import {
 /** The longest retry hint a server hands its clients (`sse.retryMs`): an hour. */
 const MAX_RETRY_HINT_MS = 3_600_000
 
-/** What a caller wants to do with a channel. */
-export type ChannelAction = 'subscribe' | 'publish'
+/**
+ * What a caller wants to do with a channel. `presence` is asked for the channel itself (never its
+ * `~presence` names) before a client watches who is in it or enters it (PROTOCOL.md §8).
+ */
+export type ChannelAction = 'subscribe' | 'publish' | 'presence'
 
 /**
  * Decides whether `user` may `action` on `channel`. May be async. `user` is `null` when the server runs open.
@@ -122,6 +125,38 @@ export interface PollOptions {
   maxMessages?: number
 }
 
+/** Who is in a channel (PROTOCOL.md §8): how long members last without their connection, and bounds. */
+export interface PresenceOptions {
+  /**
+   * How long a member whose connection went away (a closed WebSocket or SSE stream, a long poll not renewed)
+   * stays present: a client back within it emits no leave and no join. Defaults to 15000.
+   */
+  graceMs?: number
+  /**
+   * A member held by a WebSocket is refreshed by its server every `ttlMs / 3`; when that server dies its
+   * members leave within `ttlMs` (and one sweep interval). Defaults to 30000.
+   */
+  ttlMs?: number
+  /**
+   * An SSE stream cannot tell its server that its client vanished (a lost network keeps it open until TCP
+   * gives up, minutes later), so an SSE member is kept by its client's touches (`{"touch":true}` published
+   * to its enter channel, every 30 s from `@holdfast/client/presence`) and leaves this long after the last
+   * one. Long enough for a background tab whose timers run once a minute. Defaults to 120000.
+   */
+  sseTtlMs?: number
+  /** Members (connections) one channel may hold; past it a client's enter is refused (`too_many_subscriptions`). Defaults to 1000. */
+  maxMembers?: number
+  /** Largest `info` a member may carry, as UTF-8 JSON bytes (`message_too_large` past it). Defaults to 1024. */
+  maxInfoBytes?: number
+  /**
+   * Most members a snapshot lists (its `count` always says how many there are). A snapshot is sent in
+   * pages of at most 64 KiB. Defaults to 1000.
+   */
+  snapshotLimit?: number
+  /** How often this server looks for members whose time ran out, in the channels it serves. Defaults to 1000. */
+  sweepIntervalMs?: number
+}
+
 export interface HttpOptions {
   /**
    * Time a client has to send a request's headers; then the socket is closed (slowloris). Defaults to 10000.
@@ -172,6 +207,8 @@ export interface ServerOptions {
   poll?: PollOptions
   /** Timeouts of the HTTP server that `listen()` creates (an attached server keeps its own settings). */
   http?: HttpOptions
+  /** Presence: grace and liveness of members, and the bounds on members, info and snapshots. */
+  presence?: PresenceOptions
   /**
    * Where channel logs live. Defaults to `memoryBroker({ history })`, which the server closes on `close()`.
    * A broker passed in is not closed by the server.
@@ -229,6 +266,7 @@ export interface ResolvedOptions {
   basePath: string
   clientAddress: (req: IncomingMessage) => string
   metricsToken: string | undefined
+  presence: Required<PresenceOptions>
 }
 
 const POLICIES: readonly SlowConsumerPolicy[] = ['close', 'drop', 'latest']
@@ -351,6 +389,7 @@ const SERVER_KEYS = [
   'sse',
   'poll',
   'http',
+  'presence',
   'broker',
   'metrics',
   'staticDir',
@@ -398,6 +437,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     'keepAliveTimeoutMs',
   ]) as HttpOptions
   objectOption('history', options.history, HISTORY_KEYS)
+  const presence = resolvePresence(options.presence)
   numberOption('idempotencyWindowMs', options.idempotencyWindowMs, 300_000, { integer: true, min: 1 })
   numberOption('idempotencyMaxKeys', options.idempotencyMaxKeys, 100_000, { integer: true, min: 1 })
   if (
@@ -559,5 +599,33 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     basePath,
     clientAddress: clientAddress ?? socketAddress,
     metricsToken,
+    presence,
+  }
+}
+
+function resolvePresence(value: unknown): Required<PresenceOptions> {
+  const o = objectOption('presence', value, [
+    'graceMs',
+    'ttlMs',
+    'sseTtlMs',
+    'maxMembers',
+    'maxInfoBytes',
+    'snapshotLimit',
+    'sweepIntervalMs',
+  ]) as PresenceOptions
+  const int = { integer: true, min: 1 }
+  const ttlMs = numberOption('presence.ttlMs', o.ttlMs, 30_000, { integer: true, min: 30 })
+  return {
+    graceMs: numberOption('presence.graceMs', o.graceMs, 15_000, { integer: true, min: 0 }),
+    ttlMs,
+    sseTtlMs: numberOption('presence.sseTtlMs', o.sseTtlMs, 120_000, int),
+    maxMembers: numberOption('presence.maxMembers', o.maxMembers, 1000, int),
+    maxInfoBytes: numberOption('presence.maxInfoBytes', o.maxInfoBytes, 1024, { integer: true, min: 4 }),
+    snapshotLimit: numberOption('presence.snapshotLimit', o.snapshotLimit, 1000, {
+      integer: true,
+      min: 0,
+      max: 100_000,
+    }),
+    sweepIntervalMs: numberOption('presence.sweepIntervalMs', o.sweepIntervalMs, 1000, int),
   }
 }

@@ -158,6 +158,23 @@ function program(): Command {
         'open connections per client address (default: no cap)',
       ).argParser(integer('max-connections-per-address')),
     )
+    .addOption(
+      new Option(
+        '--presence-grace-ms <n>',
+        'a member whose connection went stays present this long (default 15000)',
+      ).argParser(integer('presence-grace-ms')),
+    )
+    .addOption(
+      new Option(
+        '--presence-ttl-ms <n>',
+        "a dead server's WebSocket members leave within this long (default 30000)",
+      ).argParser(integer('presence-ttl-ms')),
+    )
+    .addOption(
+      new Option('--presence-max-members <n>', 'members one channel may hold (default 1000)').argParser(
+        integer('presence-max-members'),
+      ),
+    )
     .option(
       '--trust-proxy',
       'count per-address limits by the last X-Forwarded-For entry (behind your own proxy only)',
@@ -196,6 +213,9 @@ interface Flags {
   publishRate?: RateOptions | false
   publishRatePerClient?: RateOptions | false
   maxConnectionsPerAddress?: number
+  presenceGraceMs?: number
+  presenceTtlMs?: number
+  presenceMaxMembers?: number
   trustProxy: boolean
 }
 
@@ -268,6 +288,12 @@ async function main(): Promise<void> {
       : { maxConnectionsPerAddress: flags.maxConnectionsPerAddress }),
   }
 
+  const presence = {
+    ...(flags.presenceGraceMs === undefined ? {} : { graceMs: flags.presenceGraceMs }),
+    ...(flags.presenceTtlMs === undefined ? {} : { ttlMs: flags.presenceTtlMs }),
+    ...(flags.presenceMaxMembers === undefined ? {} : { maxMembers: flags.presenceMaxMembers }),
+  }
+
   let broker: RedisBroker | undefined
   if (flags.redis || flags.redisCluster) {
     broker = redisBroker({
@@ -297,6 +323,7 @@ async function main(): Promise<void> {
     ...(flags.static ? { staticDir: flags.static } : {}),
     ...(flags.basePath ? { basePath: flags.basePath } : {}),
     ...(Object.keys(limits).length > 0 ? { limits } : {}),
+    ...(Object.keys(presence).length > 0 ? { presence } : {}),
     ...(flags.metricsToken ? { metrics: { bearerToken: flags.metricsToken } } : {}),
     ...(flags.trustProxy ? { clientAddress: forwardedAddress } : {}),
     logger,

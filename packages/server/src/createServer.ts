@@ -7,6 +7,7 @@ import {
 import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { Endpoint, isChannelName, isIdempotencyKey, type PublishResponse } from '@holdfast/protocol'
+import { parsePresenceChannel } from '@holdfast/protocol/presence'
 import type { Registry } from 'prom-client'
 import { createAuthenticator } from './auth/createAuthenticator'
 import type { Broker, PublishOptions } from './broker/Broker'
@@ -22,6 +23,7 @@ import { errorFields, silentLogger } from './Logger'
 import { ConnectionAdmission } from './limits/ConnectionAdmission'
 import { KeyedRateLimiter, Rate } from './limits/RateLimiter'
 import { createServerMetrics, noMetrics } from './metrics/ServerMetrics'
+import { PresenceService } from './presence/PresenceService'
 import type { ResyncListener, ServerContext } from './ServerContext'
 import { resolveOptions, type ServerOptions } from './ServerOptions'
 import { createWebSocketHandler } from './transports/websocketHandler'
@@ -119,6 +121,7 @@ export function createServer(options: ServerOptions = {}): HoldfastServer {
     metrics,
     resyncListeners,
     feeds: { broker, maxBufferedBytes: resolved.sendBufferBytes, logger, resyncListeners },
+    presence: new PresenceService(broker.presence, resolved.presence, clock, logger),
     isDraining: () => draining,
   }
   const stopResync = broker.onResync((channels) => {
@@ -240,6 +243,7 @@ export function createServer(options: ServerOptions = {}): HoldfastServer {
       await ctx.connections.waitUntilEmpty(1000, clock)
     }
     websocket.close()
+    ctx.presence.close()
     stopResync()
     detach?.()
     if (httpServer && ownsHttpServer) {
@@ -302,6 +306,11 @@ export function createServer(options: ServerOptions = {}): HoldfastServer {
         throw new HoldfastServerError(
           'invalid_channel',
           `"${String(channel).slice(0, 60)}" is not a channel name`,
+        )
+      if (parsePresenceChannel(channel) !== undefined)
+        throw new HoldfastServerError(
+          'forbidden',
+          `"${channel.slice(0, 60)}" is a presence channel: its events are the server's own (PROTOCOL.md §8)`,
         )
       if (publishOptions.idempotencyKey !== undefined && !isIdempotencyKey(publishOptions.idempotencyKey))
         throw new HoldfastServerError('bad_request', 'idempotencyKey must be 1 to 200 printable characters')

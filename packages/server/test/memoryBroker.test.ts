@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { type Broker, memoryBroker } from '../src/index'
 import { describeBrokerContract } from './helpers/brokerContract'
 import { ManualClock } from './helpers/manualClock'
+import { describePresenceContract } from './helpers/presenceContract'
 
 const json = (v: unknown) => JSON.stringify(v)
 const offsets = (messages: Array<{ cursor: string }>) => messages.map((m) => parseCursor(m.cursor)!.major)
@@ -14,6 +15,18 @@ describeBrokerContract('memoryBroker', () => {
     create: (options) => memoryBroker({ ...options, clock }),
     advance: async (ms) => clock.advance(ms),
     trimSlack: 0,
+  }
+})
+
+describePresenceContract('memoryBroker', () => {
+  const clock = new ManualClock()
+  return {
+    create: () => {
+      const broker = memoryBroker({ clock })
+      // One process: a second "process" is the same store.
+      return { broker, twin: () => broker }
+    },
+    advance: async (ms) => clock.advance(ms),
   }
 })
 

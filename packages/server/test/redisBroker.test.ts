@@ -8,6 +8,7 @@ import { describeBrokerContract } from './helpers/brokerContract'
 import { describeFailoverDetection } from './helpers/failoverDetection'
 import { connect, eventually, type TestSocket } from './helpers/fixtures'
 import { ManualClock } from './helpers/manualClock'
+import { describePresenceContract } from './helpers/presenceContract'
 import { createTcpProxy } from './helpers/tcpProxy'
 
 const redisUrl = inject('redisUrl')
@@ -40,6 +41,19 @@ describe.skipIf(!redisUrl)('redisBroker', () => {
     },
     // MAXLEN ~ trims whole stream nodes of 100 entries.
     trimSlack: 150,
+  }))
+
+  describePresenceContract('redisBroker', () => ({
+    create: () => {
+      const keyPrefix = freshPrefix()
+      return {
+        broker: redisBroker({ url: redisUrl!, keyPrefix }),
+        twin: () => redisBroker({ url: redisUrl!, keyPrefix }),
+      }
+    },
+    advance: async (ms) => {
+      await sleep(ms)
+    },
   }))
 
   describeFailoverDetection('redisBroker', () => ({

@@ -7,6 +7,7 @@ import { type RedisBroker, type RedisBrokerOptions, redisBroker } from '../src/i
 import { describeBrokerContract } from './helpers/brokerContract'
 import { describeFailoverDetection } from './helpers/failoverDetection'
 import { eventually } from './helpers/fixtures'
+import { describePresenceContract } from './helpers/presenceContract'
 import { createTcpProxy, type TcpProxy } from './helpers/tcpProxy'
 
 // The Redis broker on a local Redis Cluster (three masters, three replicas; test-support/redisCluster.mjs,
@@ -91,6 +92,19 @@ describe.skipIf(!nodes)('redisBroker on a Redis Cluster', () => {
       await sleep(ms)
     },
     trimSlack: 150,
+  }))
+
+  describePresenceContract('redisBroker (Redis Cluster)', () => ({
+    create: () => {
+      const keyPrefix = freshPrefix()
+      return {
+        broker: redisBroker({ cluster: nodes!, keyPrefix }),
+        twin: () => redisBroker({ cluster: nodes!, keyPrefix }),
+      }
+    },
+    advance: async (ms) => {
+      await sleep(ms)
+    },
   }))
 
   describeFailoverDetection('redisBroker (Redis Cluster)', () => ({

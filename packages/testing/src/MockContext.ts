@@ -1,7 +1,9 @@
 import type { ErrorCode } from '@holdfast/protocol'
+import { parsePresenceChannel, presenceChannel } from '@holdfast/protocol/presence'
 import { HttpResponse } from 'msw'
 import type { ChannelLog } from './ChannelLog'
 import { ConnectionRecord, type MockTransport } from './connections'
+import type { MockPresence } from './MockPresence'
 
 /** A publish a client made, over the WebSocket or `POST /publish`. */
 export interface MockPublish {
@@ -42,8 +44,16 @@ export class MockContext {
   constructor(
     readonly options: ResolvedMockOptions,
     readonly log: ChannelLog,
+    readonly presence: MockPresence,
     readonly now: () => number,
   ) {}
+
+  /** `forbid(channel)` refuses that name; a forbidden `<channel>~presence` refuses entering it too. */
+  isForbidden(channel: string): boolean {
+    if (this.forbidden.has(channel)) return true
+    const name = parsePresenceChannel(channel)
+    return name?.connectionId !== undefined && this.forbidden.has(presenceChannel(name.channel))
+  }
 
   open(transport: MockTransport, token: string | undefined): ConnectionRecord {
     const record = new ConnectionRecord(this.nextId++, transport, token)

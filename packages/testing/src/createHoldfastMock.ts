@@ -1,9 +1,11 @@
 import { isChannelName } from '@holdfast/protocol'
+import { type PresenceMember, parsePresenceChannel } from '@holdfast/protocol/presence'
 import type { RequestHandler, WebSocketHandler } from 'msw'
 import { ChannelLog, type StoredMessage } from './ChannelLog'
 import type { MockConnection, MockTransport } from './connections'
 import { healthHandler, plainWebSocketGetHandler, publishHandler } from './httpHandlers'
 import { MockContext, type MockPublish } from './MockContext'
+import { MockPresence } from './MockPresence'
 import { pollHandler } from './pollHandler'
 import { sseHandler } from './sseHandler'
 import { websocketHandler } from './websocketHandler'
@@ -33,6 +35,42 @@ export interface HoldfastMockOptions {
   idempotencyWindowMs?: number
   /** How long a new WebSocket may take to send `connect` before it is closed with 4004. Defaults to 10000. */
   handshakeTimeoutMs?: number
+  /**
+   * How long a presence member stays after its connection went (a closed WebSocket or SSE stream, a long
+   * poll that was not followed by the next): back within it, the client shows no leave and no join. Defaults
+   * to 15000, as the server's `presence.graceMs`.
+   */
+  presenceGraceMs?: number
+  /** Members one channel may hold; past it an enter is refused with `too_many_subscriptions`. Defaults to 1000. */
+  presenceMaxMembers?: number
+  /** Largest presence `info`, in UTF-8 JSON bytes; past it `message_too_large`. Defaults to 1024. */
+  presenceMaxInfoBytes?: number
+  /**
+   * The client id of a member entering with `token` (a real server reads the token's `sub`). Defaults to
+   * none: the member's connection id is its client id, as on a server without auth.
+   */
+  presenceClientId?: (token: string | undefined) => string | undefined
+}
+
+/** A channel's presence on the mock, to look at and to change as other clients would: `mock.presence(channel)`. */
+export interface MockPresenceChannel {
+  /** Who is present now, by connection id: the test's members and the entered clients'. */
+  readonly members: readonly PresenceMember[]
+  /**
+   * A member joins as if it were a client on another server (no connection of this mock holds it): a `join`
+   * event for every watcher. `connectionId` defaults to a fresh one. Returns the member.
+   */
+  join(member: { clientId: string; connectionId?: string; info?: unknown }): PresenceMember
+  /** New info for a present member: an `update` event. False when it is not present. */
+  update(connectionId: string, info: unknown): boolean
+  /** The member leaves as one that unsubscribed: a `leave` with reason `left`. False when it is not present. */
+  leave(connectionId: string): boolean
+  /**
+   * The member's connection vanished without closing (kill -9, a lost network): a `leave` with reason
+   * `expired`, at once (a server says so once its heartbeat and grace ran out; the mock does not make the test
+   * wait). A client whose own member vanished enters again, as it does with a server. False when it is not present.
+   */
+  vanish(connectionId: string): boolean
 }
 
 /** Options of `mock.drain`. */
@@ -55,6 +93,11 @@ export interface DropOptions {
 export interface HoldfastMock {
   /** The msw handlers: pass them to `setupServer(...mock.handlers)` or `setupWorker(...mock.handlers)`. */
   readonly handlers: Array<RequestHandler | WebSocketHandler>
+  /**
+   * The presence of `channel` (PROTOCOL.md §8): its members, and members that join, update, leave or vanish
+   * as other clients would. Clients watch and enter it with `@holdfast/client/presence` over any transport.
+   */
+  presence(channel: string): MockPresenceChannel
   /** Stores a message on `channel` and pushes it to every subscriber, as a backend publishing would. */
   publish<TData>(channel: string, data: TData): StoredMessage<TData>
   /**
@@ -97,7 +140,7 @@ export interface HoldfastMock {
   endDrain(): void
   /** The messages stored on `channel` and still kept, oldest first. */
   history(channel: string): StoredMessage[]
-  /** Ends every connection (WebSocket close 1001) and clears history, publishes, connections, delay, refusals, a drain and expired tokens. */
+  /** Ends every connection (WebSocket close 1001) and clears history, presence, publishes, connections, delay, refusals, a drain and expired tokens. */
   reset(): void
   /** Publishes made by clients (WebSocket `publish` frames and `POST /publish`), in order. */
   readonly published: readonly MockPublish[]
@@ -140,6 +183,16 @@ export function createHoldfastMock(options: HoldfastMockOptions): HoldfastMock {
     options.idempotencyWindowMs ?? 300_000,
     now,
   )
+  const presence = new MockPresence(
+    {
+      graceMs: options.presenceGraceMs ?? 15_000,
+      maxMembers: options.presenceMaxMembers ?? 1000,
+      maxInfoBytes: options.presenceMaxInfoBytes ?? 1024,
+      clientId: options.presenceClientId ?? (() => undefined),
+    },
+    log,
+    now,
+  )
   const ctx = new MockContext(
     {
       url: options.url,
@@ -151,6 +204,7 @@ export function createHoldfastMock(options: HoldfastMockOptions): HoldfastMock {
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10_000,
     },
     log,
+    presence,
     now,
   )
   const live = (transport?: MockTransport) =>
@@ -165,6 +219,22 @@ export function createHoldfastMock(options: HoldfastMockOptions): HoldfastMock {
       healthHandler(ctx),
       plainWebSocketGetHandler(ctx),
     ],
+    presence(channel: string): MockPresenceChannel {
+      if (!isChannelName(channel) || parsePresenceChannel(channel) !== undefined) {
+        throw new TypeError(
+          `[holdfast mock] "${channel}" cannot carry presence: name the channel itself, without "~presence"`,
+        )
+      }
+      return {
+        get members() {
+          return presence.members(channel)
+        },
+        join: (member) => presence.join(channel, member),
+        update: (connectionId, info) => presence.update(channel, connectionId, info),
+        leave: (connectionId) => presence.remove(channel, connectionId, 'left'),
+        vanish: (connectionId) => presence.remove(channel, connectionId, 'expired'),
+      }
+    },
     publish<TData>(channel: string, data: TData): StoredMessage<TData> {
       if (!isChannelName(channel)) {
         throw new TypeError(
@@ -217,6 +287,7 @@ export function createHoldfastMock(options: HoldfastMockOptions): HoldfastMock {
     },
     reset() {
       for (const c of live()) c.end({ kind: 'reset' })
+      presence.clear()
       log.clear()
       ctx.connections.length = 0
       ctx.published.length = 0

@@ -2,6 +2,7 @@ import { Endpoint, IDEMPOTENCY_KEY_HEADER, isChannelName, isIdempotencyKey } fro
 import { HttpResponse, http, type RequestHandler } from 'msw'
 import { sleep } from './connections'
 import { bearerToken, drainingResponse, endpointUrl, errorResponse, type MockContext } from './MockContext'
+import { type MockPresenceError, PRESENCE_ACK_CURSOR } from './MockPresence'
 
 const UTF8 = new TextEncoder()
 
@@ -37,8 +38,19 @@ export function publishHandler(ctx: MockContext): RequestHandler {
     if (key !== undefined && !isIdempotencyKey(key)) {
       return errorResponse(400, 'bad_request', 'Idempotency-Key must be 1 to 200 printable characters')
     }
-    if (ctx.forbidden.has(body.channel)) {
+    if (ctx.isForbidden(body.channel)) {
       return errorResponse(403, 'forbidden', `channel "${body.channel}" is forbidden`)
+    }
+    try {
+      if (ctx.presence.publish(body.channel, body.data))
+        return HttpResponse.json({ cursor: PRESENCE_ACK_CURSOR, duplicate: false })
+    } catch (error) {
+      const e = error as MockPresenceError
+      return errorResponse(
+        e.code === 'message_too_large' ? 413 : e.code === 'forbidden' ? 403 : 400,
+        e.code,
+        e.message,
+      )
     }
     const { message, duplicate } = ctx.log.append(body.channel, body.data, key)
     ctx.published.push({

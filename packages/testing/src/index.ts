@@ -6,5 +6,6 @@ export {
   type DropOptions,
   type HoldfastMock,
   type HoldfastMockOptions,
+  type MockPresenceChannel,
 } from './createHoldfastMock'
 export type { MockPublish } from './MockContext'

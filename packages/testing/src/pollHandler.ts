@@ -6,6 +6,7 @@ import {
   type PollResponse,
   parseCursorMap,
 } from '@holdfast/protocol'
+import { parsePresenceChannel } from '@holdfast/protocol/presence'
 import { HttpResponse, http, type RequestHandler } from 'msw'
 import { type EndReason, sleep } from './connections'
 import { bearerToken, drainingResponse, endpointUrl, errorResponse, type MockContext } from './MockContext'
@@ -23,10 +24,10 @@ export function pollHandler(ctx: MockContext): RequestHandler {
     const channels = [...new Set(url.searchParams.getAll('channel'))]
     if (channels.length === 0)
       return delayed(ctx, errorResponse(400, 'bad_request', 'name at least one ?channel='))
-    const invalid = channels.find((c) => !isChannelName(c))
+    const invalid = channels.find((c) => !isChannelName(c) || parsePresenceChannel(c) === null)
     if (invalid !== undefined)
       return delayed(ctx, errorResponse(400, 'invalid_channel', `"${invalid}" is not a channel name`))
-    const forbidden = channels.find((c) => ctx.forbidden.has(c))
+    const forbidden = channels.find((c) => ctx.isForbidden(c))
     if (forbidden !== undefined)
       return delayed(ctx, errorResponse(403, 'forbidden', `channel "${forbidden}" is forbidden`))
     const since = parseCursorMap(url.searchParams.get('since') ?? '')
@@ -41,7 +42,9 @@ export function pollHandler(ctx: MockContext): RequestHandler {
     const token = bearerToken(request)
     const conn = ctx.open('longpoll', token)
     for (const channel of channels) conn.addChannel(channel)
-    let answer = collect(ctx, channels, since)
+    // A member entered by a poll stays between polls: it leaves `presenceGraceMs` after this one ends.
+    conn.onClose(() => ctx.presence.release(conn))
+    let answer = collect(ctx, channels, since, conn, token)
     if (answer.messages.length === 0 && (answer.subscribed ?? []).length === 0 && holdMs > 0) {
       const wake = await new Promise<Wake>((resolve) => {
         const wake = () => resolve({ kind: 'data' })
@@ -59,7 +62,7 @@ export function pollHandler(ctx: MockContext): RequestHandler {
       conn.markClosed()
       if (wake.kind === 'aborted') return HttpResponse.error()
       if (wake.kind === 'end') return delayed(ctx, endResponse(wake.reason))
-      answer = collect(ctx, channels, since)
+      answer = collect(ctx, channels, since, conn, token)
     }
     conn.markClosed()
     return delayed(ctx, HttpResponse.json(answer))
@@ -99,14 +102,20 @@ async function delayed(ctx: MockContext, response: Response): Promise<Response> 
 }
 
 /** Everything after `since` on each channel; a channel missing from `since` starts now. */
-function collect(ctx: MockContext, channels: string[], since: Map<string, Cursor>): PollResponse {
+function collect(
+  ctx: MockContext,
+  channels: string[],
+  since: Map<string, Cursor>,
+  holder: object,
+  token: string | undefined,
+): PollResponse {
   const next = new Map<string, Cursor>()
   const messages: PollResponse['messages'] = []
   const subscribed: NonNullable<PollResponse['subscribed']> = []
   for (const channel of channels) {
     const from = since.get(channel)
-    const resume = ctx.log.resume(channel, from)
-    if (from === undefined || !resume.recovered) {
+    const resume = ctx.presence.open(channel, from, holder, token)
+    if (resume.fresh) {
       subscribed.push({ channel, epoch: resume.epoch, cursor: resume.head, recovered: resume.recovered })
     }
     let position = resume.startFrom

@@ -9,6 +9,7 @@ import {
   REPLAY_FROM_HEADER,
   SseEvent,
 } from '@holdfast/protocol'
+import { parsePresenceChannel } from '@holdfast/protocol/presence'
 import { HttpResponse, http, type RequestHandler } from 'msw'
 import type { StoredMessage } from './ChannelLog'
 import { type EndReason, Outbox, sleep } from './connections'
@@ -38,16 +39,19 @@ export function sseHandler(ctx: MockContext): RequestHandler {
     const url = new URL(request.url)
     const channels = [...new Set(url.searchParams.getAll('channel'))]
     if (channels.length === 0) return errorResponse(400, 'bad_request', 'name at least one ?channel=')
-    const invalid = channels.find((c) => !isChannelName(c))
+    const invalid = channels.find((c) => !isChannelName(c) || parsePresenceChannel(c) === null)
     if (invalid !== undefined)
       return errorResponse(400, 'invalid_channel', `"${invalid}" is not a channel name`)
-    const forbidden = channels.find((c) => ctx.forbidden.has(c))
+    const forbidden = channels.find((c) => ctx.isForbidden(c))
     if (forbidden !== undefined) return errorResponse(403, 'forbidden', `channel "${forbidden}" is forbidden`)
     const since = parseCursorMap(request.headers.get('last-event-id') ?? url.searchParams.get('since') ?? '')
     if (!since) return errorResponse(400, 'invalid_cursor', 'Last-Event-ID / since is not a cursor map')
 
     const conn = ctx.open('sse', token)
-    const resumes = channels.map((channel) => ctx.log.resume(channel, since.get(channel)))
+    // Members enter before any watch is read: their joins are then in what the watches replay.
+    const entersFirst = [...channels].sort((a, b) => Number(!isEnter(a)) - Number(!isEnter(b)))
+    const opened = new Map(entersFirst.map((c) => [c, ctx.presence.open(c, since.get(c), conn, token)]))
+    const resumes = channels.map((channel) => opened.get(channel)!)
     const position = new Map<string, Cursor>(resumes.map((r) => [r.channel, r.startFrom]))
     const startId = formatCursorMap(position)
     const gaps = resumes.filter((r) => !r.recovered && since.has(r.channel)).map((r) => r.channel)
@@ -82,6 +86,7 @@ export function sseHandler(ctx: MockContext): RequestHandler {
       }
     }
     conn.onClose(() => {
+      ctx.presence.release(conn)
       outbox.close()
       if (heartbeat !== undefined) globalThis.clearInterval(heartbeat)
       for (const off of offs.splice(0)) off()
@@ -157,3 +162,5 @@ export function sseHandler(ctx: MockContext): RequestHandler {
     return new HttpResponse(stream, { headers })
   })
 }
+
+const isEnter = (channel: string) => parsePresenceChannel(channel)?.connectionId !== undefined

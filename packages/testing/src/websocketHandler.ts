@@ -9,10 +9,12 @@ import {
   PROTOCOL_VERSION,
   type ServerFrame,
 } from '@holdfast/protocol'
+import { parsePresenceChannel } from '@holdfast/protocol/presence'
 import { type WebSocketHandler, ws } from 'msw'
 import type { StoredMessage } from './ChannelLog'
 import { type EndReason, Outbox } from './connections'
 import { endpointUrl, type MockContext } from './MockContext'
+import { type MockPresenceError, PRESENCE_ACK_CURSOR } from './MockPresence'
 
 /** Close code the mock uses for a dropped or refused socket: what browsers report for a lost connection. */
 export const ABNORMAL_CLOSURE = 1006
@@ -43,6 +45,7 @@ export function websocketHandler(ctx: MockContext): WebSocketHandler {
       graceTimer = undefined
     }
     conn.onClose(() => {
+      ctx.presence.release(conn)
       cancelGrace()
       globalThis.clearTimeout(handshakeTimer)
       outbox.close()
@@ -122,12 +125,16 @@ export function websocketHandler(ctx: MockContext): WebSocketHandler {
           })
           return
         case 'subscribe': {
-          if (ctx.forbidden.has(frame.channel)) {
+          if (ctx.isForbidden(frame.channel)) {
             fail('forbidden', `channel "${frame.channel}" is forbidden`, frame.id, frame.channel)
             return
           }
+          if (parsePresenceChannel(frame.channel) === null) {
+            fail('invalid_channel', `"${frame.channel}" misuses "~presence"`, frame.id, frame.channel)
+            return
+          }
           unlisten.get(frame.channel)?.()
-          const resume = ctx.log.resume(frame.channel, frame.since)
+          const resume = ctx.presence.open(frame.channel, frame.since, conn, conn.token)
           send({
             type: 'subscribed',
             id: frame.id,
@@ -143,15 +150,29 @@ export function websocketHandler(ctx: MockContext): WebSocketHandler {
           conn.addChannel(frame.channel)
           return
         }
-        case 'unsubscribe':
+        case 'unsubscribe': {
           unlisten.get(frame.channel)?.()
           unlisten.delete(frame.channel)
+          // Unsubscribing from an enter channel is the leave, at once (PROTOCOL.md §8).
+          const name = parsePresenceChannel(frame.channel)
+          if (name?.connectionId !== undefined) ctx.presence.remove(name.channel, name.connectionId, 'left')
           conn.removeChannel(frame.channel)
           send({ type: 'unsubscribed', id: frame.id, channel: frame.channel })
           return
+        }
         case 'publish': {
-          if (ctx.forbidden.has(frame.channel)) {
+          if (ctx.isForbidden(frame.channel)) {
             fail('forbidden', `channel "${frame.channel}" is forbidden`, frame.id)
+            return
+          }
+          try {
+            if (ctx.presence.publish(frame.channel, frame.data)) {
+              send({ type: 'ack', id: frame.id, cursor: PRESENCE_ACK_CURSOR, duplicate: false })
+              return
+            }
+          } catch (error) {
+            const e = error as MockPresenceError
+            fail(e.code, e.message, frame.id, frame.channel)
             return
           }
           const { message, duplicate } = ctx.log.append(frame.channel, frame.data, frame.key)

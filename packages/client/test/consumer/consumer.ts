@@ -54,6 +54,15 @@ import {
   type RestoredPublish,
 } from '@holdfast/client/persist'
 import {
+  type Presence,
+  type PresenceEvents,
+  type PresenceMember,
+  type PresenceOptions,
+  type PresenceState,
+  type PresenceUser,
+  presence,
+} from '@holdfast/client/presence'
+import {
   type BroadcastChannelConstructor,
   createSharedClient,
   indexedDbStorage,
@@ -182,6 +191,24 @@ const es: EventStream = createEventStream('https://example.com/sse', {
   backoff,
 } satisfies EventStreamOptions)
 
+const presenceOptions: PresenceOptions<{ name: string }> = {
+  enter: true,
+  info: { name: 'A' },
+  touchIntervalMs: 30_000,
+}
+const room: Presence<{ name: string }> = presence(client, 'chat.1', presenceOptions)
+const roomState: PresenceState<{ name: string }> = room.getSnapshot()
+if (roomState.status === 'error') void roomState.error?.code
+const firstUser: PresenceUser<{ name: string }> | undefined = roomState.members[0]
+const myMember: PresenceMember<{ name: string }> | undefined = roomState.me
+void [firstUser?.info?.name, firstUser?.connections.length, myMember?.connectionId, roomState.count]
+const offJoin = room.on('join', (user: PresenceEvents<{ name: string }>['join']) => void user.clientId)
+const offChange: () => void = room.subscribe(() => void room.state.clients)
+room.update({ name: 'B' })
+// @ts-expect-error info must match the channel's info type
+room.update({ nope: 1 })
+room.leave()
+room.close()
 // One connection for all tabs, and persistence: the same client API, plus role and forget.
 const storage: PersistStorage = memoryStorage()
 const persist: PersistOptions = {
@@ -226,8 +253,10 @@ export {
   es,
   flushed,
   nodeClient,
+  offChange,
   offError,
   offGap,
+  offJoin,
   offRole,
   offState,
   published,

@@ -25,23 +25,37 @@ function valueExports(declarationFile: string): string[] {
     .sort()
 }
 
-describe.each(['index', 'websocket', 'event-stream', 'delivery', 'tabs', 'persist'])('%s', (entry) => {
-  test('every value export of the ESM declarations exists in the ESM build', async () => {
-    const declared = valueExports(`${dist}${entry}.d.ts`)
-    expect(declared.length).toBeGreaterThan(0)
-    const runtime = await import(`${dist}${entry}.js`)
-    expect(declared.filter((name) => runtime[name] === undefined)).toEqual([])
-  })
-  test('every value export of the CommonJS declarations exists in the CommonJS build', () => {
-    const declared = valueExports(`${dist}${entry}.d.cts`)
-    const runtime = require(`${dist}${entry}.cjs`) as Record<string, unknown>
-    expect(declared.filter((name) => runtime[name] === undefined)).toEqual([])
-  })
-})
+describe.each(['index', 'websocket', 'event-stream', 'delivery', 'tabs', 'persist', 'presence'])(
+  '%s',
+  (entry) => {
+    test('every value export of the ESM declarations exists in the ESM build', async () => {
+      const declared = valueExports(`${dist}${entry}.d.ts`)
+      expect(declared.length).toBeGreaterThan(0)
+      const runtime = await import(`${dist}${entry}.js`)
+      expect(declared.filter((name) => runtime[name] === undefined)).toEqual([])
+    })
+    test('every value export of the CommonJS declarations exists in the CommonJS build', () => {
+      const declared = valueExports(`${dist}${entry}.d.cts`)
+      const runtime = require(`${dist}${entry}.cjs`) as Record<string, unknown>
+      expect(declared.filter((name) => runtime[name] === undefined)).toEqual([])
+    })
+  },
+)
 
 test('ErrorCode is declared as a type only', () => {
   expect(valueExports(`${dist}index.d.ts`)).not.toContain('ErrorCode')
   expect(valueExports(`${dist}index.d.ts`)).toEqual(
     expect.arrayContaining(['createClient', 'HoldfastClient', 'HoldfastError']),
   )
+})
+
+test("presence's errors are the root entry's HoldfastError (one class, not a copy): ESM and CommonJS", async () => {
+  const esm = await import(`${dist}presence.js`)
+  const root = await import('@holdfast/client')
+  const client = root.createClient({ url: 'https://rt.example.com', lazy: true })
+  expect(() => esm.presence(client, 'room~presence')).toThrow(root.HoldfastError)
+  const cjs = require(`${dist}presence.cjs`)
+  const cjsRoot = require('@holdfast/client')
+  const cjsClient = cjsRoot.createClient({ url: 'https://rt.example.com', lazy: true })
+  expect(() => cjs.presence(cjsClient, 'a~presence~zzzzzzzz')).toThrow(cjsRoot.HoldfastError)
 })

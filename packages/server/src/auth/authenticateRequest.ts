@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import { HoldfastServerError } from '../HoldfastServerError'
 import { authFailureRefusal } from '../limits/guards'
+import { presenceName } from '../presence/presenceFeeds'
 import type { ServerContext } from '../ServerContext'
 import type { ChannelAction } from '../ServerOptions'
 import { type AuthUser, bearerToken } from './createAuthenticator'
@@ -34,15 +35,43 @@ export async function authenticateRequest(
   return { user: verified.user, expiresAtMs: verified.expiresAtMs, address }
 }
 
+/**
+ * Asks the `authorize` hook whether `user` may subscribe or publish to `channel`. A presence name asks
+ * `presence` of its channel (PROTOCOL.md §8), and publishing to a watch name (`<channel>~presence`) is
+ * never allowed: its events are the server's. Throws `invalid_channel` for a malformed presence name.
+ */
+export async function mayUse(
+  ctx: ServerContext,
+  user: AuthUser,
+  channel: string,
+  action: Exclude<ChannelAction, 'presence'>,
+): Promise<boolean> {
+  const name = presenceName(ctx, channel)
+  if (!name) return ctx.options.authorize(user, channel, action)
+  if (action === 'publish' && name.connectionId === undefined)
+    throw new HoldfastServerError(
+      'forbidden',
+      `"${channel.slice(0, 60)}" is written by the server; a member publishes to its enter channel <channel>~presence~<id>`,
+    )
+  return ctx.options.authorize(user, name.channel, 'presence')
+}
+
 /** Runs the `authorize` hook for each channel; throws 403 `forbidden` naming the first refused one. */
 export async function authorizeChannels(
   ctx: ServerContext,
   user: AuthUser,
   channels: readonly string[],
-  action: ChannelAction,
+  action: Exclude<ChannelAction, 'presence'>,
 ): Promise<void> {
-  const verdicts = await Promise.all(channels.map((channel) => ctx.options.authorize(user, channel, action)))
+  const verdicts = await Promise.all(channels.map((channel) => mayUse(ctx, user, channel, action)))
   const refused = channels.find((_, i) => !verdicts[i])
-  if (refused !== undefined)
-    throw new HoldfastServerError('forbidden', `not allowed to ${action} to "${refused}"`)
+  if (refused !== undefined) {
+    const name = presenceName(ctx, refused)
+    throw new HoldfastServerError(
+      'forbidden',
+      name
+        ? `not allowed to use the presence of "${name.channel}" (the authorize hook's 'presence' action)`
+        : `not allowed to ${action} to "${refused}"`,
+    )
+  }
 }

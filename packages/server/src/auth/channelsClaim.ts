@@ -5,7 +5,7 @@ import type { AuthUser } from './createAuthenticator'
 /** The claim a token carries to say which channels it may use. */
 export const CHANNELS_CLAIM = 'channels'
 
-const ACTIONS: readonly ChannelAction[] = ['subscribe', 'publish']
+const ACTIONS: readonly ChannelAction[] = ['subscribe', 'publish', 'presence']
 
 /**
  * Whether `pattern` matches `channel`: an exact name, or a name ending in `*` that matches any rest
@@ -25,9 +25,11 @@ function isPattern(value: unknown): value is string {
 
 /**
  * What a `channels` claim grants for `action` on `channel`:
- * - an array of patterns grants subscribe and publish on every matching channel;
- * - an object of pattern → actions (`{ "news": ["subscribe"], "chat.*": ["subscribe", "publish"] }`)
+ * - an array of patterns grants every action (subscribe, publish, presence) on every matching channel;
+ * - an object of pattern → actions (`{ "news": ["subscribe"], "chat.*": ["subscribe", "publish", "presence"] }`)
  *   grants the listed actions on matching channels.
+ * Presence is checked against the channel itself: `"chat.*": ["presence"]` lets a token see who is in
+ * `chat.room` and enter it, never `chat.room~presence` as a channel of its own.
  * A malformed claim grants nothing: a token that tries to restrict itself must never end up unrestricted.
  */
 export function channelsClaimAllows(claim: unknown, channel: string, action: ChannelAction): boolean {

@@ -1,4 +1,5 @@
 import type { Cursor, ParsedCursor } from '@holdfast/protocol'
+import type { PresenceStore } from '../presence/PresenceStore'
 
 /**
  * One message in a channel's log, encoded once when it was stored: every WebSocket subscriber gets the
@@ -101,4 +102,9 @@ export interface Broker {
   onResync(listener: (channels?: ReadonlySet<string>) => void): () => void
   /** Releases timers and connections. */
   close(): Promise<void>
+  /**
+   * Who is present in each channel (PROTOCOL.md §8), kept beside the channel logs: presence events are
+   * messages of `<channel>~presence`. Optional: a broker without it serves no presence channels.
+   */
+  readonly presence?: PresenceStore
 }

@@ -3,6 +3,8 @@ import { type Cursor, formatCursor, resolveResume } from '@holdfast/protocol'
 import { type Clock, systemClock, unrefTimer } from '../Clock'
 import { errorFields, type Logger, silentLogger } from '../Logger'
 import { functionOption, methodsOption, numberOption, objectOption } from '../options/check'
+import { memoryPresence } from '../presence/memoryPresence'
+import type { PresenceStore } from '../presence/PresenceStore'
 import type {
   Broker,
   MessageListener,
@@ -60,6 +62,7 @@ export interface MemoryBrokerStats {
 }
 
 export interface MemoryBroker extends Broker {
+  readonly presence: PresenceStore
   stats(): MemoryBrokerStats
 }
 
@@ -260,6 +263,46 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): MemoryBroker {
     if (count > 0) drop(log, count)
   }
 
+  /** Stores a message and hands it to the channel's listeners. */
+  function append(channel: string, json: string, now: number): StoredMessage {
+    const log = logFor(channel)
+    log.lastActiveAt = now
+    log.head += 1
+    const message = createStoredMessage({
+      channel,
+      cursor: formatCursor(log.epoch, log.head),
+      json,
+      time: now,
+    })
+    log.messages.push(message)
+    log.headCursor = message.cursor
+    const bytes = storedMessageBytes(message)
+    log.bytes += bytes
+    totalBytes += bytes
+    totalMessages++
+    trim(log, now)
+    if (totalBytes > maxBytes) evictBytes(log)
+    for (const listener of [...log.listeners]) {
+      try {
+        listener(message)
+      } catch (error) {
+        logger.error({ channel, ...errorFields(error) }, '[holdfast] a broker listener threw')
+      }
+    }
+    return message
+  }
+
+  const presence = memoryPresence(
+    {
+      append: (channel, json) => append(channel, json, clock.now()).cursor,
+      head: (channel) => {
+        const log = logFor(channel)
+        return { epoch: log.epoch, head: log.headCursor }
+      },
+    },
+    clock,
+  )
+
   function assertOpen(): void {
     if (closed) throw new Error('[holdfast] the broker is closed')
   }
@@ -289,6 +332,8 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): MemoryBroker {
   }
 
   return {
+    presence,
+
     async publish(
       channel: string,
       json: string,
@@ -304,33 +349,10 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): MemoryBroker {
         const seen = idempotency.get(key)
         if (seen && seen.expiresAt > now) return { cursor: seen.cursor, duplicate: true }
       }
-      const log = logFor(channel)
-      log.lastActiveAt = now
-      log.head += 1
-      const message = createStoredMessage({
-        channel,
-        cursor: formatCursor(log.epoch, log.head),
-        json,
-        time: now,
-      })
-      log.messages.push(message)
-      log.headCursor = message.cursor
-      const bytes = storedMessageBytes(message)
-      log.bytes += bytes
-      totalBytes += bytes
-      totalMessages++
-      trim(log, now)
-      if (totalBytes > maxBytes) evictBytes(log)
+      const message = append(channel, json, now)
       if (key !== undefined) {
         idempotency.set(key, { cursor: message.cursor, expiresAt: now + idempotencyWindowMs })
         if (idempotency.size > idempotencyMaxKeys) idempotency.delete(idempotency.keys().next().value!)
-      }
-      for (const listener of [...log.listeners]) {
-        try {
-          listener(message)
-        } catch (error) {
-          logger.error({ channel, ...errorFields(error) }, '[holdfast] a broker listener threw')
-        }
       }
       return { cursor: message.cursor, duplicate: false }
     },
@@ -395,6 +417,7 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): MemoryBroker {
       closed = true
       clock.clearTimeout(sweepTimer)
       channels.clear()
+      presence.clear()
       totalBytes = 0
       totalMessages = 0
       idle.clear()

@@ -11,6 +11,7 @@ import {
   objectOption,
   optionError,
 } from '../options/check'
+import { redisPresence } from '../presence/redisPresence'
 import type {
   Broker,
   MessageListener,
@@ -549,7 +550,21 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
 
   let waitShortReported = false
 
+  const presence = redisPresence({
+    commands,
+    prefix,
+    metaKey,
+    logKey,
+    liveName,
+    generateEpoch,
+    historySize: size,
+    historyTtlMs: ttlMs,
+    sharded: cluster !== undefined,
+  })
+
   return {
+    presence,
+
     async publish(
       channel: string,
       json: string,

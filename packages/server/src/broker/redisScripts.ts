@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import type { Cluster, Redis } from 'ioredis'
 
 // Stream ids are `<ms>-<seq>`; both parts stay far below 2^53, so Lua's doubles hold them exactly.
-const HELPERS = `
+export const HELPERS = `
 local function pos(id)
   local dash = string.find(id, '-', 1, true)
   if dash then return tonumber(string.sub(id, 1, dash - 1)), tonumber(string.sub(id, dash + 1)) end

@@ -9,6 +9,7 @@ import { authenticateRequest, authorizeChannels } from '../auth/authenticateRequ
 import { encodePayload } from '../encodePayload'
 import { HoldfastServerError } from '../HoldfastServerError'
 import { clientKey, publishRefusal } from '../limits/guards'
+import { presenceName } from '../presence/presenceFeeds'
 import type { ServerContext } from '../ServerContext'
 import { readBody } from './readBody'
 import { sendJson } from './responses'
@@ -46,6 +47,13 @@ export async function publishHandler(
   await authorizeChannels(ctx, user, [channel], 'publish')
   const limited = publishRefusal(ctx, clientKey(user, address), undefined)
   if (limited) throw limited
+  const name = presenceName(ctx, channel)
+  if (name?.connectionId !== undefined) {
+    // A member's info, touch or leave (PROTOCOL.md §8): nothing is stored that a client reads back.
+    await ctx.presence.publish(user, { channel: name.channel, connectionId: name.connectionId }, data)
+    sendJson(res, 200, { cursor: 'presence:0', duplicate: false } satisfies PublishResponse)
+    return
+  }
   const result = await ctx.broker.publish(channel, json, key === undefined ? {} : { idempotencyKey: key })
   ctx.metrics.published('http', result.duplicate)
   const answer: PublishResponse = { cursor: result.cursor, duplicate: result.duplicate }

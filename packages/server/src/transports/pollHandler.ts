@@ -7,13 +7,15 @@ import {
   REPLAY_FROM_HEADER,
 } from '@holdfast/protocol'
 import { authenticateRequest, authorizeChannels } from '../auth/authenticateRequest'
-import type { StoredMessage } from '../broker/Broker'
+import type { AuthUser } from '../auth/createAuthenticator'
+import type { ReadResult, StoredMessage } from '../broker/Broker'
 import type { TimerHandle } from '../Clock'
 import { HoldfastServerError } from '../HoldfastServerError'
 import { parseChannelQuery } from '../http/channelQuery'
 import { sendError, sendJsonText } from '../http/responses'
 import { errorFields } from '../Logger'
 import { addressFullRefusal, admissionRefusal } from '../limits/guards'
+import { pollPresence, presenceName } from '../presence/presenceFeeds'
 import type { ServerContext } from '../ServerContext'
 
 /**
@@ -53,7 +55,7 @@ export async function pollHandler(
   // Never hold a poll past its token's lifetime: the next poll must show a valid token.
   if (expiresAtMs !== undefined) holdMs = Math.min(holdMs, Math.max(0, expiresAtMs - ctx.clock.now()))
   if (res.destroyed) return
-  await new LongPoll(ctx, res, channels, since, holdMs, address).run()
+  await new LongPoll(ctx, res, channels, since, holdMs, address, user).run()
 }
 
 interface Collected {
@@ -72,6 +74,9 @@ class LongPoll {
   readonly #channels: string[]
   readonly #since: Map<string, Cursor>
   readonly #holdMs: number
+  readonly #user: AuthUser
+  /** A presence member entered once per poll, however many times the poll reads (PROTOCOL.md §8). */
+  readonly #entered = new Map<string, Promise<ReadResult>>()
   readonly #unsubscribes: Array<() => void> = []
   #done = false
   #timer: TimerHandle | undefined
@@ -86,8 +91,10 @@ class LongPoll {
     since: Map<string, Cursor>,
     holdMs: number,
     address: string,
+    user: AuthUser,
   ) {
     this.#ctx = ctx
+    this.#user = user
     this.address = address
     this.#res = res
     this.#channels = channels
@@ -118,6 +125,8 @@ class LongPoll {
         // Listen before reading, so a message stored between the read and the wait still wakes us.
         this.#ctx.resyncListeners.add(this)
         for (const channel of this.#channels) {
+          // An enter channel has no log to wake a poll.
+          if (presenceName(this.#ctx, channel)?.connectionId !== undefined) continue
           const unsubscribe = await this.#ctx.broker.subscribe(channel, this.#onSignal)
           if (this.#done) return unsubscribe()
           this.#unsubscribes.push(unsubscribe)
@@ -159,7 +168,7 @@ class LongPoll {
   }
 
   async #collect(): Promise<Collected> {
-    const { broker, options } = this.#ctx
+    const { options } = this.#ctx
     const next = new Map<string, Cursor>()
     const from = new Map<string, Cursor>()
     const gaps: string[] = []
@@ -170,15 +179,17 @@ class LongPoll {
     let room = options.pollMaxMessages
     for (const channel of this.#channels) {
       const since = this.#since.get(channel)
-      const result = await broker.read(channel, {
-        ...(since === undefined ? {} : { since }),
-        limit: Math.max(room, 1),
-      })
+      const result = await this.#read(channel, since, Math.max(room, 1))
       from.set(channel, result.from)
       let position = result.from
-      // A budget in bytes as well as count keeps one answer within the send buffer (at least one message).
+      // A budget in bytes as well as count keeps one answer within the send buffer (at least one message);
+      // a presence snapshot goes whole (bounded by presence.snapshotLimit), or the next poll would start it over.
       for (const message of result.messages) {
-        if (room <= 0 || (bodies.length > 0 && bytes + message.body.length > options.sendBufferBytes)) break
+        if (
+          !result.whole &&
+          (room <= 0 || (bodies.length > 0 && bytes + message.body.length > options.sendBufferBytes))
+        )
+          break
         bodies.push(message.body)
         messages.push(message)
         bytes += message.body.length
@@ -195,6 +206,25 @@ class LongPoll {
     if (gaps.length > 0) headers[GAP_HEADER] = gaps.join(',')
     const body = `{"since":${JSON.stringify(formatCursorMap(next))},"messages":[${bodies.join(',')}],"subscribed":${JSON.stringify(subscribed)}}`
     return { hasNews: bodies.length > 0 || subscribed.length > 0, body, headers, messages, gaps: gaps.length }
+  }
+
+  /** A channel's log from `since`; a presence channel's snapshot or enter (PROTOCOL.md §8). */
+  #read(
+    channel: string,
+    since: string | undefined,
+    limit: number,
+  ): Promise<ReadResult & { whole?: boolean }> {
+    const ctx = this.#ctx
+    const name = presenceName(ctx, channel)
+    if (!name) return ctx.broker.read(channel, { ...(since === undefined ? {} : { since }), limit })
+    if (name.connectionId === undefined)
+      return pollPresence(ctx, name, since, this.#user, this.#holdMs, limit)
+    let entered = this.#entered.get(channel)
+    if (!entered) {
+      entered = pollPresence(ctx, name, since, this.#user, this.#holdMs, limit)
+      this.#entered.set(channel, entered)
+    }
+    return entered
   }
 
   /** `live`: the poll was held and woken by a message, so its messages count as live deliveries. */

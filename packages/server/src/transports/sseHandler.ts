@@ -8,14 +8,16 @@ import {
   SseEvent,
 } from '@holdfast/protocol'
 import { authenticateRequest, authorizeChannels } from '../auth/authenticateRequest'
+import type { AuthUser } from '../auth/createAuthenticator'
 import type { ReadResult, StoredMessage } from '../broker/Broker'
 import { MAX_TIMER_DELAY_MS, type TimerHandle } from '../Clock'
-import { ChannelFeed, type FeedFailure, type FeedSink } from '../delivery/ChannelFeed'
+import type { FeedFailure, FeedSink } from '../delivery/ChannelFeed'
 import { SendGate } from '../delivery/SendGate'
 import { parseChannelQuery } from '../http/channelQuery'
 import { sendError } from '../http/responses'
 import { errorFields } from '../Logger'
 import { addressFullRefusal, admissionRefusal } from '../limits/guards'
+import { createFeed, type Feed } from '../presence/presenceFeeds'
 import type { ServerContext } from '../ServerContext'
 
 const BLANK_LINE = Buffer.from('\n\n')
@@ -63,7 +65,7 @@ export async function sseHandler(
     throw refused
   }
   if (res.destroyed) return
-  new SseStream(ctx, res, channels, since, expiresAtMs, address).open()
+  new SseStream(ctx, res, channels, since, expiresAtMs, address, user).open()
 }
 
 class SseStream {
@@ -73,7 +75,7 @@ class SseStream {
   readonly #res: ServerResponse
   readonly #channels: string[]
   readonly #positions = new Map<string, Cursor>()
-  readonly #feeds: ChannelFeed[]
+  readonly #feeds: Feed[]
   readonly #expiresAtMs: number | undefined
   readonly #resumedFrom: Set<string>
   #closed = false
@@ -88,6 +90,7 @@ class SseStream {
     since: Map<string, Cursor>,
     expiresAtMs: number | undefined,
     address: string,
+    user: AuthUser,
   ) {
     this.#ctx = ctx
     this.address = address
@@ -105,14 +108,8 @@ class SseStream {
     this.#channels = channels
     this.#expiresAtMs = expiresAtMs
     this.#resumedFrom = new Set(since.keys())
-    this.#feeds = channels.map(
-      (channel) =>
-        new ChannelFeed(ctx.feeds, {
-          channel,
-          since: since.get(channel),
-          sink: this.#sink,
-          policy: ctx.options.slowConsumer(channel),
-        }),
+    this.#feeds = channels.map((channel) =>
+      createFeed(ctx, { channel, since: since.get(channel), sink: this.#sink, user, holder: 'sse' }),
     )
     ctx.connections.add(this)
     res.on('close', () => this.#close())

@@ -12,11 +12,12 @@ import {
   type ServerFrame,
 } from '@holdfast/protocol'
 import { type RawData, WebSocket, WebSocketServer } from 'ws'
+import { mayUse } from '../auth/authenticateRequest'
 import type { AuthUser } from '../auth/createAuthenticator'
 import type { StoredMessage } from '../broker/Broker'
 import { MAX_TIMER_DELAY_MS, type TimerHandle, unrefTimer } from '../Clock'
 import type { TrackedConnection } from '../ConnectionRegistry'
-import { ChannelFeed, type FeedFailure, type FeedSink } from '../delivery/ChannelFeed'
+import type { FeedFailure, FeedSink } from '../delivery/ChannelFeed'
 import { SendGate, type SendGateTarget } from '../delivery/SendGate'
 import { encodePayload } from '../encodePayload'
 import { HoldfastServerError } from '../HoldfastServerError'
@@ -32,6 +33,7 @@ import {
 } from '../limits/guards'
 import type { BucketState } from '../limits/RateLimiter'
 import type { DropReason } from '../metrics/ServerMetrics'
+import { createFeed, type Feed, presenceName } from '../presence/presenceFeeds'
 import type { ServerContext } from '../ServerContext'
 import { type SlowConsumerPolicy, socketAddress } from '../ServerOptions'
 
@@ -46,6 +48,8 @@ export interface WebSocketHandler {
 // client is held back by TCP instead of by server memory.
 const PAUSE_AT_QUEUED_FRAMES = 64
 const RESUME_AT_QUEUED_FRAMES = 8
+// What a publish to a presence enter channel is acknowledged with: it stores nothing a client reads back.
+const PRESENCE_ACK_CURSOR = 'presence:0'
 // How long a closing handshake may take before the socket is cut (a slow consumer never reads its close).
 const CLOSE_TIMEOUT_MS = 5000
 
@@ -215,7 +219,7 @@ class WebSocketConnection implements TrackedConnection, SendGateTarget, FeedSink
   #sendGate: SendGate | undefined
   #address: string | undefined
   // One subscription is held as is; a Map only from the second on (most connections follow one channel).
-  #feeds: ChannelFeed | Map<string, ChannelFeed> | undefined
+  #feeds: Feed | Map<string, Feed> | undefined
   #flags = HANDSHAKE | ALIVE
   #user: AuthUser = null
   // The handshake timeout until `connect`, then the token's expiry, then its grace period.
@@ -267,7 +271,7 @@ class WebSocketConnection implements TrackedConnection, SendGateTarget, FeedSink
     return this.#address
   }
 
-  #feed(channel: string): ChannelFeed | undefined {
+  #feed(channel: string): Feed | undefined {
     const feeds = this.#feeds
     if (feeds instanceof Map) return feeds.get(channel)
     return feeds?.channel === channel ? feeds : undefined
@@ -278,12 +282,12 @@ class WebSocketConnection implements TrackedConnection, SendGateTarget, FeedSink
     return feeds instanceof Map ? feeds.size : feeds ? 1 : 0
   }
 
-  #allFeeds(): ChannelFeed[] {
+  #allFeeds(): Feed[] {
     const feeds = this.#feeds
     return feeds instanceof Map ? [...feeds.values()] : feeds ? [feeds] : []
   }
 
-  #setFeed(feed: ChannelFeed): void {
+  #setFeed(feed: Feed): void {
     const feeds = this.#feeds
     if (feeds === undefined || (!(feeds instanceof Map) && feeds.channel === feed.channel)) this.#feeds = feed
     else if (feeds instanceof Map) feeds.set(feed.channel, feed)
@@ -295,7 +299,7 @@ class WebSocketConnection implements TrackedConnection, SendGateTarget, FeedSink
   }
 
   /** Forgets `feed` if it is still the channel's subscription. */
-  #deleteFeed(feed: ChannelFeed): void {
+  #deleteFeed(feed: Feed): void {
     const feeds = this.#feeds
     if (feeds === feed) this.#feeds = undefined
     else if (feeds instanceof Map && feeds.get(feed.channel) === feed) {
@@ -600,9 +604,12 @@ class WebSocketConnection implements TrackedConnection, SendGateTarget, FeedSink
   async #recheckSubscriptions(user: AuthUser): Promise<void> {
     const feeds = this.#allFeeds()
     if (feeds.length === 0) return
-    const { authorize } = this.#ctx.options
+    const ctx = this.#ctx
     const checked = await Promise.all(
-      feeds.map(async (feed) => [feed, await authorize(user, feed.channel, 'subscribe')] as const),
+      feeds.map(
+        async (feed) =>
+          [feed, await mayUse(ctx, user, feed.channel, 'subscribe').catch(() => false)] as const,
+      ),
     )
     for (const [feed, allowed] of checked) {
       // A subscription replaced or ended meanwhile is no longer this check's business.
@@ -626,7 +633,14 @@ class WebSocketConnection implements TrackedConnection, SendGateTarget, FeedSink
       this.#sendError(id, 'too_many_subscriptions', `at most ${limit} subscriptions per connection`, channel)
       return
     }
-    if (!(await ctx.options.authorize(this.#user, channel, 'subscribe'))) {
+    let allowed: boolean
+    try {
+      allowed = await mayUse(ctx, this.#user, channel, 'subscribe')
+    } catch (error) {
+      this.#refuseChannel(id, channel, error)
+      return
+    }
+    if (!allowed) {
       if (!this.#isClosed())
         this.#sendError(id, 'forbidden', `not allowed to subscribe to "${channel}"`, channel)
       return
@@ -634,14 +648,9 @@ class WebSocketConnection implements TrackedConnection, SendGateTarget, FeedSink
     if (this.#isClosed()) return
     // Subscribing again replaces the old subscription, e.g. to rewind it with another `since`.
     this.#feed(channel)?.close()
-    const feed = new ChannelFeed(ctx.feeds, {
-      channel,
-      since,
-      sink: this,
-      policy: ctx.options.slowConsumer(channel),
-    })
+    const feed = createFeed(ctx, { channel, since, sink: this, user: this.#user, holder: 'websocket' })
     this.#setFeed(feed)
-    let result: Awaited<ReturnType<ChannelFeed['open']>>
+    let result: Awaited<ReturnType<Feed['open']>>
     try {
       result = await feed.open()
     } catch (error) {
@@ -665,7 +674,8 @@ class WebSocketConnection implements TrackedConnection, SendGateTarget, FeedSink
   async #unsubscribe(id: number, channel: string): Promise<void> {
     const feed = this.#feed(channel)
     if (feed) {
-      feed.close()
+      // An enter subscription's member leaves now: the client said so.
+      feed.close(true)
       this.#deleteFeed(feed)
     }
     this.#sendFrame({ type: 'unsubscribed', id, channel })
@@ -706,15 +716,44 @@ class WebSocketConnection implements TrackedConnection, SendGateTarget, FeedSink
       return
     }
     const json = encodePayload(data, ctx.options.maxMessageBytes)
-    if (!(await ctx.options.authorize(this.#user, channel, 'publish'))) {
+    let allowed: boolean
+    try {
+      allowed = await mayUse(ctx, this.#user, channel, 'publish')
+    } catch (error) {
+      this.#refuseChannel(id, channel, error)
+      return
+    }
+    if (!allowed) {
       if (!this.#isClosed())
         this.#sendError(id, 'forbidden', `not allowed to publish to "${channel}"`, channel)
       return
     }
     if (this.#isClosed()) return
+    const name = presenceName(ctx, channel)
+    if (name?.connectionId !== undefined) {
+      try {
+        await ctx.presence.publish(
+          this.#user,
+          { channel: name.channel, connectionId: name.connectionId },
+          data,
+        )
+      } catch (error) {
+        this.#refuseChannel(id, channel, error)
+        return
+      }
+      this.#sendFrame({ type: 'ack', id, cursor: PRESENCE_ACK_CURSOR, duplicate: false })
+      return
+    }
     const result = await ctx.broker.publish(channel, json, key === undefined ? {} : { idempotencyKey: key })
     ctx.metrics.published('websocket', result.duplicate)
     this.#sendFrame({ type: 'ack', id, cursor: result.cursor, duplicate: result.duplicate })
+  }
+
+  /** A request about `channel` refused with a typed error (a server fault is thrown on, as `internal`). */
+  #refuseChannel(id: number, channel: string, error: unknown): void {
+    const typed = HoldfastServerError.from(error)
+    if (typed.code === 'internal') throw error
+    if (!this.#isClosed()) this.#sendError(id, typed.code, typed.message, channel, typed.retryAfterMs)
   }
 
   #refuseExpired(id: number, channel: string): boolean {
