@@ -571,8 +571,12 @@ export function resolveOptions(input: unknown): ResolvedOptions {
       100,
       { integer: true, min: 1 },
     ),
-    pingIntervalMs: numberOption('limits.pingIntervalMs', limits.pingIntervalMs, 25_000, { max: MAX_TIMER_DELAY_MS }),
-    handshakeTimeoutMs: numberOption('limits.handshakeTimeoutMs', limits.handshakeTimeoutMs, 10_000, { max: MAX_TIMER_DELAY_MS }),
+    pingIntervalMs: numberOption('limits.pingIntervalMs', limits.pingIntervalMs, 25_000, {
+      max: MAX_TIMER_DELAY_MS,
+    }),
+    handshakeTimeoutMs: numberOption('limits.handshakeTimeoutMs', limits.handshakeTimeoutMs, 10_000, {
+      max: MAX_TIMER_DELAY_MS,
+    }),
     connectionRate,
     authFailureRate: resolveRate('limits.authFailureRate', limits.authFailureRate, DEFAULT_AUTH_FAILURE_RATE),
     publishRate: resolveRate('limits.publishRate', limits.publishRate, DEFAULT_PUBLISH_RATE),
@@ -589,7 +593,11 @@ export function resolveOptions(input: unknown): ResolvedOptions {
             min: 1,
           }),
     sseHeartbeatMs: numberOption('sse.heartbeatMs', sse.heartbeatMs, 15_000, { max: MAX_TIMER_DELAY_MS }),
-    sseRetryMs: numberOption('sse.retryMs', sse.retryMs, 1000, { integer: true, min: 0, max: MAX_RETRY_HINT_MS }),
+    sseRetryMs: numberOption('sse.retryMs', sse.retryMs, 1000, {
+      integer: true,
+      min: 0,
+      max: MAX_RETRY_HINT_MS,
+    }),
     pollTimeoutMs: numberOption('poll.timeoutMs', poll.timeoutMs, 25_000, { max: MAX_TIMER_DELAY_MS }),
     pollMaxMessages: numberOption('poll.maxMessages', poll.maxMessages, 500, { integer: true, min: 1 }),
     headersTimeoutMs,

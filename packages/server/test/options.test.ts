@@ -159,8 +159,18 @@ const CASES: Array<[name: string, options: unknown, names: string, fix: RegExp]>
   ['sse.retryMs', { sse: { retryMs: -5 } }, 'sse.retryMs', /default \(1000\)/],
   ['poll.timeoutMs', { poll: { timeoutMs: -1 } }, 'poll.timeoutMs', /default \(25000\)/],
   // Past what a timer can wait, setTimeout fires at once: a poll would return at once, forever.
-  ['poll.timeoutMs too long for a timer', { poll: { timeoutMs: 2 ** 31 } }, 'poll.timeoutMs', /<= 2147483647/],
-  ['sse.heartbeatMs too long for a timer', { sse: { heartbeatMs: 1e12 } }, 'sse.heartbeatMs', /<= 2147483647/],
+  [
+    'poll.timeoutMs too long for a timer',
+    { poll: { timeoutMs: 2 ** 31 } },
+    'poll.timeoutMs',
+    /<= 2147483647/,
+  ],
+  [
+    'sse.heartbeatMs too long for a timer',
+    { sse: { heartbeatMs: 1e12 } },
+    'sse.heartbeatMs',
+    /<= 2147483647/,
+  ],
   [
     'limits.pingIntervalMs too long for a timer',
     { limits: { pingIntervalMs: 2 ** 31 } },

@@ -158,7 +158,8 @@ describe('GET /poll', () => {
     const started = await poll(server, 'channel=a').answer
     const since = started.body.since as string
     for (const timeoutMs of ['1000000000', '99999999999999999999']) {
-      const held = await poll(server, `channel=a&since=${encodeURIComponent(since)}&timeoutMs=${timeoutMs}`).answer
+      const held = await poll(server, `channel=a&since=${encodeURIComponent(since)}&timeoutMs=${timeoutMs}`)
+        .answer
       expect([timeoutMs, held.response.status, held.body.messages]).toEqual([timeoutMs, 200, []])
     }
   })

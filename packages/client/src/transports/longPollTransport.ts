@@ -38,7 +38,10 @@ export function longPollTransport(options: LongPollTransportOptions = {}) {
         deadline.cancel()
         signal.removeEventListener('abort', abort)
         // Aborted because the channel set or a resume point changed: those are new requests, confirmed anew.
-        if (signal.aborted) return void (confirmed = new Set())
+        if (signal.aborted) {
+          confirmed = new Set()
+          return
+        }
         if (answer === undefined)
           return {
             opened: false,
