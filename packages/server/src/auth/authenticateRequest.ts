@@ -34,7 +34,10 @@ export async function authenticateRequest(
   return { user: verified.user, expiresAtMs: verified.expiresAtMs, address }
 }
 
-/** Runs the `authorize` hook for each channel; throws 403 `forbidden` naming the first refused one. */
+/**
+ * Runs the `authorize` hook for each channel; throws 403 `forbidden` naming the first refused one (in the
+ * message, and as `channel`, which the HTTP error body carries so a client can drop just that channel).
+ */
 export async function authorizeChannels(
   ctx: ServerContext,
   user: AuthUser,
@@ -44,5 +47,7 @@ export async function authorizeChannels(
   const verdicts = await Promise.all(channels.map((channel) => ctx.options.authorize(user, channel, action)))
   const refused = channels.find((_, i) => !verdicts[i])
   if (refused !== undefined)
-    throw new HoldfastServerError('forbidden', `not allowed to ${action} to "${refused}"`)
+    throw new HoldfastServerError('forbidden', `not allowed to ${action} to "${refused}"`, {
+      channel: refused,
+    })
 }
