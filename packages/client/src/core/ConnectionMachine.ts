@@ -215,11 +215,9 @@ export class ConnectionMachine {
         else this.#connect(name)
       } else
         this.stop(
-          new HoldfastError(
-            'unauthorized',
-            `no usable token twice in a row (${error.message})`,
-            { cause: error },
-          ),
+          new HoldfastError('unauthorized', `no usable token twice in a row (${error.message})`, {
+            cause: error,
+          }),
         )
     } else if (
       // Abandon a transport that cannot work here, one that never opened, or one that failed N times running.

@@ -83,9 +83,10 @@ export class TokenManager {
     const getToken = this.#getToken
     const ms = this.#timeoutMs
     if (!getToken) return Promise.resolve(undefined)
+    if (this.#inflight) return this.#inflight
     // Cleared once settled (or timed out), so a failure is never cached: the next caller asks anew.
     const done = () => this.#inflight === flight && this.abandon()
-    const flight: Promise<string | undefined> = (this.#inflight ??= new Promise<unknown>((resolve, reject) => {
+    const flight: Promise<string | undefined> = new Promise<unknown>((resolve, reject) => {
       this.#timer.start(ms, () => reject(new HoldfastError('timeout', `getToken() took over ${ms} ms`)))
       // A getToken that throws synchronously rejects like one that rejects; the timeout can still reject a
       // getToken that never settles (resolving with it directly would lock the flight to it).
@@ -115,7 +116,8 @@ export class TokenManager {
         done()
         throw HoldfastError.from(error, 'unauthorized')
       },
-    ))
+    )
+    this.#inflight = flight
     return flight
   }
 }
