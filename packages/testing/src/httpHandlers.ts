@@ -38,7 +38,13 @@ export function publishHandler(ctx: MockContext): RequestHandler {
       return errorResponse(400, 'bad_request', 'Idempotency-Key must be 1 to 200 printable characters')
     }
     if (ctx.forbidden.has(body.channel)) {
-      return errorResponse(403, 'forbidden', `channel "${body.channel}" is forbidden`)
+      return errorResponse(
+        403,
+        'forbidden',
+        `channel "${body.channel}" is forbidden`,
+        undefined,
+        body.channel,
+      )
     }
     const { message, duplicate } = ctx.log.append(body.channel, body.data, key)
     ctx.published.push({
