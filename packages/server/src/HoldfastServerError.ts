@@ -25,17 +25,22 @@ export interface HoldfastServerErrorOptions {
   retryAfterMs?: number
   /** The HTTP status, when it is not the one that fits the code (a refused connection answers 503). */
   status?: number
+  /** The one channel of the request that was refused: the HTTP error body names it (PROTOCOL.md section 2). */
+  channel?: string
 }
 
 export class HoldfastServerError extends Error {
   readonly code: ErrorCode
   readonly retryAfterMs: number | undefined
+  /** The refused channel, when the refusal concerns one channel of the request. */
+  readonly channel: string | undefined
   readonly #status: number | undefined
   constructor(code: ErrorCode, message: string, options: HoldfastServerErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause })
     this.name = 'HoldfastServerError'
     this.code = code
     this.retryAfterMs = options.retryAfterMs
+    this.channel = options.channel
     this.#status = options.status
   }
 

@@ -149,6 +149,8 @@ describe('GET /poll', () => {
       const { response, body } = await poll(server, query, headers).answer
       expect([query, response.status]).toEqual([query, status])
       expect(body.error!.code).toBe(code)
+      // A refused channel is named, so a client can drop just that one (PROTOCOL.md section 2).
+      expect((body.error as { channel?: string }).channel).toBe(status === 403 ? 'no' : undefined)
     }
     expect((await poll(server, 'channel=a', auth).answer).response.status).toBe(200)
   })

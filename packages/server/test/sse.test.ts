@@ -151,7 +151,10 @@ describe('GET /sse', () => {
     for (const [headers, query, status, code] of cases) {
       const response = await fetch(`${server.url}/sse?${query}`, { headers })
       expect(response.status).toBe(status)
-      expect((await response.json()).error.code).toBe(code)
+      const { error } = await response.json()
+      expect(error.code).toBe(code)
+      // A refused channel is named, so a client can drop just that one (PROTOCOL.md section 2).
+      expect(error.channel).toBe(status === 403 ? 'secret' : undefined)
     }
     const ok = await openSse(server, 'channel=a', { authorization: `Bearer ${await signToken()}` })
     expect(ok.response.status).toBe(200)

@@ -96,9 +96,11 @@ export function errorResponse(
   code: ErrorCode,
   message: string,
   headers?: Record<string, string>,
+  channel?: string,
 ): Response {
+  // A refusal of one channel names it, as the reference server does (PROTOCOL.md section 2).
   return HttpResponse.json(
-    { error: { code, message: `[holdfast mock] ${message}` } },
+    { error: { code, message: `[holdfast mock] ${message}`, channel } },
     { status, ...(headers ? { headers } : {}) },
   )
 }

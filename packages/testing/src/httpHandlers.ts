@@ -39,7 +39,13 @@ export function publishHandler(ctx: MockContext): RequestHandler {
       return errorResponse(400, 'bad_request', 'Idempotency-Key must be 1 to 200 printable characters')
     }
     if (ctx.isForbidden(body.channel)) {
-      return errorResponse(403, 'forbidden', `channel "${body.channel}" is forbidden`)
+      return errorResponse(
+        403,
+        'forbidden',
+        `channel "${body.channel}" is forbidden`,
+        undefined,
+        body.channel,
+      )
     }
     try {
       if (ctx.presence.publish(body.channel, body.data))

@@ -29,7 +29,10 @@ export function pollHandler(ctx: MockContext): RequestHandler {
       return delayed(ctx, errorResponse(400, 'invalid_channel', `"${invalid}" is not a channel name`))
     const forbidden = channels.find((c) => ctx.isForbidden(c))
     if (forbidden !== undefined)
-      return delayed(ctx, errorResponse(403, 'forbidden', `channel "${forbidden}" is forbidden`))
+      return delayed(
+        ctx,
+        errorResponse(403, 'forbidden', `channel "${forbidden}" is forbidden`, undefined, forbidden),
+      )
     const since = parseCursorMap(url.searchParams.get('since') ?? '')
     if (!since) return delayed(ctx, errorResponse(400, 'invalid_cursor', '?since= is not a cursor map'))
     const param = url.searchParams.get('timeoutMs')

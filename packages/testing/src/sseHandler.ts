@@ -43,7 +43,8 @@ export function sseHandler(ctx: MockContext): RequestHandler {
     if (invalid !== undefined)
       return errorResponse(400, 'invalid_channel', `"${invalid}" is not a channel name`)
     const forbidden = channels.find((c) => ctx.isForbidden(c))
-    if (forbidden !== undefined) return errorResponse(403, 'forbidden', `channel "${forbidden}" is forbidden`)
+    if (forbidden !== undefined)
+      return errorResponse(403, 'forbidden', `channel "${forbidden}" is forbidden`, undefined, forbidden)
     const since = parseCursorMap(request.headers.get('last-event-id') ?? url.searchParams.get('since') ?? '')
     if (!since) return errorResponse(400, 'invalid_cursor', 'Last-Event-ID / since is not a cursor map')
 

@@ -188,4 +188,20 @@ describe('forbid', () => {
     c.subscribe('secret', () => {}, { onError })
     await until(() => expect(onError).toHaveBeenCalledWith(expect.objectContaining({ code: 'forbidden' })))
   })
+
+  test.each(['sse', 'longpoll'] as const)(
+    '%s: only the forbidden channel is refused; the others keep flowing, as on WebSocket',
+    async (transport) => {
+      mock.forbid('secret')
+      const c = client({ transports: [transport] })
+      const onError = vi.fn()
+      const got: unknown[] = []
+      c.subscribe('secret', () => {}, { onError })
+      c.subscribe('room', (m) => void got.push(m.data))
+      await until(() => expect(onError).toHaveBeenCalledWith(expect.objectContaining({ code: 'forbidden' })))
+      await until(() => expect(c.state.status).toBe('connected'))
+      await c.publish('room', 1)
+      await until(() => expect(got).toEqual([1]))
+    },
+  )
 })

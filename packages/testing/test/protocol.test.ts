@@ -230,7 +230,10 @@ describe('SSE', () => {
 
   test('refused, expired or forbidden streams answer with the HTTP status of PROTOCOL.md §2', async () => {
     mock.forbid('secret')
-    expect((await fetch(`${BASE_URL}/sse?channel=secret`)).status).toBe(403)
+    const forbidden = await fetch(`${BASE_URL}/sse?channel=a&channel=secret`)
+    expect(forbidden.status).toBe(403)
+    // The refused channel is named, as the reference server does, so a client drops just that one.
+    expect((await forbidden.json()).error).toMatchObject({ code: 'forbidden', channel: 'secret' })
     expect((await fetch(`${BASE_URL}/sse`)).status).toBe(400)
     const seen = await openStream(`${BASE_URL}/sse?channel=a`, { authorization: 'Bearer t1' })
     await seen.readUntil((t) => t.includes('subscribed'))

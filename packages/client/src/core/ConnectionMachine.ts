@@ -205,21 +205,19 @@ export class ConnectionMachine {
       // A token the server accepted and that has since expired is refreshed, however often: at once, or after
       // a backoff when the connection was not yet stable (no tight loop with a server that expires every
       // token at once). One refused twice in a row will not get better by retrying: stop (no auth loop).
+      // getToken() failing (`disconnect.error`: it threw, gave no string) counts the same, after a backoff.
       const expired = disconnect.opened && error.code === 'token_expired'
+      const failed = disconnect.error
       if (expired) this.#authFailures = 0
       if (expired || ++this.#authFailures < 2) {
         this.#host.invalidateToken()
-        if (expired && unstable) this.#schedule(name, decision)
+        if ((expired && unstable) || failed) this.#schedule(name, decision)
         else this.#connect(name)
       } else
         this.stop(
-          new HoldfastError(
-            'unauthorized',
-            `the server refused the token twice in a row (${error.message})`,
-            {
-              cause: error,
-            },
-          ),
+          new HoldfastError('unauthorized', `no usable token twice in a row (${error.message})`, {
+            cause: error,
+          }),
         )
     } else if (
       // Abandon a transport that cannot work here, one that never opened, or one that failed N times running.

@@ -37,6 +37,11 @@ export interface ClientOptions {
   queue?: PublishQueueOptions
   /** Refresh the token this long (ms) before its `exp`. Defaults to 30000. */
   tokenRefreshMarginMs?: number
+  /**
+   * A `getToken()` call not settled within this long (ms) failed with `timeout`: the attempt backs off and the
+   * next one calls `getToken()` again. Defaults to 10000. Not a finite number > 0: `createClient` throws `bad_request`.
+   */
+  tokenTimeoutMs?: number
   /** Fallback between transports and moving back up. */
   fallback?: FallbackOptions
   /** A connection attempt that is not up within this long (ms) failed: WebSocket welcome, SSE first event. Defaults to 3000. */
@@ -162,7 +167,13 @@ export class HoldfastClient {
       blocked: () => this.#registry.blocks(),
       retryMs: () => random() * (options.backoff?.initialMs ?? 500),
     })
-    this.#tokens = new TokenManager(options.getToken, now, options.tokenRefreshMarginMs ?? 30_000)
+    this.#tokens = new TokenManager(
+      options.getToken,
+      now,
+      options.tokenRefreshMarginMs ?? 30_000,
+      timers,
+      options.tokenTimeoutMs ?? 10_000,
+    )
     this.#tokenTimer = new Timer(timers)
     const { heartbeat } = options
     if (heartbeat !== false) {
@@ -330,6 +341,8 @@ export class HoldfastClient {
   close(): void {
     this.#closedByApp = true
     this.#machine.stop()
+    // A getToken() call still pending is not waited for: connect() asks anew.
+    this.#tokens.abandon()
     this.#offOnline?.()
     this.#offOnline = undefined
     this.#publisher.rejectAll(new HoldfastError('closed', 'client closed'))
@@ -420,11 +433,13 @@ export class HoldfastClient {
 
   /** Refreshes the token in place (WebSocket `auth`; HTTP transports reopen with it). */
   #refreshToken(): void {
+    const old = this.#tokens.token
     this.#tokens.fetch().then(
       (token) => {
         const transport = this.#connected()
         if (transport && token) {
-          transport.auth?.(token)
+          // The same token again is not sent: an HTTP transport would reopen for nothing.
+          if (token !== old) transport.auth?.(token)
           this.#scheduleTokenRefresh()
         }
       },

@@ -1,4 +1,5 @@
 import { HoldfastError } from '../HoldfastError'
+import { Timer, type Timers } from './timers'
 
 export type GetToken = () => Promise<string | null | undefined> | string | null | undefined
 
@@ -25,21 +26,35 @@ export function jwtExpiresAtMs(token: string): number | undefined {
 
 /**
  * Holds the current token. `get()` is single-flight: concurrent callers share one `getToken()` call.
- * A token within `marginMs` of its `exp` counts as stale and is fetched anew.
+ * A token within `marginMs` of its `exp` counts as stale and is fetched anew. A call that does not settle
+ * within `timeoutMs` fails with `timeout` and is abandoned (as by `abandon()`): the next caller asks anew.
  */
 export class TokenManager {
-  #token: string | undefined
+  /** The last token getToken() gave. */
+  token: string | undefined
   #stale = true
   #inflight: Promise<string | undefined> | undefined
+  /** Answers in a row that were no use (the same token again, or one about to expire): the refresh backs off. */
+  #useless = 0
 
   readonly #getToken: GetToken | undefined
   readonly #now: () => number
   readonly #marginMs: number
+  readonly #timer: Timer
+  readonly #timeoutMs: number
 
-  constructor(getToken: GetToken | undefined, now: () => number, marginMs: number) {
+  constructor(
+    getToken: GetToken | undefined,
+    now: () => number,
+    marginMs: number,
+    timers: Timers,
+    timeoutMs: number,
+  ) {
     this.#getToken = getToken
     this.#now = now
     this.#marginMs = marginMs
+    this.#timer = new Timer(timers)
+    this.#timeoutMs = timeoutMs
   }
 
   /** Milliseconds since epoch when the current token must be refreshed, if it expires. */
@@ -49,44 +64,59 @@ export class TokenManager {
     this.#stale = true
   }
 
+  /** Forgets a `getToken()` call still pending (after `close()`): its callers are gone, the next one asks anew. */
+  abandon(): void {
+    this.#inflight = undefined
+    this.#timer.cancel()
+  }
+
   async get(): Promise<string | undefined> {
     const refreshAt = this.refreshAtMs
     const fresh =
-      !this.#stale && this.#token !== undefined && (refreshAt === undefined || this.#now() < refreshAt)
+      !this.#stale && this.token !== undefined && (refreshAt === undefined || this.#now() < refreshAt)
     // Without getToken there is never a token: resolve undefined at once.
-    return fresh || !this.#getToken ? this.#token : this.fetch()
+    return fresh || !this.#getToken ? this.token : this.fetch()
   }
 
   /** Fetches a new token even if the current one looks fresh (still single-flight). */
   fetch(): Promise<string | undefined> {
     const getToken = this.#getToken
+    const ms = this.#timeoutMs
     if (!getToken) return Promise.resolve(undefined)
     if (this.#inflight) return this.#inflight
-    const flight = (async () => {
-      try {
-        const value = await getToken()
-        if (value !== null && value !== undefined && typeof value !== 'string') {
-          throw new HoldfastError('unauthorized', 'getToken() must resolve to a string, null or undefined')
-        }
-        this.#token = value ?? undefined
+    // Cleared once settled (or timed out), so a failure is never cached: the next caller asks anew.
+    const done = () => this.#inflight === flight && this.abandon()
+    const flight: Promise<string | undefined> = new Promise<unknown>((resolve, reject) => {
+      this.#timer.start(ms, () => reject(new HoldfastError('timeout', `getToken() took over ${ms} ms`)))
+      // A getToken that throws synchronously rejects like one that rejects; the timeout can still reject a
+      // getToken that never settles (resolving with it directly would lock the flight to it).
+      new Promise((r) => r(getToken())).then(resolve, reject)
+    }).then(
+      (value) => {
+        done()
+        if (value != null && typeof value !== 'string')
+          throw new HoldfastError('bad_request', 'getToken() must resolve to a string, null or undefined')
+        const now = this.#now()
         const expiresAt = value ? jwtExpiresAtMs(value) : undefined
-        // The margin is at most half the token's lifetime, so short-lived tokens are not refreshed in a tight loop.
+        // The same token again, or one with under a second left: asking again soon would get the same answer.
+        this.#useless = value === this.token || expiresAt! < now + 1000 ? this.#useless + 1 : 0
+        this.token = value ?? undefined
+        // The margin is at most half the token's lifetime; the next refresh is at least 1 s away, doubling
+        // (up to 32 s) while the answers are no use: never a tight loop, whatever getToken returns.
         this.refreshAtMs =
-          expiresAt === undefined
-            ? undefined
-            : expiresAt - Math.min(this.#marginMs, Math.max(0, expiresAt - this.#now()) / 2)
+          expiresAt &&
+          Math.max(
+            now + 1000 * 2 ** Math.min(5, this.#useless),
+            expiresAt - Math.min(this.#marginMs, (expiresAt - now) / 2),
+          )
         this.#stale = false
-        return this.#token
-      } catch (error) {
+        return this.token
+      },
+      (error: unknown) => {
+        done()
         throw HoldfastError.from(error, 'unauthorized')
-      }
-    })()
-    // Cleared once settled, not in a `finally`: a getToken that throws synchronously settles the flight
-    // before it is stored, and a `finally` would then leave the failure cached for good.
-    const clear = () => {
-      if (this.#inflight === flight) this.#inflight = undefined
-    }
-    flight.then(clear, clear)
+      },
+    )
     this.#inflight = flight
     return flight
   }

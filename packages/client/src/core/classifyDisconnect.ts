@@ -93,12 +93,15 @@ export function classifyDisconnect(d: Disconnect): Decision {
         : 'could not reach the server (refused, offline or blocked)',
     )
     const c = error.code
+    // `unauthorized` / `bad_request` here: getToken() threw or gave no string, counted like a refused token.
     action =
       c === 'forbidden'
         ? 'stop'
-        : c === 'transport_unavailable' || c === 'proxy_buffering'
-          ? 'unusable'
-          : 'retry'
+        : c === 'unauthorized' || c === 'bad_request'
+          ? 'refresh'
+          : c === 'transport_unavailable' || c === 'proxy_buffering'
+            ? 'unusable'
+            : 'retry'
     unreachable = !opened && c === 'disconnected'
   }
   return { action, error, hintMs, unreachable }

@@ -77,7 +77,7 @@ export function httpTransport(
     const since = new Map<string, string>()
     for (const sub of subscriptions) if (sub.since) since.set(sub.channel, sub.since)
     const url = `${endpointUrl(host.url, path)}?${subscriptions.map((s) => `channel=${encodeURIComponent(s.channel)}`).join('&')}`
-    return attempt(
+    const result = await attempt(
       url,
       since.size > 0 ? formatCursorMap(since) : undefined,
       headers,
@@ -86,6 +86,15 @@ export function httpTransport(
       subscriptions,
       opened,
     )
+    // The server refused one channel of the set and named it (PROTOCOL.md §2): as on WebSocket, that channel's
+    // subscribers get the error frame and the others are asked for again at once. A probe's reports are
+    // ignored, so it still asks for the channel: then the attempt fails as it is.
+    const answer = (parseJson((result as Disconnect | undefined)?.reason) as { error?: { channel?: string } })
+      ?.error
+    const asks = (list: SubscriptionRequest[]) => list.some((s) => s.channel === answer?.channel)
+    if (!asks(subscriptions)) return result
+    deliver(host, { ...answer, type: 'error' })
+    return asks(host.subscriptions()) ? result : 'again'
   }
 
   const run = async () => {
@@ -175,9 +184,9 @@ export function authHeaders(token: string | undefined): Record<string, string> {
   return token ? { authorization: `Bearer ${token}` } : {}
 }
 
-export function parseJson(text: string): unknown {
+export function parseJson(text: string | undefined): unknown {
   try {
-    return JSON.parse(text)
+    return JSON.parse(text as string)
   } catch {
     return undefined
   }

@@ -76,6 +76,33 @@ test('an unauthorized channel gets forbidden on its own; other channels on the s
   expect(c.state.status).toBe('connected')
 })
 
+test.each(['sse', 'longpoll'] as const)(
+  '%s: an unauthorized channel gets forbidden on its own; the other channels keep working, as on WebSocket',
+  async (transport) => {
+    const url = await start()
+    const c = clients.create({
+      url,
+      getToken: () => token('alice', 60),
+      transports: [transport],
+      lazy: false,
+    })
+    const errors: HoldfastError[] = []
+    const otherErrors: HoldfastError[] = []
+    c.subscribe('admin.audit', () => {}, { onError: (e) => errors.push(e) })
+    c.subscribe('news', () => {}, { onError: (e) => otherErrors.push(e) })
+    const got = collectNumbers(c, 'news')
+    // Before the fix: the client went to closed(forbidden) and no onError was called.
+    await until(() => errors.length === 1, 5000, 'the refusal')
+    expect(errors[0]!.code).toBe('forbidden')
+    await until(() => c.state.status === 'connected', 5000, 'connected with the other channels')
+    await expect(c.publish('admin.audit', { x: 1 })).rejects.toMatchObject({ code: 'forbidden' })
+    await c.publish('news', 7)
+    await until(() => got.received.length === 1, 5000, 'delivery on the allowed channel')
+    expect(c.state.status).toBe('connected')
+    expect(otherErrors).toEqual([])
+  },
+)
+
 test('an oversize publish is refused with message_too_large and the connection stays up', async () => {
   const url = await start()
   const c = client(url, () => token('alice', 60))

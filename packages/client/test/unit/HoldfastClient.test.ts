@@ -150,7 +150,7 @@ describe('tokens', () => {
     let resolve!: (t: string) => void
     const getToken = vi.fn(() => new Promise<string>((r) => (resolve = r)))
     const { TokenManager } = await import('../../src/core/TokenManager')
-    const tm = new TokenManager(getToken, Date.now, 0)
+    const tm = new TokenManager(getToken, Date.now, 0, globalThis, 10_000)
     const p = Promise.all([tm.get(), tm.get(), tm.fetch()])
     resolve('tok')
     expect(await p).toEqual(['tok', 'tok', 'tok'])
@@ -164,7 +164,7 @@ describe('tokens', () => {
       if (!signedIn) throw new Error('not signed in yet')
       return 'tok'
     })
-    const tm = new TokenManager(getToken, Date.now, 0)
+    const tm = new TokenManager(getToken, Date.now, 0, globalThis, 10_000)
     await expect(tm.get()).rejects.toMatchObject({ code: 'unauthorized' })
     signedIn = true
     expect(await tm.get()).toBe('tok')

@@ -8,6 +8,7 @@ import { createEventStream } from '../../src/eventStream'
 const NUMBERS: { path: string; zeroAllowed: boolean }[] = [
   { path: 'tokenRefreshMarginMs', zeroAllowed: true },
   { path: 'openTimeoutMs', zeroAllowed: false },
+  { path: 'tokenTimeoutMs', zeroAllowed: false },
   { path: 'idleTimeoutMs', zeroAllowed: false },
   { path: 'holdMs', zeroAllowed: false },
   { path: 'heartbeat.intervalMs', zeroAllowed: false },

@@ -109,9 +109,20 @@ describe('WebSocket: close codes and handshake failures', () => {
       { action: 'unusable', code: 'transport_unavailable' },
     ],
     [
+      // Counted like a refused token (the machine backs off before the second try, then stops).
       'getToken failed',
       { opened: false, error: new HoldfastError('unauthorized', 'getToken() failed') },
-      { action: 'retry', code: 'unauthorized' },
+      { action: 'refresh', code: 'unauthorized' },
+    ],
+    [
+      'getToken gave no string',
+      { opened: false, error: new HoldfastError('bad_request', 'getToken() must resolve to a string') },
+      { action: 'refresh', code: 'bad_request' },
+    ],
+    [
+      'getToken did not settle',
+      { opened: false, error: new HoldfastError('timeout', 'getToken() did not settle within 10000 ms') },
+      { action: 'retry', code: 'timeout' },
     ],
     [
       'getToken said forbidden',

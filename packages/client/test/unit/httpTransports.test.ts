@@ -271,3 +271,53 @@ describe('long-polling transport', () => {
     expect(c.state.status).not.toBe('closed')
   })
 })
+
+describe.each(['sse', 'longpoll'] as const)('%s: one forbidden channel among several', (transport) => {
+  test('only that channel is refused (its onError), the rest is asked for again at once and flows', async () => {
+    const asked: string[][] = []
+    const refuse = (request: Request) => {
+      const channels = new URL(request.url).searchParams.getAll('channel')
+      asked.push(channels)
+      return channels.includes('secret')
+        ? HttpResponse.json(
+            {
+              error: {
+                code: 'forbidden',
+                message: 'not allowed to subscribe to "secret"',
+                channel: 'secret',
+              },
+            },
+            { status: 403 },
+          )
+        : undefined
+    }
+    const sse = sseEndpoint(`${BASE_URL}/sse`, refuse, { autoSubscribe: true })
+    server = setupServer(
+      sse.handler,
+      http.get(`${BASE_URL}/poll`, ({ request }) => {
+        const refused = refuse(request)
+        if (refused) return refused
+        if (new URL(request.url).searchParams.get('since')) return new Promise<Response>(() => {}) // held
+        return HttpResponse.json({
+          since: 'chat=e1:0',
+          messages: [{ channel: 'chat', cursor: 'e1:1', data: 1 }],
+          subscribed: [{ channel: 'chat', epoch: 'e1', cursor: 'e1:0', recovered: true }],
+        })
+      }),
+    )
+    server.listen({ onUnhandledRequest: 'error' })
+    const c = client({ transports: [transport], backoff: { initialMs: 10_000, maxMs: 10_000 } })
+    const errors: Record<string, string[]> = { chat: [], secret: [] }
+    c.subscribe('chat', () => {}, { onError: (e) => errors.chat!.push(e.code) })
+    c.subscribe('secret', () => {}, { onError: (e) => errors.secret!.push(e.code) })
+    await tick(10)
+    if (transport === 'sse') sse.last.write(message('chat', 'e1:1', 1, 'chat=e1:1'))
+    await tick(10)
+    // Before the fix: closed(forbidden) after the first request, and neither onError was called.
+    expect(c.state).toMatchObject({ status: 'connected', transport })
+    expect(errors).toEqual({ chat: [], secret: ['forbidden'] })
+    expect(asked.slice(0, 2)).toEqual([['chat', 'secret'], ['chat']])
+    expect(asked.every((channels, i) => i === 0 || !channels.includes('secret'))).toBe(true)
+    expect(c.stats.messagesDelivered).toBe(1)
+  })
+})

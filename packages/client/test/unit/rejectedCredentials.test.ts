@@ -70,7 +70,7 @@ describe.each([
     expect(seen).toHaveLength(2)
     expect(c.state).toMatchObject({ status: 'closed', error: { code: 'unauthorized' } })
     expect((c.state as { error: Error }).error.message).toMatch(
-      /refused the token twice in a row.*token_expired/,
+      /no usable token twice in a row.*token_expired/,
     )
   })
 })

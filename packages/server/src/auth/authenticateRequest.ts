@@ -56,7 +56,10 @@ export async function mayUse(
   return ctx.options.authorize(user, name.channel, 'presence')
 }
 
-/** Runs the `authorize` hook for each channel; throws 403 `forbidden` naming the first refused one. */
+/**
+ * Runs the `authorize` hook for each channel; throws 403 `forbidden` naming the first refused one (in the
+ * message, and as `channel`, which the HTTP error body carries so a client can drop just that channel).
+ */
 export async function authorizeChannels(
   ctx: ServerContext,
   user: AuthUser,
@@ -72,6 +75,7 @@ export async function authorizeChannels(
       name
         ? `not allowed to use the presence of "${name.channel}" (the authorize hook's 'presence' action)`
         : `not allowed to ${action} to "${refused}"`,
+      { channel: refused },
     )
   }
 }

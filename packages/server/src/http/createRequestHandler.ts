@@ -134,7 +134,7 @@ function fail(ctx: ServerContext, res: ServerResponse, error: unknown): void {
   const headers: Record<string, string> = { ...wrapped.headers }
   // A rejected body was not read to its end; do not leave the rest on a keep-alive connection.
   if (wrapped.code === 'message_too_large') headers.Connection = 'close'
-  sendError(res, wrapped.status, wrapped.code, wrapped.message, headers)
+  sendError(res, wrapped.status, wrapped.code, wrapped.message, headers, wrapped.channel)
 }
 
 /** True when no token is configured, or the header carries it (compared in constant time). */

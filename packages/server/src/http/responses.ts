@@ -31,13 +31,17 @@ export function sendJsonText(
   res.end(text)
 }
 
-/** Answers `{"error":{"code","message"}}`, the shape of every HTTP error (docs/PROTOCOL.md section 2). */
+/**
+ * Answers `{"error":{"code","message"}}`, the shape of every HTTP error (docs/PROTOCOL.md section 2), with
+ * `"channel"` too when the refusal concerns one channel of the request.
+ */
 export function sendError(
   res: ServerResponse,
   status: number,
   code: ErrorCode,
   message: string,
   headers: Record<string, string> = {},
+  channel?: string,
 ): void {
-  sendJson(res, status, { error: { code, message } }, headers)
+  sendJson(res, status, { error: { code, message, channel } }, headers)
 }
