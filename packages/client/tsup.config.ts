@@ -11,7 +11,7 @@ import { defineConfig, type Options } from 'tsup'
 // matters in our terms), so each call is dead code, and each becomes an empty statement here: 0.1 kB gzip. The
 // build fails if a call no longer fits that one-statement-per-line shape, rather than strip half of one.
 // Its public accessors that mirror the native WebSocket (`binaryType`, `bufferedAmount`, `extensions`, `protocol`,
-// `retryCount`), `dispatchEvent` and `removeEventListener` are never used, by us or by its own code; a class member survives
+// `retryCount`, `CLOSING`), `dispatchEvent`, `removeEventListener` and the `onopen`-style handler properties are never used, by us or by its own code; a class member survives
 // tree-shaking, so each is cut from the source here (0.1 kB gzip). Each must be found exactly as expected, or the
 // build fails rather than ship a half-cut class.
 const UNUSED_RWS_MEMBERS: Record<string, number> = {
@@ -22,6 +22,7 @@ const UNUSED_RWS_MEMBERS: Record<string, number> = {
   retryCount: 1,
   dispatchEvent: 1,
   removeEventListener: 1,
+  CLOSING: 2,
 }
 const stripRwsDebug: NonNullable<Options['esbuildPlugins']>[number] = {
   name: 'strip-rws-debug',
@@ -39,13 +40,23 @@ const stripRwsDebug: NonNullable<Options['esbuildPlugins']>[number] = {
       for (const [name, expected] of Object.entries(UNUSED_RWS_MEMBERS)) {
         // A member at class indentation (4 spaces), from its signature to its closing brace at that indentation.
         const member = new RegExp(
-          `^    (?:public )?(?:get |set )?${name}(?:<[^>]*>)?\\([^)]*\\)[^{\\n]*\\{\\n[\\s\\S]*?^    \\}\\n`,
+          `^    (?:public |static )?(?:get |set )?${name}(?:<[^>]*>)?\\([^)]*\\)[^{\\n]*\\{\\n[\\s\\S]*?^    \\}\\n`,
           'gm',
         )
         const found = source.match(member)?.length ?? 0
         if (found !== expected)
           throw new Error(`strip-rws-debug: expected ${expected} definition(s) of ${name}, found ${found}`)
         source = source.replace(member, '')
+      }
+      // The `onopen`-style handler properties: we listen with addEventListener only.
+      const handlers = [
+        /^ {4}public on(?:open|close|error|message): .* = null;\n/gm,
+        /^ *if \(this\.(on(?:open|close|error|message))\) \{\n *this\.\1\(event\);\n *\}\n/gm,
+      ]
+      for (const handler of handlers) {
+        const found = source.match(handler)?.length ?? 0
+        if (found !== 4) throw new Error(`strip-rws-debug: expected 4 on<event> handlers, found ${found}`)
+        source = source.replace(handler, '')
       }
       return { contents: source, loader: 'ts' }
     })
