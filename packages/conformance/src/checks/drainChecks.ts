@@ -71,14 +71,17 @@ function drainSession(ctx: CheckContext): Promise<DrainSession> {
 
 /**
  * A draining server closes idle keep-alive connections, and a request may leave on one of them just as
- * it goes: that request fails before the server saw it. Sent again, it gets a connection of its own.
+ * it goes: that request fails before the server saw it. The pool may hold several such connections and each
+ * failure spends one, so it is sent again until one answers (at most ten tries).
  */
 async function onFreshConnection<T>(request: () => Promise<T>): Promise<T> {
-  try {
-    return await request()
-  } catch (error) {
-    if (!(error instanceof CheckFailure) || !error.actual.startsWith('request failed')) throw error
-    return request()
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await request()
+    } catch (error) {
+      if (!(error instanceof CheckFailure) || !error.actual.startsWith('request failed') || attempt >= 10)
+        throw error
+    }
   }
 }
 
