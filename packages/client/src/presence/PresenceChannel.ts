@@ -317,10 +317,10 @@ export class PresenceChannel<TInfo = unknown> {
       if (this.#pages?.at !== key) this.#pages = { at: key, members: [] }
       this.#pages.members.push(...(event.members as PresenceMember<TInfo>[]))
       if (event.more) return
-      this.#members = new Map(this.#pages.members.map((m) => [m.connectionId, m]))
+      this.#members = new Map(this.#pages.members.map((m) => [memberKey(m), m]))
       this.#pages = undefined
-    } else if (event.event === 'leave') members.delete(event.member.connectionId)
-    else members.set(event.member.connectionId, event.member as PresenceMember<TInfo>)
+    } else if (event.event === 'leave') members.delete(memberKey(event.member))
+    else members.set(memberKey(event.member), event.member as PresenceMember<TInfo>)
     const after = this.#usersOf(this.#members)
     this.#set({ status: 'live', count: event.count, clients: event.clients, members: [...after.values()] })
     for (const [clientId, user] of after) {
@@ -341,7 +341,7 @@ export class PresenceChannel<TInfo = unknown> {
       this.#reenter()
       return
     }
-    const me = this.#members.get(session.id)
+    const me = this.#own(session.id)
     const info = this.#info
     if (
       me &&
@@ -351,6 +351,12 @@ export class PresenceChannel<TInfo = unknown> {
       JSON.stringify(me.info) !== JSON.stringify(info.value)
     )
       void this.#publishInfo(session.id)
+  }
+
+  /** Our own member: the one on our connection id (another user's member may reuse the id, never the pair). */
+  #own(connectionId: string): PresenceMember<TInfo> | undefined {
+    for (const member of this.#members.values()) if (member.connectionId === connectionId) return member
+    return undefined
   }
 
   #usersOf(members: Map<string, PresenceMember<TInfo>>): Map<string, PresenceUser<TInfo>> {
@@ -373,7 +379,7 @@ export class PresenceChannel<TInfo = unknown> {
   #set(patch: Partial<PresenceState<TInfo>>): void {
     const next = { ...this.#state, ...patch }
     const id = this.#enter?.id
-    next.me = id === undefined ? undefined : this.#members.get(id)
+    next.me = id === undefined ? undefined : this.#own(id)
     this.#state = next
   }
 
@@ -389,4 +395,12 @@ export class PresenceChannel<TInfo = unknown> {
       }
     }
   }
+}
+
+/**
+ * A member is a client id and a connection id together, as the server keys it (PROTOCOL.md §8): connection ids
+ * are chosen by clients, so another user may send ours, and must never replace or remove our member.
+ */
+function memberKey(member: { clientId: string; connectionId: string }): string {
+  return JSON.stringify([member.clientId, member.connectionId])
 }

@@ -109,6 +109,25 @@ describe('presence(): watching', () => {
     expect(room.state).toMatchObject({ count: 2, clients: 1 })
   })
 
+  test('another user entering with our connection id is a member of its own: it never hides or replaces ours', async () => {
+    const c = client()
+    const room = presence(c, 'room')
+    const seen: string[] = []
+    for (const e of ['join', 'leave', 'update'] as const) room.on(e, (u) => seen.push(`${e} ${u.clientId}`))
+    await tick(10)
+    send(
+      { event: 'snapshot', members: [m('alice', 'conn0001')], count: 1, clients: 1, more: false },
+      'e1:5-999999',
+    )
+    // Eve read alice's connection id from the snapshot and entered with it (the server keys members by both ids).
+    send({ event: 'join', member: m('eve', 'conn0001'), count: 2, clients: 2 })
+    send({ event: 'leave', member: m('eve', 'conn0001'), count: 1, clients: 1, reason: 'left' })
+    await tick(1)
+    expect(seen).toEqual(['join alice', 'join eve', 'leave eve'])
+    expect(room.state.members.map((u) => u.clientId)).toEqual(['alice'])
+    expect(room.state).toMatchObject({ count: 1, clients: 1 })
+  })
+
   test('a snapshot after a reconnect emits only what changed', async () => {
     const c = client()
     const room = presence(c, 'room')
