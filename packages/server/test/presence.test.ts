@@ -290,6 +290,20 @@ describe('presence over SSE', () => {
   })
 })
 
+describe('presence over SSE with sseTtlMs shorter than ttlMs', () => {
+  it('a vanished SSE member leaves sseTtlMs after it entered, not at the next WebSocket refresh round', async () => {
+    const clock = new ManualClock()
+    const server = await startServer(presenceOptions(clock, { presence: { ttlMs: 30_000, sseTtlMs: 2000 } }))
+    const watch = await watcher(server, 'room')
+    const id = connectionId()
+    await openSse(server, `channel=room~presence~${id}`)
+    await event(watch, 'room', (d) => d.event === 'join')
+    // No touch ever comes: the stream looks open to the server, the client is gone.
+    await pass(clock, 2000 + 2 * SWEEP)
+    expect(await event(watch, 'room', (d) => d.event === 'leave')).toMatchObject({ reason: 'expired' })
+  })
+})
+
 describe('presence over long polling', () => {
   const poll = async (server: Server, channels: string[], since?: string) => {
     const query = channels.map((c) => `channel=${encodeURIComponent(c)}`).join('&')

@@ -130,8 +130,10 @@ export class PresenceService {
       fixedInfo,
     })
     if (outcome === 'full' || this.#closed) return outcome
-    if (holder.kind === 'poll') this.#keepSweeping(channel, ttlMs)
-    else if (holder.kind === 'websocket') {
+    // Members that nothing refreshes on its own (a poll's, an SSE stream's: the client touches) expire at their
+    // deadline: a sweep must be due then, whatever the WebSocket refresh rounds are.
+    if (holder.kind !== 'websocket') this.#keepSweeping(channel, ttlMs)
+    else {
       const held = this.#held.get(channel) ?? new Map<string, string>()
       this.#held.set(channel, held)
       held.set(holder.owner, record.id)
@@ -192,6 +194,7 @@ export class PresenceService {
     }
     if (keys.length === 1 && keys[0] === 'touch' && body.touch === true) {
       await store.refresh(name.channel, [{ id: record.id }], this.#options.sseTtlMs)
+      this.#keepSweeping(name.channel, this.#options.sseTtlMs)
       return
     }
     if (keys.length === 1 && keys[0] === 'leave' && body.leave === true) {
