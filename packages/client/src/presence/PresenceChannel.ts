@@ -220,9 +220,12 @@ export class PresenceChannel<TInfo = unknown> {
     this.#enter = session
     this.#set({ error: undefined })
     // Declared info goes first, so the join carries it (the server keeps it for the member to come).
-    const ready = this.#info && !this.#fixedInfo ? this.#publishInfo(session.id) : Promise.resolve()
-    void ready.then(() => {
-      if (this.#enter === session) this.#subscribeEnter(session)
+    const ready = this.#info && !this.#fixedInfo ? this.#publishInfo(session.id) : Promise.resolve(true)
+    void ready.then((declared) => {
+      if (this.#enter !== session) return
+      // Info the server refused (too large, not JSON) is a refused enter, not a member without it.
+      if (declared) this.#subscribeEnter(session)
+      else this.#stopEnter(false)
     })
   }
 
@@ -274,20 +277,24 @@ export class PresenceChannel<TInfo = unknown> {
       this.#client.publish(presenceEnterChannel(this.channel, session.id), { leave: true }).catch(() => {})
   }
 
-  #publishInfo(id: string): Promise<void> {
+  /** Declares our info; resolves whether entering may go on (it did, or the token's info claim rules). */
+  #publishInfo(id: string): Promise<boolean> {
     this.#publishing = true
     return this.#client
       .publish(presenceEnterChannel(this.channel, id), { info: this.#info?.value ?? null })
       .then(
         () => {
           this.#publishing = false
+          return true
         },
         (error: unknown) => {
           this.#publishing = false
           const e = HoldfastError.from(error)
-          // The token's info claim is the member's info: enter without declaring.
-          if (e.code === 'forbidden') this.#fixedInfo = true
           this.#fail(e, false)
+          // The token's info claim is the member's info: enter without declaring.
+          if (e.code !== 'forbidden') return false
+          this.#fixedInfo = true
+          return true
         },
       )
   }

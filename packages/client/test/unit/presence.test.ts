@@ -201,6 +201,35 @@ describe('presence(): watching', () => {
 })
 
 describe('presence(): entering', () => {
+  test('info the server refuses (too large) is a refused enter: no member without it, one error', async () => {
+    fake.server.close()
+    fake = createFakeServer({
+      onFrame: (f, conn) => {
+        if (f.type === 'publish')
+          conn.send({
+            type: 'error',
+            id: f.id,
+            channel: f.channel,
+            code: 'message_too_large',
+            message: 'big',
+          })
+      },
+    })
+    fake.server.listen({ onUnhandledRequest: 'error' })
+    const c = client()
+    const room = presence(c, 'room', { enter: true, info: { name: 'x'.repeat(2000) } })
+    const errors: string[] = []
+    room.on('error', (e) => errors.push(e.code))
+    await tick(10)
+    expect(frames('publish')).toHaveLength(1)
+    expect(frames('subscribe').map((f) => f.channel)).toEqual(['room~presence'])
+    send({ event: 'snapshot', members: [], count: 0, clients: 0, more: false }, 'e1:5-999999')
+    await tick(10)
+    expect(errors).toEqual(['message_too_large'])
+    expect(room.state.error?.code).toBe('message_too_large')
+    expect(frames('publish')).toHaveLength(1)
+  })
+
   test('declares the info first, then enters on one connection id; leave unsubscribes; entering again takes a new id', async () => {
     fake.server.close()
     fake = createFakeServer({
