@@ -15,7 +15,7 @@ const checks = [
     path: 'packages/client/dist/index.js',
     import: '*',
     gzip: true,
-    limit: '13.35 kB',
+    limit: '13.36 kB',
   },
   {
     // A subset of the full client: never allowed more than the full client's budget.
@@ -23,7 +23,7 @@ const checks = [
     path: 'packages/client/dist/websocket.js',
     import: '*',
     gzip: true,
-    limit: '9.75 kB',
+    limit: '9.8 kB',
   },
   {
     // The fetch-based EventSource on its own (not part of the client; the IIFE global carries it too). It grew
@@ -33,7 +33,7 @@ const checks = [
     path: 'packages/client/dist/event-stream.js',
     import: '*',
     gzip: true,
-    limit: '4.8 kB',
+    limit: '4.85 kB',
   },
   {
     // Presence on its own entry: what only apps that import it pay (the root entry carries none of it).
@@ -58,7 +58,7 @@ const checks = [
     name: 'holdfast.global.js (IIFE for <script>)',
     path: 'packages/client/dist/holdfast.global.js',
     gzip: true,
-    limit: '17.05 kB',
+    limit: '17.1 kB',
   },
   {
     // Opt-in: the full client plus one connection for all tabs (election, relay, tab transport) and persist.
@@ -81,7 +81,7 @@ const checks = [
     name: 'holdfast.tabs.global.js (IIFE with tabs and persist)',
     path: 'packages/client/dist/holdfast.tabs.global.js',
     gzip: true,
-    limit: '22.6 kB',
+    limit: '22.65 kB',
   },
 ]
 

@@ -82,7 +82,8 @@ export function createRetryPolicy(
             ? Math.min(cap, initialMs + random() * (previous * 3 - initialMs))
             : random() * ceiling
       previous = Math.max(initialMs, draw)
-      return hint.hintMs === undefined ? draw : hint.hintMs + Math.min(draw, initialMs)
+      // A hint is a floor, capped at an hour: a hop's `Retry-After: 99999999` must not park a client for years.
+      return hint.hintMs === undefined ? draw : Math.min(hint.hintMs, 36e5) + Math.min(draw, initialMs)
     },
     reset() {
       attempt = reached = 0

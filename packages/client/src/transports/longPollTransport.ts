@@ -27,7 +27,7 @@ export function longPollTransport(options: LongPollTransportOptions = {}) {
       async (url, since, headers, signal, open, subscriptions, opened) => {
         // A new connection confirms its channels anew, however the previous one ended.
         if (!opened) confirmed = new Set()
-        url += `${since ? `&since=${encodeURIComponent(since)}` : ''}&timeoutMs=${holdMs}`
+        url += `${since ? `&since=${encodeURIComponent(since)}` : ''}&timeoutMs=${Math.ceil(holdMs)}`
         headers.accept = 'application/json'
         const controller = new AbortController()
         const abort = () => controller.abort()

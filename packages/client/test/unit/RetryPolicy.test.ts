@@ -54,9 +54,10 @@ describe('server hints', () => {
     }
   })
 
-  test('hints beyond what a timer can hold are kept whole (the scheduler waits in steps)', () => {
+  test('hints are floors capped at an hour (a hop answering Retry-After: 99999999 must not park a client)', () => {
     const policy = createRetryPolicy({}, () => 0)
-    expect(policy.next({ hintMs: 3e9 })).toBe(3e9)
+    expect(policy.next({ hintMs: 3e9 })).toBe(3_600_000)
+    expect(policy.next({ hintMs: 3_599_999 })).toBe(3_599_999)
   })
 
   test('a hint of 0 still backs off by a random part of initialMs, so a bad hint cannot make a tight loop', () => {

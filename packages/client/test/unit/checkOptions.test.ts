@@ -44,13 +44,23 @@ function refusal(options: ClientOptions): HoldfastError | undefined {
 
 describe.each(NUMBERS)('$path', ({ path, zeroAllowed }) => {
   const key = path.split('.').pop()!
-  const bad: unknown[] = [Number.NaN, -1, Number.POSITIVE_INFINITY, '5000', null, ...(zeroAllowed ? [] : [0])]
+  const ms = key.endsWith('Ms')
+  // A duration past what a timer can wait fires at once (setTimeout above 2^31-1 ms): 2^31 is refused too.
+  const bad: unknown[] = [
+    Number.NaN,
+    -1,
+    Number.POSITIVE_INFINITY,
+    '5000',
+    null,
+    ...(zeroAllowed ? [] : [0]),
+    ...(ms ? [2 ** 31] : []),
+  ]
   test.each(bad)('%s is refused with bad_request naming the option', (value) => {
     const error = refusal(withOption(path, value))
     expect(error).toBeInstanceOf(HoldfastError)
     expect(error?.code).toBe('bad_request')
     expect(error?.message).toContain(
-      `${key} must be a finite number ${zeroAllowed ? '>=' : '>'} 0, got ${value}`,
+      `${key} must be a finite number ${zeroAllowed ? '>=' : '>'} 0${ms ? ' below 24 days' : ''}, got ${value}`,
     )
   })
   test.each([...(zeroAllowed ? [0] : []), 1, 2_500])('%s is accepted', (value) => {

@@ -71,7 +71,7 @@ describe('a token that expires in 25 days', () => {
   })
 })
 
-describe('server hints past 2^31-1 ms are floors, waited in full', () => {
+describe('server hints past 2^31-1 ms are floors capped at an hour, never fired at once', () => {
   test('Retry-After: 2147484 on an SSE 503', async () => {
     let requests = 0
     const server = setupServer(
@@ -90,9 +90,12 @@ describe('server hints past 2^31-1 ms are floors, waited in full', () => {
     await tick(10 * MINUTE)
     expect(requests).toBe(1)
     expect(c.state).toMatchObject({ status: 'reconnecting' })
-    expect((c.state as { nextRetryAt: number }).nextRetryAt - Date.now()).toBeGreaterThan(
-      2_147_484_000 - 11 * MINUTE,
-    )
+    // 24.8 days asked for; an hour waited (a hop's Retry-After must not park a client for weeks).
+    const left = (c.state as { nextRetryAt: number }).nextRetryAt - Date.now()
+    expect(left).toBeGreaterThan(49 * MINUTE)
+    expect(left).toBeLessThanOrEqual(50 * MINUTE + 1000)
+    await tick(51 * MINUTE)
+    expect(requests).toBe(2)
   })
 
   test('Retry-After on a long-poll 429', async () => {
